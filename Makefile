@@ -1,0 +1,29 @@
+# `make run` and `make test` do all set-up on first use: a virtual environment in .venv with the project
+# installed. TORCH pins the PyTorch wheel; torch==2.13.0 is the CPU wheel on CI machines and the normal
+# CUDA build from PyPI on a Linux GPU machine.
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench-cpu
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/peftplan results show data/results/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check planner benchmarks dashboards tests
+
+bench-cpu: $(STAMP)
+	$(BIN)/peftplan bench train --suite cpu-smoke --device cpu

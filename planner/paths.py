@@ -1,0 +1,10 @@
+"""Where the shipped data lives (the repository's data/ folder, beside the packages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+CATALOG_DIR = DATA_DIR / "catalog"
+RESULTS_DIR = DATA_DIR / "results"
