@@ -16,7 +16,8 @@ class InputError(ValueError):
         value: object = None,
         accepted: str | None = None,
     ):
-        self.file, self.row, self.field, self.value, self.accepted = file, row, field, value, accepted
+        self.what, self.file, self.row, self.field = what, file, row, field
+        self.value, self.accepted = value, accepted
         where = []
         if file is not None:
             where.append(str(file))
@@ -30,3 +31,14 @@ class InputError(ValueError):
         if accepted:
             msg += f"; accepted: {accepted}"
         super().__init__(msg)
+
+    def located(self, file: str | None = None, row: int | None = None) -> InputError:
+        """The same error, placed in a file and row (for errors raised before the caller knew where)."""
+        return InputError(
+            self.what,
+            file=file if file is not None else self.file,
+            row=row if row is not None else self.row,
+            field=self.field,
+            value=self.value,
+            accepted=self.accepted,
+        )

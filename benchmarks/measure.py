@@ -1,0 +1,187 @@
+"""Measuring instruments shared by the training and inference benchmarks (torch is imported here).
+
+- Timing synchronises the device before reading the clock; warm-up is done by the caller, outside.
+- Memory: on CUDA, the caching allocator's peaks, reset before the measured region. On the CPU there is no
+  allocator ledger: the process's peak resident set (VmHWM, reset through /proc/self/clear_refs) is reported
+  as `peak_reserved_gib` and `peak_allocated_gib` is null; `memory_basis` says which.
+- MFU divides by a bf16 matmul rate measured on the same device in the same process, not a datasheet peak.
+- Energy: NVML's total-energy counter (millijoules) where the GPU reports it, else null.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import contextmanager
+
+import torch
+
+GIB = 1024**3
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(device: str, fn):
+    """Run fn() and return (result, seconds), synchronising the device before both clock reads."""
+    sync(device)
+    start = time.perf_counter()
+    out = fn()
+    sync(device)
+    return out, time.perf_counter() - start
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100) of a non-empty list."""
+    xs = sorted(values)
+    if len(xs) == 1:
+        return xs[0]
+    k = (len(xs) - 1) * q / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def summarize_times(times_s: list[float]) -> dict:
+    return {
+        "step_time_median_s": statistics.median(times_s),
+        "step_time_p90_s": percentile(times_s, 90),
+        "step_time_min_s": min(times_s),
+    }
+
+
+def _rss_kib(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak_memory(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    else:
+        try:  # "5" resets the peak resident set size (VmHWM) of this process
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            pass
+
+
+def peak_memory(device: str) -> dict:
+    if device == "cuda":
+        return {
+            "peak_allocated_gib": torch.cuda.max_memory_allocated() / GIB,
+            "peak_reserved_gib": torch.cuda.max_memory_reserved() / GIB,
+            "memory_basis": "cuda_allocator",
+        }
+    hwm = _rss_kib("VmHWM")
+    return {
+        "peak_allocated_gib": None,
+        "peak_reserved_gib": None if hwm is None else hwm * 1024 / GIB,
+        "memory_basis": "process_rss",
+    }
+
+
+def tensor_gib(module: torch.nn.Module) -> float:
+    """Bytes held by a module's parameters and buffers (quantised storage and its constants included)."""
+    total = sum(p.numel() * p.element_size() for p in module.parameters())
+    total += sum(b.numel() * b.element_size() for b in module.buffers())
+    for m in module.modules():  # bitsandbytes keeps NF4 absmax/code constants in a quant_state, not buffers
+        state = getattr(getattr(m, "weight", None), "quant_state", None)
+        if state is not None:
+            total += _quant_state_bytes(state)
+    return total / GIB
+
+
+def _quant_state_bytes(state) -> int:
+    n = 0
+    for name in ("absmax", "code"):
+        t = getattr(state, name, None)
+        if isinstance(t, torch.Tensor):
+            n += t.numel() * t.element_size()
+    nested = getattr(state, "state2", None)
+    return n + (_quant_state_bytes(nested) if nested is not None else 0)
+
+
+def weights_gib(model: torch.nn.Module, device: str) -> float:
+    """Memory the built model takes: the allocator's count on CUDA, the tensors' bytes on the CPU."""
+    if device == "cuda":
+        sync(device)
+        return torch.cuda.memory_allocated() / GIB
+    return tensor_gib(model)
+
+
+def matmul_peak_tflops(device: str) -> float:
+    """bf16 matmul rate measured here: 8192³ on a GPU (3 warm-ups, median of 10), 1024³ on the CPU."""
+    n, reps = (8192, 10) if device == "cuda" else (1024, 3)
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(3 if device == "cuda" else 1):  # burn-in, then benchmark
+        a @ b
+    times = [timed(device, lambda: a @ b)[1] for _ in range(reps)]
+    del a, b
+    return 2 * n**3 / statistics.median(times) / 1e12
+
+
+class EnergyMeter:
+    """GPU energy through NVML's cumulative counter (Volta and newer); `joules()` is None where unsupported."""
+
+    def __init__(self, device: str):
+        self.handle = None
+        if device != "cuda":
+            return
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            index = torch.cuda.current_device()
+            self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            self._read = lambda: pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle)
+            self._read()
+        except Exception:  # no NVML, or no energy counter on this GPU: energy stays unmeasured
+            self.handle = None
+
+    @contextmanager
+    def measure(self):
+        box = {"joules": None}
+        start = self._read() if self.handle is not None else None
+        yield box
+        if start is not None:
+            box["joules"] = (self._read() - start) / 1000.0
+
+
+def device_provenance(device: str) -> dict:
+    if device == "cuda" and torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(torch.cuda.current_device())
+        driver = None
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            driver = pynvml.nvmlSystemGetDriverVersion()
+        except Exception:
+            pass
+        return {
+            "device_name": props.name,
+            "device_memory_gib": props.total_memory / GIB,
+            "device_count": torch.cuda.device_count(),
+            "cuda": torch.version.cuda,
+            "driver": driver,
+        }
+    import platform
+
+    return {"device_name": "cpu", "cpu": platform.processor() or platform.machine(), "cuda": None, "driver": None,
+            "cpu_threads": torch.get_num_threads()}  # fmt: skip
+
+
+def is_oom(exc: BaseException) -> bool:
+    """CUDA's out-of-memory error, or the CPU allocator's failure to allocate."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)

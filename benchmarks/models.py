@@ -1,0 +1,167 @@
+"""Models without downloads: real architecture shapes with random weights, or a local checkpoint folder.
+
+Throughput and memory do not depend on weight values, so a random-init model of a real shape measures what
+the released model would. Weights are created directly on the target device in bf16. For NF4 (QLoRA), the
+decoder is built one layer at a time: the layer is materialised in bf16, its linears are quantised to
+bitsandbytes NF4 (double quantisation, bf16 compute) and the bf16 copy is freed before the next layer, so no
+full bf16 copy of the model ever exists (a 70B shape builds in seconds in under 40 GiB).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
+
+from planner.shapes import ModelShape, get_shape
+
+QUANTS = ("bf16", "nf4")
+CONFIGS = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}
+
+
+def hf_config(shape: ModelShape):
+    return CONFIGS[shape.family](
+        hidden_size=shape.hidden_size,
+        num_hidden_layers=shape.num_layers,
+        num_attention_heads=shape.num_heads,
+        num_key_value_heads=shape.num_kv_heads,
+        intermediate_size=shape.intermediate_size,
+        vocab_size=shape.vocab_size,
+        tie_word_embeddings=shape.tie_embeddings,
+        max_position_embeddings=shape.max_positions,
+        rope_theta=shape.rope_theta,
+        use_cache=False,
+    )
+
+
+def fingerprint(model: str, checkpoint: str | None = None) -> dict:
+    """Identity of a base model: its shape and a hash of its config, or for a checkpoint folder a hash of its
+    config and weights files. Adapters record it; loading into a base with another fingerprint is refused."""
+    if checkpoint is not None:
+        digest = hashlib.sha256()
+        folder = Path(checkpoint)
+        for path in sorted(folder.glob("*.safetensors")) + [folder / "config.json"]:
+            digest.update(path.name.encode())
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 24), b""):
+                    digest.update(block)
+        return {"model": model, "checkpoint_sha256": digest.hexdigest()}
+    config = hf_config(get_shape(model)).to_dict()
+    config.pop("transformers_version", None)
+    text = json.dumps(config, sort_keys=True, default=str)
+    return {"model": model, "config_sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+@contextmanager
+def _default_dtype(dtype: torch.dtype):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def quantize_linears_nf4(module: torch.nn.Module, device: str) -> None:
+    """Swap every nn.Linear inside `module` for a bitsandbytes NF4 Linear4bit built from its weights.
+    The bf16 weight is dropped as soon as its 4-bit copy exists."""
+    import bitsandbytes as bnb
+
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is not torch.nn.Linear:
+                continue
+            with torch.device("meta"):  # no bf16-sized placeholder allocation
+                q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
+                                      compute_dtype=torch.bfloat16, compress_statistics=True, quant_type="nf4")
+            weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, compress_statistics=True,
+                                       quant_type="nf4", module=q)
+            q.weight = weight.to(device)  # quantises (bnb quantises on the first move to a real device)
+            if child.bias is not None:
+                q.bias = torch.nn.Parameter(child.bias.data, requires_grad=False)
+            setattr(parent, name, q)
+            del child, weight
+
+
+def _decoder_layer_class(model):
+    module = sys.modules[type(model).__module__]
+    (name,) = [n for n in model._no_split_modules if n.endswith("DecoderLayer")]
+    return getattr(module, name)
+
+
+def build_random(model: str, quant: str, device: str, attn_impl: str = "sdpa", seed: int = 0):
+    """A random-init model of a catalog shape on `device`, bf16 or NF4 (see the module docstring)."""
+    shape = get_shape(model)
+    config = hf_config(shape)
+    torch.manual_seed(seed)
+    if quant == "bf16":
+        with torch.device(device):
+            return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation=attn_impl)
+    # NF4: a skeleton with no decoder layers (embeddings, final norm, head, rotary tables), then layer by layer.
+    config.num_hidden_layers = 0
+    with torch.device(device):
+        skeleton = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation=attn_impl)
+    config.num_hidden_layers = shape.num_layers
+    layer_cls = _decoder_layer_class(skeleton)
+    for idx in range(shape.num_layers):
+        with torch.device(device), _default_dtype(torch.bfloat16):
+            layer = layer_cls(skeleton.config, idx)  # nn.Linear's own init: random weights
+        quantize_linears_nf4(layer, device)
+        skeleton.model.layers.append(layer)
+    skeleton.is_loaded_in_4bit = True  # peft's k-bit code paths look for this flag
+    skeleton.is_quantized = True
+    return skeleton
+
+
+def load_checkpoint(path: str, quant: str, device: str, attn_impl: str = "sdpa"):
+    """A local folder with real weights (safetensors), through from_pretrained; NF4 via BitsAndBytesConfig."""
+    from transformers import BitsAndBytesConfig
+
+    kwargs = {"dtype": torch.bfloat16, "attn_implementation": attn_impl, "device_map": {"": device},
+              "use_safetensors": True}  # fmt: skip
+    if quant == "nf4":
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+    AutoConfig.from_pretrained(path)  # fails clearly on a folder that is not a model
+    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+
+
+def build_model(model: str, quant: str, device: str, *, attn_impl: str = "sdpa", seed: int = 0,
+                checkpoint: str | None = None):  # fmt: skip
+    """Build (or load) the base model; returns (model, build_s)."""
+    if quant not in QUANTS:
+        raise ValueError(f"quant must be one of {QUANTS}, got {quant!r}")
+    start = time.perf_counter()
+    if checkpoint is not None:
+        built = load_checkpoint(checkpoint, quant, device, attn_impl)
+    else:
+        built = build_random(model, quant, device, attn_impl, seed)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    built.config.use_cache = False
+    return built, time.perf_counter() - start
+
+
+def shape_of(model: str, checkpoint: str | None = None) -> ModelShape:
+    """The catalog shape, or for a checkpoint folder the shape its config.json describes."""
+    if checkpoint is None:
+        return get_shape(model)
+    cfg = AutoConfig.from_pretrained(checkpoint)
+    family = cfg.model_type if cfg.model_type in CONFIGS else "llama"
+    return ModelShape(
+        name=model, family=family, hidden_size=cfg.hidden_size, num_layers=cfg.num_hidden_layers,
+        num_heads=cfg.num_attention_heads, num_kv_heads=getattr(cfg, "num_key_value_heads", cfg.num_attention_heads),
+        intermediate_size=cfg.intermediate_size, vocab_size=cfg.vocab_size,
+        tie_embeddings=bool(cfg.tie_word_embeddings), max_positions=cfg.max_position_embeddings,
+        rope_theta=float(getattr(cfg, "rope_theta", 10000.0) or 10000.0),
+    )  # fmt: skip

@@ -1,0 +1,139 @@
+"""Benchmark specs: frozen, validated on construction, hashed for resume.
+
+A spec is pure data (no torch here): the parent process validates suites and CLI flags with it before any
+worker starts, so bad input fails fast with one message naming the field, the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.errors import InputError
+from planner.shapes import ALL_LINEAR, get_shape, resolve_targets
+
+TRAIN_METHODS = ("lora", "qlora", "full")
+OPTIMIZERS = ("adamw_fused", "paged_adamw_8bit")
+ATTN_IMPLS = ("sdpa", "eager")
+PROFILES = ("plain", "tuned")
+DEVICES = ("cuda", "cpu")
+
+
+def spec_hash(spec_dict: dict) -> str:
+    """Digest of the canonical JSON of a spec: equal specs, equal hash, whatever the key order."""
+    canonical = json.dumps(spec_dict, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _choice(field: str, value, choices) -> None:
+    if value not in choices:
+        raise InputError("unknown value", field=field, value=value, accepted=", ".join(map(str, choices)))
+
+
+def _positive(field: str, value, *, zero_ok: bool = False) -> None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 if zero_ok else value > 0)
+    if not ok:
+        raise InputError("bad value", field=field, value=value, accepted="an integer " + (">= 0" if zero_ok else "> 0"))
+
+
+def check_model(model: str, checkpoint: str | None, seq_len: int | None = None) -> None:
+    """A catalog shape name, or (with a checkpoint folder) any label; the sequence must fit its positions."""
+    if checkpoint is not None:
+        folder = Path(checkpoint)
+        if not (folder / "config.json").is_file():
+            raise InputError("checkpoint folder has no config.json", field="checkpoint", value=checkpoint,
+                             accepted="a local folder saved with save_pretrained (config.json + *.safetensors)")
+        return
+    shape = get_shape(model)
+    if seq_len is not None and seq_len > shape.max_positions:
+        raise InputError(f"sequence longer than {model}'s {shape.max_positions} positions", field="seq_len",
+                         value=seq_len, accepted=f"1..{shape.max_positions}")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """One training benchmark: a model, a fine-tuning method and the knobs that change speed and memory."""
+
+    model: str
+    method: str  # lora | qlora (NF4 base, double quantisation, bf16 compute) | full
+    rank: int = 16  # LoRA rank: higher adds capacity and memory
+    alpha: int = 32
+    dropout: float = 0.0
+    targets: str | tuple[str, ...] = ALL_LINEAR
+    micro_batch: int = 4
+    seq_len: int = 2048
+    grad_accum: int = 1
+    grad_checkpointing: bool = False
+    optimizer: str = "adamw_fused"
+    attn_impl: str = "sdpa"
+    profile: str = "plain"
+    warmup_steps: int = 2
+    measure_steps: int = 8
+    lr: float = 1e-4
+    seed: int = 0
+    device: str = "cuda"
+    checkpoint: str | None = None  # a local folder with real weights instead of a random-init shape
+    num_gpus: int = 1
+    sharding: str | None = None
+    cpu_offload: bool = False
+
+    def __post_init__(self):
+        _choice("method", self.method, TRAIN_METHODS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("attn_impl", self.attn_impl, ATTN_IMPLS)
+        _choice("profile", self.profile, PROFILES)
+        _choice("device", self.device, DEVICES)
+        for field in ("rank", "alpha", "micro_batch", "seq_len", "grad_accum", "measure_steps", "num_gpus"):
+            _positive(field, getattr(self, field))
+        for field in ("warmup_steps", "seed"):
+            _positive(field, getattr(self, field), zero_ok=True)
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise InputError("bad value", field="dropout", value=self.dropout, accepted="a number in [0, 1)")
+        if not isinstance(self.lr, (int, float)) or self.lr <= 0:
+            raise InputError("bad value", field="lr", value=self.lr, accepted="a number > 0")
+        for field in ("grad_checkpointing", "cpu_offload"):
+            if not isinstance(getattr(self, field), bool):
+                raise InputError("bad value", field=field, value=getattr(self, field), accepted="true or false")
+        targets = self.targets if self.targets == ALL_LINEAR else tuple(resolve_targets(self.targets))
+        object.__setattr__(self, "targets", targets)
+        check_model(self.model, self.checkpoint, self.seq_len)
+        if self.method == "qlora" and self.device == "cpu" and self.optimizer == "paged_adamw_8bit":
+            raise InputError("paged 8-bit AdamW needs CUDA", field="optimizer", value=self.optimizer,
+                             accepted="adamw_fused on the CPU")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
+        return d
+
+    @property
+    def hash(self) -> str:
+        return spec_hash(self.to_dict())
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.micro_batch * self.seq_len * self.grad_accum * self.num_gpus
+
+
+def build_spec(cls, values: dict, *, where: str = "<spec>"):
+    """Construct a spec from a mapping (a suite entry or CLI flags); unknown keys and wrong types give one
+    InputError naming `where` (file and entry), the field and what is accepted."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise InputError("unknown field", file=where, field=unknown[0], accepted=", ".join(fields))
+    missing = [n for n, f in fields.items() if n not in values and f.default is dataclasses.MISSING]
+    if missing:
+        raise InputError("missing field", file=where, field=missing[0])
+    values = dict(values)
+    if isinstance(values.get("targets"), list):
+        values["targets"] = tuple(values["targets"])
+    try:
+        return cls(**values)
+    except InputError as exc:
+        raise exc.located(file=where) from None
+    except TypeError as exc:
+        raise InputError(f"bad spec ({exc})", file=where) from None

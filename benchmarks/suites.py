@@ -1,0 +1,114 @@
+"""Suites: TOML files listing benchmark specs (benchmarks/suites/NAME.toml, or any path).
+
+    description = "..."
+    [defaults]               # applied to every entry below (an entry's own keys win)
+    device = "cuda"
+    timeout_s = 300          # per-spec time limit (not part of the spec)
+    [[train]]                # one training spec (fields of benchmarks.spec.TrainSpec) plus a unique `name`
+    name = "llama8b-lora-r16"
+    model = "llama-3.1-8b"
+    method = "lora"
+    [[infer]]                # one inference spec (benchmarks.infer_spec.InferSpec)
+
+Files are parsed as data (tomllib), never executed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+from planner.errors import InputError
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+# Spec class and runner of each kind, imported lazily: the parent process never needs torch.
+SPEC_TYPES = {"train": "benchmarks.spec:TrainSpec", "infer": "benchmarks.infer_spec:InferSpec"}
+RUNNERS = {"train": "benchmarks.train:run_train", "infer": "benchmarks.infer:run_infer"}
+DEFAULT_TIMEOUT_S = 600
+
+
+def resolve(ref: str):
+    module, attr = ref.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    name: str
+    spec: object  # a TrainSpec or InferSpec
+    timeout_s: float
+    suite: str | None = None
+
+    @property
+    def spec_hash(self) -> str:
+        return self.spec.hash
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def suite_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise InputError("suite file not found", file=str(path), accepted="a .toml suite file")
+        return path
+    builtin = SUITES_DIR / f"{name_or_path}.toml"
+    if not builtin.is_file():
+        raise InputError("unknown suite", field="suite", value=name_or_path,
+                         accepted=", ".join(suite_names()) + ", or a path to a .toml file")  # fmt: skip
+    return builtin
+
+
+def make_entry(kind: str, values: dict, *, where: str, suite: str | None, device: str | None) -> Entry:
+    from benchmarks.spec import build_spec
+
+    values = dict(values)
+    name = values.pop("name", None)
+    if not isinstance(name, str) or not name:
+        raise InputError("every entry needs a name", file=where, field="name", value=name, accepted="a non-empty string")
+    timeout_s = values.pop("timeout_s", DEFAULT_TIMEOUT_S)
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
+        raise InputError("bad value", file=where, field="timeout_s", value=timeout_s, accepted="a number of seconds > 0")
+    if device is not None:
+        values["device"] = device
+    spec = build_spec(resolve(SPEC_TYPES[kind]), values, where=f"{where} ({name})")
+    return Entry(kind=kind, name=name, spec=spec, timeout_s=float(timeout_s), suite=suite)
+
+
+def load_suite(name_or_path: str, kind: str, *, only: str | None = None, device: str | None = None) -> list[Entry]:
+    """The entries of one kind in a suite, validated, optionally filtered by a name pattern (glob or substring)."""
+    path = suite_path(name_or_path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", file=str(path)) from None
+    allowed = {"description", "defaults", *SPEC_TYPES}
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        raise InputError("unknown table", file=str(path), field=unknown[0], accepted=", ".join(sorted(allowed)))
+    defaults = doc.get("defaults", {})
+    if not isinstance(defaults, dict) or not isinstance(doc.get(kind, []), list):
+        raise InputError("malformed suite", file=str(path), accepted=f"a [defaults] table and [[{kind}]] entries")
+    entries, seen = [], set()
+    for index, values in enumerate(doc.get(kind, []), start=1):
+        where = f"{path} [[{kind}]] entry {index}"
+        if not isinstance(values, dict):
+            raise InputError("entry is not a table", file=where)
+        entry = make_entry(kind, {**defaults, **values}, where=where, suite=path.stem, device=device)
+        if entry.name in seen:
+            raise InputError("duplicate entry name", file=where, field="name", value=entry.name)
+        seen.add(entry.name)
+        entries.append(entry)
+    if only:
+        pattern = only if any(c in only for c in "*?[") else f"*{only}*"
+        entries = [e for e in entries if fnmatch.fnmatch(e.name, pattern)]
+    return entries

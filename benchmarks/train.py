@@ -1,0 +1,139 @@
+"""The training benchmark: one TrainSpec in, one metrics dict out (the worker wraps it into a result row).
+
+What one step is: `grad_accum` micro-batches of `micro_batch` × `seq_len` synthetic tokens (a learnable
+pattern, benchmarks/data.py), forward with the loss, backward, optimizer step. Warm-up steps (allocator,
+kernels, optimizer-state creation) run first and are not timed; then the peak-memory counters are reset and
+each measured step is timed between device synchronisations.
+
+Methods (the `plain` profile: what transformers + peft defaults give):
+- lora: bf16 base frozen, LoRA adapters (peft) on the target modules;
+- qlora: the base's decoder linears in bitsandbytes NF4 (double quantisation, bf16 compute), LoRA on top;
+  embeddings, norms and the output head stay bf16 (no fp32 up-cast of them: that is an extra 4 GiB on 8B);
+- full: every weight trained in bf16, AdamW states in bf16 (what loading a model in bf16 and training it gives).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from benchmarks.data import PatternBatches
+from benchmarks.measure import (
+    EnergyMeter,
+    matmul_peak_tflops,
+    peak_memory,
+    reset_peak_memory,
+    summarize_times,
+    timed,
+    weights_gib,
+)
+from benchmarks.models import build_model, shape_of
+from benchmarks.spec import TrainSpec
+from planner.flops import train_flops_per_token
+
+
+def _attach_lora(model, spec: TrainSpec):
+    from peft import LoraConfig, get_peft_model
+
+    targets = spec.targets if isinstance(spec.targets, str) else list(spec.targets)
+    config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, lora_dropout=spec.dropout, target_modules=targets,
+                        task_type="CAUSAL_LM")  # fmt: skip
+    return get_peft_model(model, config)
+
+
+def _optimizer(params, spec: TrainSpec):
+    if spec.optimizer == "paged_adamw_8bit":
+        import bitsandbytes as bnb
+
+        return bnb.optim.PagedAdamW8bit(params, lr=spec.lr)
+    return torch.optim.AdamW(params, lr=spec.lr, fused=True)
+
+
+def param_counts(model) -> tuple[int, int]:
+    """(trainable, total) parameters; NF4 weights count as the parameters they encode, not packed bytes."""
+    if hasattr(model, "get_nb_trainable_parameters"):  # peft knows the 4-bit packing
+        return model.get_nb_trainable_parameters()
+    total = sum(p.numel() for p in model.parameters())
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
+
+
+def adapter_bytes(model) -> int:
+    """Size on disk of the adapter as peft saves it (safetensors)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        return sum(p.stat().st_size for p in Path(tmp).glob("*.safetensors"))
+
+
+def prepare(spec: TrainSpec):
+    """Build the model, attach the method, make the optimizer. Returns (model, optimizer, build figures)."""
+    quant = "nf4" if spec.method == "qlora" else "bf16"
+    model, build_s = build_model(spec.model, quant, spec.device, attn_impl=spec.attn_impl, seed=spec.seed,
+                                 checkpoint=spec.checkpoint)  # fmt: skip
+    built = {"build_s": build_s, "weights_gib": weights_gib(model, spec.device)}
+    if spec.grad_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if spec.method == "full":
+        model.requires_grad_(True)
+    else:
+        model = _attach_lora(model, spec)
+    model.train()
+    optimizer = _optimizer([p for p in model.parameters() if p.requires_grad], spec)
+    return model, optimizer, built
+
+
+def train_step(model, optimizer, batches, grad_accum: int) -> float:
+    total = 0.0
+    for _ in range(grad_accum):
+        ids, labels = next(batches)
+        loss = model(input_ids=ids, labels=labels).loss / grad_accum
+        loss.backward()
+        total += loss.detach()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(total)
+
+
+def run_train(spec: TrainSpec) -> dict:
+    device = spec.device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA device")
+    torch.manual_seed(spec.seed)
+    peak_tflops = matmul_peak_tflops(device)  # measured before the model takes the memory
+    model, optimizer, built = prepare(spec)
+    shape = shape_of(spec.model, spec.checkpoint)
+    batches = PatternBatches(spec.micro_batch, spec.seq_len, shape.vocab_size, device, spec.seed)
+
+    losses = [train_step(model, optimizer, batches, spec.grad_accum) for _ in range(spec.warmup_steps)]
+    reset_peak_memory(device)
+    meter, times = EnergyMeter(device), []
+    with meter.measure() as energy:
+        for _ in range(spec.measure_steps):
+            loss, seconds = timed(device, lambda: train_step(model, optimizer, batches, spec.grad_accum))
+            losses.append(loss)
+            times.append(seconds)
+    memory = peak_memory(device)
+
+    tokens = spec.tokens_per_step * spec.measure_steps
+    tokens_per_s = tokens / sum(times)
+    flops = train_flops_per_token(shape, spec.method, spec.seq_len, spec.grad_checkpointing, spec.rank, spec.targets)
+    trainable, total = param_counts(model)
+    return {
+        "tokens_per_s": tokens_per_s,
+        "samples_per_s": spec.micro_batch * spec.grad_accum * spec.num_gpus * spec.measure_steps / sum(times),
+        **summarize_times(times),
+        **memory,
+        **built,
+        "trainable_params": trainable,
+        "total_params": total,
+        "adapter_bytes": None if spec.method == "full" else adapter_bytes(model),
+        "flops_per_token": flops,
+        "matmul_peak_tflops": peak_tflops,
+        "mfu": flops * tokens_per_s / (peak_tflops * 1e12),
+        "loss_first": losses[0],
+        "loss_last": losses[-1],
+        "energy_j_per_token": None if energy["joules"] is None else energy["joules"] / tokens,
+        "world_size": spec.num_gpus,
+        "measured_tokens": tokens,
+    }
