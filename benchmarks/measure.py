@@ -125,7 +125,6 @@ def matmul_peak_tflops(device: str) -> float:
     for _ in range(3 if device == "cuda" else 1):  # burn-in, then benchmark
         a @ b
     times = [timed(device, lambda: a @ b)[1] for _ in range(reps)]
-    del a, b
     return 2 * n**3 / statistics.median(times) / 1e12
 
 

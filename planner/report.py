@@ -41,7 +41,7 @@ def table(rows: list[dict], columns) -> str:
     for _, rec in frame.iterrows():
         cells.append([_fmt(rec[c], f) for c, _, f in present])
     widths = [max(len(r[i]) for r in cells) for i in range(len(present))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
