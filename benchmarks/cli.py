@@ -65,6 +65,11 @@ def register(sub) -> None:
     show.add_argument("path", type=Path)
     show.add_argument("--kind", choices=sorted(SPEC_TYPES))
     show.set_defaults(func=cmd_results_show)
+    compare = results_sub.add_parser("compare", help="the regression gate: exit 1 if NEW is worse than BASELINE")
+    compare.add_argument("baseline", type=Path, help="a results file or folder (e.g. data/results/)")
+    compare.add_argument("new", type=Path, help="the fresh run's results file or folder")
+    compare.add_argument("--thresholds", type=Path, help="thresholds TOML (default benchmarks/regression-thresholds.toml)")
+    compare.set_defaults(func=cmd_results_compare)
 
 
 def _single_entry(args) -> list:
@@ -107,3 +112,19 @@ def cmd_results_show(args) -> int:
     print(render(args.path, kind=args.kind))
     return 0
 
+
+
+def cmd_results_compare(args) -> int:
+    from planner.regress import THRESHOLDS_TOML, compare, load_thresholds
+    from planner.rows import load_rows
+
+    findings = compare(load_rows(args.baseline), load_rows(args.new), load_thresholds(args.thresholds or THRESHOLDS_TOML))
+    if not findings:
+        print("no spec measured on the same device in both runs: nothing to compare")
+        return 0
+    for f in findings:
+        change = "" if f.change is None else f"{f.change:+.1%}"
+        print(f"{f.verdict:9s} {f.name:40s} {f.metric:22s} {f.baseline!s:>12.10} -> {f.new!s:<12.10} {change}")
+    bad = [f for f in findings if f.verdict in ("regressed", "failed")]
+    print(f"{len(bad)} regression(s) over {len({(f.spec_hash, f.device_name) for f in findings})} spec(s)")
+    return 1 if bad else 0
