@@ -31,8 +31,6 @@ def stepper(request):
         torch.cuda.synchronize()  # the round ends when the GPU is done
 
     yield spec, step
-    del model, optimizer
-    torch.cuda.empty_cache()
 
 
 def test_train_step(benchmark, stepper):

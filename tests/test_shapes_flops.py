@@ -20,9 +20,9 @@ def test_total_params_match_published_sizes(name, billions):
 @pytest.mark.parametrize("name", ["tiny-llama", "tiny-qwen2", "tiny-mistral", "llama-3.1-8b", "qwen2.5-7b"])
 def test_total_params_equal_the_built_model(name):
     import torch
+    from transformers import AutoModelForCausalLM
 
     from benchmarks.models import hf_config
-    from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(hf_config(get_shape(name)))
