@@ -68,9 +68,10 @@ def _default_dtype(dtype: torch.dtype):
         torch.set_default_dtype(previous)
 
 
-def quantize_linears_nf4(module: torch.nn.Module, device: str) -> None:
+def quantize_linears_nf4(module: torch.nn.Module, device: str, quant_storage: torch.dtype = torch.uint8) -> None:
     """Swap every nn.Linear inside `module` for a bitsandbytes NF4 Linear4bit built from its weights.
-    The bf16 weight is dropped as soon as its 4-bit copy exists."""
+    The bf16 weight is dropped as soon as its 4-bit copy exists. `quant_storage` is the dtype the packed 4-bit
+    data is stored as: bf16 lets FSDP shard it like the model's other tensors (benchmarks/train_fsdp.py)."""
     import bitsandbytes as bnb
 
     for parent in list(module.modules()):
@@ -79,9 +80,10 @@ def quantize_linears_nf4(module: torch.nn.Module, device: str) -> None:
                 continue
             with torch.device("meta"):  # no bf16-sized placeholder allocation
                 q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
-                                      compute_dtype=torch.bfloat16, compress_statistics=True, quant_type="nf4")
+                                      compute_dtype=torch.bfloat16, compress_statistics=True, quant_type="nf4",
+                                      quant_storage=quant_storage)
             weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, compress_statistics=True,
-                                       quant_type="nf4", module=q)
+                                       quant_type="nf4", module=q, quant_storage=quant_storage)
             q.weight = weight.to(device)  # quantises (bnb quantises on the first move to a real device)
             if child.bias is not None:
                 q.bias = torch.nn.Parameter(child.bias.data, requires_grad=False)
@@ -95,7 +97,8 @@ def _decoder_layer_class(model):
     return getattr(module, name)
 
 
-def build_random(model: str, quant: str, device: str, attn_impl: str = "sdpa", seed: int = 0):
+def build_random(model: str, quant: str, device: str, attn_impl: str = "sdpa", seed: int = 0,
+                 quant_storage: torch.dtype = torch.uint8):  # fmt: skip
     """A random-init model of a catalog shape on `device`, bf16 or NF4 (see the module docstring)."""
     shape = get_shape(model)
     config = hf_config(shape)
@@ -112,7 +115,7 @@ def build_random(model: str, quant: str, device: str, attn_impl: str = "sdpa", s
     for idx in range(shape.num_layers):
         with torch.device(device), _default_dtype(torch.bfloat16):
             layer = layer_cls(skeleton.config, idx)  # nn.Linear's own init: random weights
-        quantize_linears_nf4(layer, device)
+        quantize_linears_nf4(layer, device, quant_storage)
         skeleton.model.layers.append(layer)
     skeleton.is_loaded_in_4bit = True  # peft's k-bit code paths look for this flag
     skeleton.is_quantized = True

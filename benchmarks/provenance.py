@@ -8,7 +8,7 @@ import os
 import platform
 import socket
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def host_provenance() -> dict:
         "accelerate": _version("accelerate"),
         "python": platform.python_version(),
         "host": socket.gethostname(),
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from benchmarks.distributed import worker_command, worker_env
 from benchmarks.provenance import code_version
 from benchmarks.store import append_row, finished_rows
 from benchmarks.suites import Entry
@@ -58,9 +59,10 @@ def run_isolated(entry: Entry) -> dict:
         request.write_text(json.dumps(request_of(entry)))
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        env = worker_env(entry, env)  # several GPUs: NVLink multicast off
         with log.open("wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.worker", str(request), str(result)],
+                worker_command(entry, request, result),  # torchrun, one rank per GPU, when num_gpus > 1
                 stdout=err, stderr=err, env=env, cwd=REPO_ROOT, start_new_session=True,
             )  # fmt: skip
             try:

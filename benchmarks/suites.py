@@ -1,7 +1,7 @@
 """Suites: TOML files listing benchmark specs (benchmarks/suites/NAME.toml, or any path).
 
     description = "..."
-    [defaults]               # applied to every entry below (an entry's own keys win)
+    [defaults]               # applied to every entry below whose kind has the field (an entry's own keys win)
     device = "cuda"
     timeout_s = 300          # per-spec time limit (not part of the spec)
     [[train]]                # one training spec (fields of benchmarks.spec.TrainSpec) plus a unique `name`
@@ -15,12 +15,12 @@ Files are parsed as data (tomllib), never executed.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import importlib
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 from planner.errors import InputError
 
@@ -82,6 +82,16 @@ def make_entry(kind: str, values: dict, *, where: str, suite: str | None, device
     return Entry(kind=kind, name=name, spec=spec, timeout_s=float(timeout_s), suite=suite)
 
 
+def defaults_for(kind: str, defaults: dict, *, where: str) -> dict:
+    """The [defaults] an entry of `kind` takes: a suite's defaults may hold fields of any kind's spec (a
+    training-only field does not reach an inference entry); a field no kind has is an error."""
+    fields = {k: {f.name for f in dataclasses.fields(resolve(ref))} | {"timeout_s"} for k, ref in SPEC_TYPES.items()}
+    unknown = sorted(set(defaults) - set().union(*fields.values()))
+    if unknown:
+        raise InputError("unknown field", file=where, field=unknown[0], accepted=", ".join(sorted(fields[kind])))
+    return {k: v for k, v in defaults.items() if k in fields[kind]}
+
+
 def load_suite(name_or_path: str, kind: str, *, only: str | None = None, device: str | None = None) -> list[Entry]:
     """The entries of one kind in a suite, validated, optionally filtered by a name pattern (glob or substring)."""
     path = suite_path(name_or_path)
@@ -98,6 +108,7 @@ def load_suite(name_or_path: str, kind: str, *, only: str | None = None, device:
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict) or not isinstance(doc.get(kind, []), list):
         raise InputError("malformed suite", file=str(path), accepted=f"a [defaults] table and [[{kind}]] entries")
+    defaults = defaults_for(kind, defaults, where=f"{path} [defaults]")
     entries, seen = [], set()
     for index, values in enumerate(doc.get(kind, []), start=1):
         where = f"{path} [[{kind}]] entry {index}"

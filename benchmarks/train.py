@@ -99,6 +99,10 @@ def run_train(spec: TrainSpec) -> dict:
     device = spec.device
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA device")
+    from benchmarks.train_fsdp import run_train_fsdp, wants_fsdp  # imports this module: not at the top
+
+    if wants_fsdp(spec):  # several GPUs (torchrun ranks): sharded with FSDP
+        return run_train_fsdp(spec)
     torch.manual_seed(spec.seed)
     peak_tflops = matmul_peak_tflops(device)  # measured before the model takes the memory
     model, optimizer, built = prepare(spec)
