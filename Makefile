@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/peftplan results show data/results/
+	$(BIN)/peftplan dashboard
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

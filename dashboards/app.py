@@ -1,0 +1,35 @@
+"""peftplan dashboard: should we fine-tune with LoRA/QLoRA on our own GPUs or pay a managed API?
+
+Started by `peftplan dashboard`; `streamlit run dashboards/app.py` works too. Each page is a thin script in
+views/, over the result store (dashboards/loaders.py) and the planner. (The folder is not named `pages`:
+Streamlit would treat a `pages` folder beside the entry script as its legacy page list.)
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import loaders, ui
+
+st.set_page_config(page_title="peftplan", page_icon=":material/tune:", layout="wide")
+
+PAGES = {
+    "Plan": [
+        st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("views/cost.py", title="Cost", icon=":material/payments:"),
+        st.Page("views/capacity.py", title="Capacity", icon=":material/dns:"),
+    ],
+    "Measurements": [
+        st.Page("views/training.py", title="Training", icon=":material/model_training:"),
+        st.Page("views/inference.py", title="Inference", icon=":material/bolt:"),
+        st.Page("views/regressions.py", title="Regressions", icon=":material/timeline:"),
+    ],
+    "Sources": [
+        st.Page("views/data.py", title="Data", icon=":material/table:"),
+    ],
+}
+
+page = st.navigation(PAGES)
+st.sidebar.caption(f"Results: `{loaders.results_path()}`")
+with ui.guard():
+    page.run()

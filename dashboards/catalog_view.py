@@ -1,0 +1,35 @@
+"""The catalog files of data/catalog/ as tables, each with its dates and sources."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import loaders, ui
+from planner.errors import InputError
+
+
+def show_catalogs() -> None:
+    files = loaders.catalog_files()
+    if not files:
+        st.info("No catalog files in data/catalog/.")
+        return
+    try:
+        catalog = loaders.catalog()
+    except InputError as exc:
+        st.error(f"The planner rejects a catalog: {exc}", icon=":material/error:")
+    else:
+        st.markdown(
+            f"{ui.basis_badge('validated')} The planner reads {len(catalog.gpus)} GPUs, {len(catalog.prices)} "
+            f"GPU prices, {len(catalog.managed)} managed offers and {len(catalog.onprem)} on-prem sites from "
+            "these files (types, ranges, known GPU names and dates checked)."
+        )
+    for path in files:
+        try:
+            table = loaders.catalog_table(path)
+        except InputError as exc:
+            st.error(str(exc), icon=":material/error:")
+            continue
+        dates = ui.as_of_note(table).replace("prices as of", "as of") or "no as_of column"
+        sources = table["source"].nunique() if "source" in table else 0
+        with st.expander(f"**{path.name}** · {len(table)} rows · {dates} · {sources} sources"):
+            st.dataframe(table, hide_index=True)

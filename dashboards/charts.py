@@ -1,0 +1,148 @@
+"""Chart helpers: plotly figures with units on both axes, each shown with its basis and a CSV download.
+
+plotly.graph_objects is imported lazily (plotly.express would add half a second to the first page).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from dashboards.ui import basis_badge
+
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+PALETTE = ("#2E6FBA", "#E07B39", "#3A9E6F", "#B8475A", "#7C5BB5", "#8C8C3A", "#4A9FB5", "#C28A2E")
+
+
+def _go():
+    import plotly.graph_objects as go
+
+    return go
+
+
+def figure(title: str, x_title: str, y_title: str, basis: str, **layout):
+    """An empty figure whose title says whether its figures are measured or projected."""
+    go = _go()
+    fig = go.Figure()
+    fig.update_layout(
+        title={"text": f"{title} <span style='font-size:0.8em;color:#777'>({basis})</span>"},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        legend_title_text="",
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        colorway=list(PALETTE),
+        **layout,
+    )
+    return fig
+
+
+def grouped(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    group: str | None,
+    title: str,
+    x_title: str,
+    y_title: str,
+    basis: str,
+    kind: str = "bar",
+    hover: str | None = None,
+    horizontal: bool = False,
+):
+    """One trace per value of `group` (bars, lines or markers); `hover` names a column shown on hover.
+    With horizontal=True, `x` holds the values and `y` the categories (bars only)."""
+    go = _go()
+    fig = figure(title, x_title, y_title, basis, barmode="group")
+    parts = [("", data)] if group is None else list(data.groupby(group, sort=True, dropna=False))
+    for name, part in parts:
+        label = name[0] if isinstance(name, tuple) else name
+        # plain lists: the figure's JSON then holds the figures as written, not base64 arrays
+        common = {
+            "x": part[x].tolist(),
+            "y": part[y].tolist(),
+            "name": str(label),
+            "showlegend": group is not None,
+        }
+        if hover:
+            common["customdata"] = [[v] for v in part[hover].astype(str)]
+            value_axis, category_axis = ("x", "y") if horizontal else ("y", "x")
+            common["hovertemplate"] = (f"%{{{category_axis}}}<br>%{{{value_axis}:,.4g}}<br>{hover}: "
+                                       "%{customdata[0]}<extra>%{fullData.name}</extra>")  # fmt: skip
+        if kind == "bar":
+            fig.add_trace(go.Bar(orientation="h" if horizontal else "v", **common))
+        else:
+            mode = "lines+markers" if kind == "line" else "markers"
+            fig.add_trace(go.Scatter(mode=mode, **common))
+    if kind == "bar":  # categories in the data's order, not in the order the traces first use them
+        order = list(dict.fromkeys(data[y if horizontal else x].tolist()))
+        (fig.update_yaxes if horizontal else fig.update_xaxes)(type="category", categoryorder="array",
+                                                               categoryarray=order)  # fmt: skip
+    if horizontal:
+        fig.update_yaxes(autorange="reversed")  # first row on top
+    return fig
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "chart"
+
+
+def show(fig, data: pd.DataFrame, *, key: str, basis: str, note: str = "") -> None:
+    """Render a figure, its basis and note, and a download of the data behind it as CSV."""
+    st.plotly_chart(fig, key=f"chart-{key}", config=PLOTLY_CONFIG)
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.markdown(f"{basis_badge(basis)} {note}".strip())
+    right.download_button(
+        "Download CSV",
+        data.to_csv(index=False).encode("utf-8"),
+        file_name=f"peftplan-{_slug(key)}.csv",
+        mime="text/csv",
+        key=f"csv-{key}",
+        icon=":material/download:",
+    )
+
+
+def add_limit(fig, x0, x1, y: float, name: str) -> None:
+    """A dashed horizontal segment (a gate's limit, a GPU's memory) from x0 to x1."""
+    go = _go()
+    fig.add_trace(go.Scatter(x=[x0, x1], y=[y, y], mode="lines", name=name, line={"dash": "dash", "width": 1},
+                             hovertemplate=f"{name}: %{{y:.4g}}<extra></extra>"))  # fmt: skip
+
+
+def add_markers(fig, x: list, y: list, name: str, color: str = "#111") -> None:
+    """Diamond markers over a chart (a measured peak beside a projected stack, a regressed step)."""
+    go = _go()
+    marker = {"symbol": "diamond", "size": 12, "color": color, "line": {"width": 1, "color": "#fff"}}
+    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=name, marker=marker))
+
+
+def fits_heatmap(matrix: pd.DataFrame):
+    """GPU × (model, method): memory headroom on one GPU in GiB, red where it does not fit."""
+    go = _go()
+    rows = matrix.assign(case=matrix["model"] + " · " + matrix["method"])
+    if rows["seq_len"].nunique() > 1:
+        rows["case"] = rows["case"] + " · " + rows["seq_len"].astype(str)
+    cases = list(dict.fromkeys(rows["case"]))
+    gpus = list(dict.fromkeys(rows["gpu"]))
+    cell = rows.set_index(["case", "gpu"])
+
+    def grid(column: str) -> list[list]:
+        return [[cell.loc[(c, g), column] for g in gpus] for c in cases]
+
+    basis = (
+        "measured where a row exists, else projected" if (rows["basis"] == "measured").any() else "projected"
+    )
+    fig = figure("Memory headroom on one GPU", "GPU", "model · method", basis)
+    # colour: headroom as a share of the GPU's memory, clipped to ±100 % so a 70B model short by 500 GiB does
+    # not wash out the cells that matter; the text gives the GiB
+    share = [[max(-1.0, min(1.0, float(v))) for v in line] for line in grid("headroom_frac")]
+    fig.add_trace(go.Heatmap(z=share, x=gpus, y=cases, customdata=grid("config"), text=grid("headroom_gib"),
+                             texttemplate="%{text:.0f}", textfont={"size": 10}, zmid=0, zmin=-1, zmax=1,
+                             colorscale="RdYlGn", colorbar={"title": {"text": "headroom<br>(share of memory)"},
+                                                            "tickformat": ".0%"},
+                             hovertemplate="%{y} on %{x}<br>headroom %{text:.1f} GiB<br>%{customdata}<extra></extra>"))  # fmt: skip
+    fig.update_layout(height=120 + 34 * len(cases))
+    fig.update_yaxes(autorange="reversed")
+    return fig

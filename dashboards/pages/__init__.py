@@ -1,1 +1,0 @@
-"""Dashboard pages: each file is a Streamlit page script run by st.navigation in dashboards/app.py."""

@@ -1,0 +1,105 @@
+"""Small pieces every page shares: the error guard, empty-state messages, measured/projected badges."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from planner.errors import InputError
+
+log = logging.getLogger("peftplan.dashboard")
+
+# What fills each kind of result row (shown when a page has nothing to show).
+FILL_COMMANDS = {
+    "train": (
+        "peftplan bench train --suite cpu-smoke --device cpu",
+        "peftplan bench train --suite h200-standard --device cuda",
+    ),
+    "infer": (
+        "peftplan bench infer --suite cpu-smoke --device cpu",
+        "peftplan bench infer --suite h200-standard --device cuda",
+    ),
+}
+METHOD_NAMES = {"lora": "LoRA", "qlora": "QLoRA", "full": "full fine-tuning"}
+BASIS = {
+    "measured": ":green-badge[measured]",
+    "projected": ":orange-badge[projected]",
+    "mixed": ":violet-badge[measured and projected]",
+}
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Show bad input as its message, and anything unforeseen as one line (the traceback goes to the log)."""
+    try:
+        yield
+    except InputError as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - no traceback may reach the user
+        log.exception("dashboard page failed")
+        st.error(f"Unexpected error ({type(exc).__name__}): {exc}. Details are in the server log.")
+
+
+def need_rows(kind: str, what: str, results: str) -> None:
+    """Say that no rows of `kind` are there, and which command writes them."""
+    cpu, gpu = FILL_COMMANDS[kind]
+    st.info(
+        f"No {what} in `{results}` yet. Fill it with\n\n"
+        f"```\n{cpu}\n```\n"
+        f"on any machine (tiny models), or on a GPU machine with\n\n```\n{gpu}\n```\n"
+        "then reload this page.",
+        icon=":material/info:",
+    )
+
+
+def basis_badge(basis: str) -> str:
+    """A coloured badge saying whether a figure is measured or projected."""
+    return BASIS.get(basis, f":gray-badge[{basis}]")
+
+
+def as_of_note(frame, date_col: str = "as_of", source_col: str = "source") -> str:
+    """'prices as of A–B' for a table of prices, or '' when the table carries no dates."""
+    if frame is None or getattr(frame, "empty", True) or date_col not in frame:
+        return ""
+    dates = sorted({str(d) for d in frame[date_col].dropna()})
+    if not dates:
+        return ""
+    span = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    return f"prices as of {span}"
+
+
+def hardware_note(frame) -> str:
+    """Where a set of rows was measured (device names), for a flat or a display frame."""
+    if frame.empty:
+        return ""
+    name = "provenance.device_name" if "provenance.device_name" in frame else "device_name"
+    if name not in frame:
+        return ""
+    devices = ", ".join(sorted({str(d) for d in frame[name].dropna()}))
+    return f"measured on {devices}" if devices else ""
+
+
+def filters(frame, fields: dict[str, str], *, key: str):
+    """A row of multiselects, one per (label → column); an empty selection keeps every value."""
+    if frame.empty:
+        return frame
+    cols = st.columns(len(fields))
+    keep = frame.index == frame.index
+    for (label, name), col in zip(fields.items(), cols, strict=True):
+        if name not in frame:
+            continue
+        options = sorted({v for v in frame[name].dropna().tolist()}, key=str)
+        chosen = col.multiselect(label, options, key=f"{key}-{name}", placeholder="all")
+        if chosen:
+            keep &= frame[name].isin(chosen)
+    return frame[keep]
+
+
+def usd(value: float | None) -> str:
+    """'$1,234' (no cents above $100), '—' for a missing figure."""
+    if value is None or value != value:
+        return "—"
+    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"

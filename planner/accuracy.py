@@ -1,0 +1,104 @@
+"""How well the planner predicts what was measured: leave one out.
+
+Each measured training row on a catalog GPU is predicted from all the others (its own spec left out,
+repeats included, so a repeated measurement cannot vouch for itself), and the relative error of peak memory
+and tokens/s is reported with its median and worst. Goals: median error at most 5 % for memory and 10 % for
+tokens/s; worst at most 10 % and 20 %. The figures are what they are; nothing is tuned to the goal.
+
+Public:
+    GOALS                                          metric -> (median goal, worst goal), fractions
+    AccuracyReport(rows, summary, message)         DataFrames: one row per row and metric; one per metric
+    leave_one_out(meas, catalog=None) -> AccuracyReport
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from planner.catalog import Catalog, load_catalog
+from planner.measured import MEASURE_HINT, Measurements
+from planner.memory import predict_memory
+from planner.throughput import predict_tokens_per_s
+
+GOALS = {"peak_allocated_gib": (0.05, 0.10), "tokens_per_s": (0.10, 0.20)}
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    rows: Any  # DataFrame: spec fields, gpu, metric, measured, predicted, error_frac, model_note
+    summary: Any  # DataFrame: metric, n, median_abs_error, worst_abs_error, goals, met
+    message: str  # what was checked, or why nothing was
+
+    @property
+    def empty(self) -> bool:
+        return self.rows.empty
+
+
+def _predict(record, meas: Measurements, catalog: Catalog) -> dict[str, tuple[float, str]]:
+    others = meas.without(lambda r: r.gpu == record.gpu and r.config.key == record.config.key)
+    gpu = catalog.gpus[record.gpu]
+    out = {}
+    if record.peak_allocated_gib is not None:
+        mem = predict_memory(record.config, gpu, others, catalog)
+        out["peak_allocated_gib"] = (mem.peak_allocated_gib, mem.model)
+    if record.tokens_per_s is not None:
+        tput = predict_tokens_per_s(record.config, gpu, others, catalog)
+        out["tokens_per_s"] = (tput.tokens_per_s, tput.model)
+    return out
+
+
+def leave_one_out(meas: Measurements, catalog: Catalog | None = None) -> AccuracyReport:
+    """Predict every measured GPU training row from the others and report the errors."""
+    import pandas as pd
+
+    catalog = catalog or load_catalog()
+    records = meas.gpu_train()
+    if not records:
+        return AccuracyReport(
+            pd.DataFrame(),
+            pd.DataFrame(),
+            f"no measured rows on a catalog GPU in {meas.source or 'the results'}: nothing to "
+            f"check. {MEASURE_HINT}",
+        )
+    rows = []
+    for rec in records:
+        for metric, (predicted, note) in _predict(rec, meas, catalog).items():
+            measured = getattr(rec, metric)
+            rows.append(
+                {
+                    **rec.config.describe(),
+                    "gpu": rec.gpu,
+                    "metric": metric,
+                    "measured": measured,
+                    "predicted": predicted,
+                    "error_frac": (predicted - measured) / measured,
+                    "model_note": note,
+                    "spec_hash": rec.spec_hash,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    summary = []
+    for metric, (goal_median, goal_worst) in GOALS.items():
+        errors = (
+            [abs(e) for e in frame.loc[frame["metric"] == metric, "error_frac"]] if not frame.empty else []
+        )
+        if not errors:
+            continue
+        median, worst = statistics.median(errors), max(errors)
+        summary.append(
+            {
+                "metric": metric,
+                "n": len(errors),
+                "median_abs_error": median,
+                "worst_abs_error": worst,
+                "goal_median": goal_median,
+                "goal_worst": goal_worst,
+                "met": median <= goal_median and worst <= goal_worst,
+            }
+        )
+    message = f"{len(records)} measured GPU row(s) from {meas.source}, each predicted from the others"
+    if len(records) == 1:
+        message += " (one row: its prediction falls back to the defaults)"
+    return AccuracyReport(frame, pd.DataFrame(summary), message)

@@ -1,0 +1,215 @@
+"""Measured rows as the planner uses them: `ok` rows only, each tied to a catalog GPU.
+
+The GPU of a row is its provenance.device_name matched to data/catalog/gpus.csv names and aliases
+("NVIDIA H200" -> H200). CPU rows are kept (the dashboard shows them) but never calibrate a GPU figure.
+Rows whose model is not in the model catalog, or whose spec does not parse, are set aside with the reason.
+
+Public:
+    Measurements                         train / infer records, skipped rows, source, hint; .train_frame()
+    TrainRecord, InferRecord             one measured row each
+    load_measurements(path=RESULTS_DIR, catalog=None) -> Measurements      (cached on file stamps)
+    empty_measurements() -> Measurements
+    measurements_from_rows(rows, gpus, source="<rows>") -> Measurements
+    NO_ROWS_HINT, MEASURE_HINT           what to say, and what to run to fill data/results/
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from planner.catalog import Gpu, gpu_of_device, load_catalog
+from planner.config import TrainConfig, config_from_spec
+from planner.errors import InputError
+from planner.paths import CATALOG_DIR, RESULTS_DIR
+from planner.rows import load_rows, result_files
+
+MEASURE_HINT = (
+    "Measure with `peftplan bench train --suite h200-standard` on a GPU (or `make bench-cpu` for the CPU "
+    "smoke suite) to fill data/results/"
+)
+NO_ROWS_HINT = (
+    f"no measured rows: every figure is projected from formulas and default assumptions. {MEASURE_HINT}"
+)
+
+
+@dataclass(frozen=True)
+class TrainRecord:
+    config: TrainConfig
+    gpu: str | None  # catalog GPU name; None for CPU rows and unknown GPUs
+    device_name: str
+    is_cpu: bool
+    tokens_per_s: float | None
+    peak_allocated_gib: float | None
+    energy_j_per_token: float | None
+    timestamp: str
+    spec_hash: str
+    file: str
+
+
+@dataclass(frozen=True)
+class InferRecord:
+    model: str
+    base: str  # bf16 | nf4
+    mode: str  # base | dynamic | merged
+    task: str  # prefill | decode | merge | adapters | mixed | fidelity
+    batch: int
+    prompt_len: int
+    profile: str
+    n_adapters: int
+    gpu: str | None
+    device_name: str
+    is_cpu: bool
+    metrics: dict
+    timestamp: str
+    spec_hash: str
+    file: str
+
+
+@dataclass(frozen=True, eq=False)
+class Measurements:
+    train: tuple[TrainRecord, ...] = ()
+    infer: tuple[InferRecord, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (file and spec hash, reason)
+    source: str = ""
+    _by_key: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        index: dict = {}
+        for rec in sorted(self.train, key=lambda r: r.timestamp):  # the latest measurement wins
+            index[(rec.gpu, rec.config.key)] = rec
+        object.__setattr__(self, "_by_key", index)
+
+    @property
+    def empty(self) -> bool:
+        return not self.train and not self.infer
+
+    def gpu_train(self) -> tuple[TrainRecord, ...]:
+        """Training records measured on a catalog GPU (the ones that calibrate GPU predictions)."""
+        return tuple(r for r in self.train if r.gpu is not None and not r.is_cpu)
+
+    def find_train(self, config: TrainConfig, gpu: str) -> TrainRecord | None:
+        """The latest measured row for exactly this configuration on this GPU."""
+        return self._by_key.get((gpu, config.key))
+
+    def without(self, predicate) -> Measurements:
+        """A copy without the training records for which predicate(record) is true (leave-one-out)."""
+        kept = tuple(r for r in self.train if not predicate(r))
+        return Measurements(kept, self.infer, self.skipped, self.source)
+
+    def train_frame(self):
+        """Training records as a DataFrame: the config fields, gpu, device and the measured figures."""
+        import pandas as pd
+
+        rows = [
+            {
+                **r.config.describe(),
+                "gpu": r.gpu,
+                "device_name": r.device_name,
+                "tokens_per_s": r.tokens_per_s,
+                "peak_allocated_gib": r.peak_allocated_gib,
+                "energy_j_per_token": r.energy_j_per_token,
+                "timestamp": r.timestamp,
+                "spec_hash": r.spec_hash,
+                "file": r.file,
+            }
+            for r in self.train
+        ]
+        return pd.DataFrame(rows)
+
+
+def empty_measurements() -> Measurements:
+    return Measurements(source="(none)")
+
+
+def _number(metrics: dict, name: str) -> float | None:
+    value = metrics.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value <= 0:
+        return None
+    return float(value)
+
+
+def _device(row: dict, gpus: dict[str, Gpu]) -> tuple[str | None, str, bool]:
+    device_name = str(row["provenance"].get("device_name") or "")
+    is_cpu = row["spec"].get("device") == "cpu" or device_name.strip().lower() in ("", "cpu")
+    return (None if is_cpu else gpu_of_device(device_name, gpus)), device_name, is_cpu
+
+
+def _train_record(row: dict, gpus: dict[str, Gpu]) -> TrainRecord:
+    gpu, device_name, is_cpu = _device(row, gpus)
+    m = row["metrics"]
+    return TrainRecord(
+        config=config_from_spec(row["spec"]),
+        gpu=gpu,
+        device_name=device_name,
+        is_cpu=is_cpu,
+        tokens_per_s=_number(m, "tokens_per_s"),
+        peak_allocated_gib=_number(m, "peak_allocated_gib"),
+        energy_j_per_token=_number(m, "energy_j_per_token"),
+        timestamp=str(row["provenance"].get("timestamp") or ""),
+        spec_hash=row["spec_hash"],
+        file=row.get("_file", ""),
+    )
+
+
+def _infer_record(row: dict, gpus: dict[str, Gpu]) -> InferRecord:
+    gpu, device_name, is_cpu = _device(row, gpus)
+    s = row["spec"]
+    return InferRecord(
+        model=s["model"],
+        base=s.get("base", "bf16"),
+        mode=s.get("mode", "base"),
+        task=s.get("task", ""),
+        batch=int(s.get("batch") or 1),
+        prompt_len=int(s.get("prompt_len") or 0),
+        profile=s.get("profile", "plain"),
+        n_adapters=int(s.get("n_adapters") or 1),
+        gpu=gpu,
+        device_name=device_name,
+        is_cpu=is_cpu,
+        metrics=dict(row["metrics"]),
+        timestamp=str(row["provenance"].get("timestamp") or ""),
+        spec_hash=row["spec_hash"],
+        file=row.get("_file", ""),
+    )
+
+
+def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str = "<rows>") -> Measurements:
+    """Measurements from validated rows (planner.rows); non-ok rows are ignored, unusable ones set aside."""
+    train, infer, skipped = [], [], []
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        where = f"{row.get('_file', source)} {row['spec_hash'][:12]}"
+        try:
+            if row["kind"] == "train":
+                train.append(_train_record(row, gpus))
+            else:
+                infer.append(_infer_record(row, gpus))
+        except InputError as exc:
+            skipped.append((where, str(exc)))
+        except (TypeError, ValueError, KeyError) as exc:
+            skipped.append((where, f"spec not understood: {exc}"))
+    return Measurements(tuple(train), tuple(infer), tuple(skipped), source)
+
+
+def _stamp(path: Path) -> tuple:
+    if not path.exists():
+        return ()
+    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in result_files(path))
+
+
+@lru_cache(maxsize=16)
+def _load(path: str, catalog_dir: str, _stamp_key: tuple) -> Measurements:
+    if not _stamp_key:
+        return Measurements(source=path)
+    gpus = load_catalog(catalog_dir).gpus
+    return measurements_from_rows(load_rows(path), gpus, source=path)
+
+
+def load_measurements(path: str | Path = RESULTS_DIR, catalog_dir: str | Path | None = None) -> Measurements:
+    """Measured rows of a results file or folder. A missing or empty folder gives empty Measurements
+    (check `.empty` and show NO_ROWS_HINT); a malformed file raises InputError naming file and line."""
+    path = Path(path)
+    return _load(str(path), str(catalog_dir or CATALOG_DIR), _stamp(path))

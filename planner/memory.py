@@ -1,0 +1,275 @@
+"""Peak training memory per GPU as a sum of named terms, with an overhead fitted on measured rows.
+
+What the benchmark allocates, term by term (bytes; "Transformer Math 101", EleutherAI 2023, for the
+bytes per parameter; Korthikanti et al., arXiv 2205.05198, for activations):
+
+- weights: bf16, 2 B/param. QLoRA stores the decoder's linear weights in NF4 with double quantisation,
+  4 bits + ~0.127 bits of constants = ~0.516 B/param (Dettmers et al., arXiv 2305.14314); embeddings,
+  lm_head, norms and biases stay bf16.
+- adapter: LoRA A and B in fp32 (peft casts adapters of a bf16 model to fp32, `autocast_adapter_dtype`).
+- optimizer: fused torch AdamW keeps m and v in the parameter's dtype: 8 B per fp32 adapter parameter,
+  4 B per bf16 parameter in full fine-tuning (so full = 2 + 2 + 4 = 8 B/param with the gradients, the
+  benchmark's recipe); paged 8-bit AdamW: 2 B/param.
+- activations: Korthikanti's per-layer count redone for these blocks: RMSNorm saves its fp32 input, the
+  attention kernel q, k, v and output (SDPA / flash: no s² term; eager adds 5·heads·s bytes per token), the
+  gated MLP three intermediate tensors; LoRA keeps each targeted linear's input cast to fp32 for lora_A's
+  gradient. Full checkpointing keeps the bf16 input of every layer, and recomputes one layer at a time.
+- logits: in log-softmax's backward the loss holds its fp32 output, the fp32 gradient coming in and the fp32
+  gradient going out: 12 B per batch × sequence × vocabulary element.
+- gradients: one per trainable parameter, in its dtype (fp32 adapter; bf16 for full fine-tuning).
+
+The peak is the larger of two moments. At the start of the backward pass every kept activation and the
+loss's logits are alive and no gradient is yet (the benchmark frees them each step, zero_grad(set_to_none=
+True)); with checkpointing, the recomputed layer replaces the logits when it is larger. At the end of the
+backward pass the gradients are all there and only the first layer's activations remain. The breakdown shows
+the terms alive at the peak (the others are 0).
+
+- overhead: what theory misses (allocator rounding, workspaces, transient buffers), fitted on measured
+  `ok` rows as peak = other terms + factor × activations + constant, by least squares, per profile.
+
+FSDP (full_shard, hybrid_shard within a node) divides weights, adapter, gradients and optimizer states by the
+number of GPUs and adds two gathered layers in flight; shard_grad_op divides only gradients and optimizer
+states. A measured row for the same configuration on the same GPU replaces the sum.
+
+Public:
+    memory_terms(config) -> dict[str, float]              terms alive at the peak, GiB (before the fit)
+    memory_components(config) -> dict[str, float]         every component, GiB, whichever moment it peaks
+    activation_bytes_per_token_layer(config) -> float
+    weight_bytes(config) -> float
+    fit_overhead(records, profile=None) -> OverheadFit
+    overhead_fit(meas, profile) -> OverheadFit           (the fit used for a profile; cached)
+    predict_memory(config, gpu=None, meas=None, catalog=None, headroom_frac=DEFAULT_HEADROOM_FRAC)
+        -> MemoryPrediction
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
+from planner.config import TrainConfig
+from planner.measured import Measurements, TrainRecord, empty_measurements
+from planner.shapes import lora_params
+
+GIB = 2**30
+BF16_BYTES = 2
+NF4_BYTES_PER_PARAM = 0.516  # 4 bits + ~0.127 bits of double-quantised constants (arXiv 2305.14314)
+ADAPTER_BYTES = 4  # peft upcasts LoRA weights of a bf16 model to fp32
+# log-softmax's fp32 output (kept for backward), the fp32 gradient into it, the fp32 gradient out of it
+LOGITS_BYTES_PER_ELEMENT = 4 + 4 + 4
+# With no measured rows: activations as counted, plus half a GiB for cuBLAS workspaces and allocator
+# rounding. An assumption, replaced by the least-squares fit as soon as measured rows exist.
+DEFAULT_ACTIVATION_FACTOR = 1.0
+DEFAULT_OVERHEAD_GIB = 0.5
+# Keep 5% of the GPU free: the caching allocator reserves more than it allocates (fragmentation).
+DEFAULT_HEADROOM_FRAC = 0.05
+
+
+def weight_bytes(config: TrainConfig) -> float:
+    shape = config.shape
+    total = shape.total_params()
+    if config.method == "qlora":
+        quantised = shape.quantizable_params()
+        return quantised * NF4_BYTES_PER_PARAM + (total - quantised) * BF16_BYTES
+    return total * BF16_BYTES
+
+
+def _trainable(config: TrainConfig) -> tuple[int, int]:
+    """(trainable parameters, bytes per trainable parameter)."""
+    if config.method == "full":
+        return config.shape.total_params(), BF16_BYTES
+    return lora_params(config.shape, config.rank, config.targets), ADAPTER_BYTES
+
+
+def activation_bytes_per_token_layer(config: TrainConfig) -> float:
+    """Bytes one decoder layer keeps for the backward pass, per token, without checkpointing."""
+    s = config.shape
+    h, i = s.hidden_size, s.intermediate_size
+    q_dim, kv_dim = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
+    full = config.method == "full"
+    norms = 2 * (4 * h + (2 * h if full else 0))  # fp32 input; bf16 normalised input if the weight trains
+    attention = 2 * (2 * q_dim + 2 * kv_dim)  # q, output, k, v in bf16 (flash / memory-efficient SDPA)
+    if config.attn_impl == "eager":
+        attention += 5 * s.num_heads * config.seq_len  # Korthikanti's 5as/h: scores, softmax, mask
+    mlp = 3 * 2 * i  # gate output (SiLU input), SiLU output, up output
+    if full:  # trainable linears keep their (shared) inputs: normalised hidden twice, down's input
+        linears = 2 * h + 2 * h + 2 * i
+    else:  # peft casts each targeted linear's input to fp32 for lora_A; lora_A's output feeds lora_B
+        shapes = s.linear_shapes()
+        per_input = 4 + (1 if config.dropout > 0 else 0)  # + the dropout mask
+        linears = sum(per_input * shapes[t][0] + 4 * config.rank for t in config.targets)
+    return float(norms + attention + mlp + linears)
+
+
+def _shards(config: TrainConfig) -> tuple[int, int]:
+    """(divisor for weights and adapter, divisor for gradients and optimizer states)."""
+    n = config.num_gpus
+    if config.sharding in ("full_shard", "hybrid_shard"):
+        return n, n
+    if config.sharding == "shard_grad_op":
+        return 1, n
+    return 1, 1
+
+
+def memory_components(config: TrainConfig) -> dict[str, float]:
+    """Every memory component per GPU in GiB, each at its own largest (not all alive at once)."""
+    s = config.shape
+    tokens = config.micro_batch * config.seq_len
+    n_trainable, bytes_per = _trainable(config)
+    param_shards, state_shards = _shards(config)
+    weights = weight_bytes(config) / param_shards
+    if param_shards > 1:  # FSDP gathers a layer's full weights before using it, and prefetches the next
+        weights += 2 * weight_bytes(config) / s.num_layers
+    per_layer = activation_bytes_per_token_layer(config)
+    final_norm = 4 * s.hidden_size * (2 if config.method == "full" else 1)
+    kept_per_token = (
+        s.num_layers * 2 * s.hidden_size if config.grad_checkpointing else s.num_layers * per_layer
+    )
+    per_state = 1 if config.optimizer == "paged_adamw_8bit" else bytes_per  # 8-bit m and v: 2 B/param
+    return {
+        "weights_gib": weights / GIB,
+        "adapter_gib": (0.0 if config.method == "full" else n_trainable * ADAPTER_BYTES / param_shards) / GIB,
+        "optimizer_gib": 2 * n_trainable * per_state / state_shards / GIB,
+        "kept_activations_gib": tokens * (kept_per_token + final_norm) / GIB,
+        "layer_activations_gib": tokens * per_layer / GIB,  # one layer's, without checkpointing
+        "recomputed_layer_gib": tokens * per_layer / GIB if config.grad_checkpointing else 0.0,
+        "logits_gib": tokens * s.vocab_size * LOGITS_BYTES_PER_ELEMENT / GIB,
+        "gradients_gib": n_trainable * bytes_per / state_shards / GIB,
+    }
+
+
+def memory_terms(config: TrainConfig) -> dict[str, float]:
+    """Terms alive at the peak, per GPU in GiB (activations before the fitted factor; no overhead)."""
+    c = memory_components(config)
+    recompute_wins = c["recomputed_layer_gib"] > c["logits_gib"]
+    terms = {
+        "weights_gib": c["weights_gib"],
+        "adapter_gib": c["adapter_gib"],
+        "optimizer_gib": c["optimizer_gib"],
+        "activations_gib": c["kept_activations_gib"] + (c["recomputed_layer_gib"] if recompute_wins else 0.0),
+        "logits_gib": 0.0 if recompute_wins else c["logits_gib"],
+        "gradients_gib": 0.0,
+    }
+    # At the end of backward every gradient exists and the first layer's activations are being consumed.
+    if c["gradients_gib"] + c["layer_activations_gib"] > terms["activations_gib"] + terms["logits_gib"]:
+        terms.update(
+            activations_gib=c["layer_activations_gib"], logits_gib=0.0, gradients_gib=c["gradients_gib"]
+        )
+    return terms
+
+
+def _static_gib(terms: dict[str, float]) -> float:
+    return sum(v for k, v in terms.items() if k != "activations_gib")
+
+
+@dataclass(frozen=True)
+class OverheadFit:
+    activation_factor: float
+    constant_gib: float
+    n_rows: int
+    rms_error_gib: float | None
+    profile: str | None  # the profile the rows came from; None when fitted on every profile
+    note: str
+
+
+DEFAULT_FIT = OverheadFit(
+    DEFAULT_ACTIVATION_FACTOR,
+    DEFAULT_OVERHEAD_GIB,
+    0,
+    None,
+    None,
+    f"default: activations × {DEFAULT_ACTIVATION_FACTOR:g} + {DEFAULT_OVERHEAD_GIB:g} GiB (no measured rows)",
+)
+
+
+def _usable_for_fit(rec: TrainRecord) -> bool:
+    return rec.peak_allocated_gib is not None and rec.config.num_gpus == 1 and not rec.is_cpu
+
+
+def fit_overhead(records: Iterable[TrainRecord], profile: str | None = None) -> OverheadFit:
+    """Least squares of peak − static terms = factor × activations + constant over measured GPU rows."""
+    pts = []
+    for rec in records:
+        if _usable_for_fit(rec) and (profile is None or rec.config.profile == profile):
+            terms = memory_terms(rec.config)
+            pts.append((terms["activations_gib"], rec.peak_allocated_gib - _static_gib(terms)))
+    if not pts:
+        return DEFAULT_FIT
+    n = len(pts)
+    mx, my = sum(x for x, _ in pts) / n, sum(y for _, y in pts) / n
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    factor = sum((x - mx) * (y - my) for x, y in pts) / sxx if n >= 2 and sxx > 1e-9 * max(mx * mx, 1) else 0
+    if factor <= 0:  # one row, no spread in activations, or a nonsensical slope: keep the counted activations
+        factor = 1.0
+    constant = my - factor * mx
+    rms = math.sqrt(sum((factor * x + constant - y) ** 2 for x, y in pts) / n)
+    scope = f"{profile} rows" if profile else "rows of every profile"
+    note = f"fitted on {n} {scope}: activations × {factor:.3f} + {constant:.2f} GiB (rms {rms:.2f} GiB)"
+    return OverheadFit(factor, constant, n, rms, profile, note)
+
+
+@lru_cache(maxsize=64)
+def overhead_fit(meas: Measurements, profile: str) -> OverheadFit:
+    """The fit for a profile: on that profile's rows, else on every row, else the default."""
+    records = meas.gpu_train()
+    fit = fit_overhead(records, profile)
+    return fit if fit.n_rows else fit_overhead(records)
+
+
+@dataclass(frozen=True)
+class MemoryPrediction:
+    peak_allocated_gib: float
+    breakdown: dict[str, float]  # named terms in GiB; they sum to the peak (measured: plus residual_gib)
+    basis: str  # measured | projected
+    model: str  # how the figure was obtained
+    gpu: str | None
+    memory_gib: float | None
+    fits: bool | None  # on that GPU with the headroom kept free; None without a GPU
+    headroom_gib: float | None  # usable memory left after the peak (negative: short by that much)
+    config: dict = field(default_factory=dict)
+
+
+def _predicted(config: TrainConfig, meas: Measurements) -> tuple[dict[str, float], str]:
+    terms = memory_terms(config)
+    fit = overhead_fit(meas, config.profile)
+    terms["activations_gib"] *= fit.activation_factor
+    terms["overhead_gib"] = fit.constant_gib
+    return terms, fit.note
+
+
+def predict_memory(
+    config: TrainConfig,
+    gpu: str | Gpu | None = None,
+    meas: Measurements | None = None,
+    catalog: Catalog | None = None,
+    headroom_frac: float = DEFAULT_HEADROOM_FRAC,
+) -> MemoryPrediction:
+    """Peak allocated memory per GPU for a configuration; measured when a matching row exists on `gpu`."""
+    meas = meas if meas is not None else empty_measurements()
+    if isinstance(gpu, str):
+        gpu = resolve_gpu(gpu, (catalog or load_catalog()).gpus)
+    terms, note = _predicted(config, meas)
+    peak, basis = sum(terms.values()), "projected"
+    record = meas.find_train(config, gpu.name) if gpu is not None else None
+    if record is not None and record.peak_allocated_gib is not None:
+        terms["residual_gib"] = record.peak_allocated_gib - peak
+        peak, basis = record.peak_allocated_gib, "measured"
+        note = f"measured on {gpu.name} ({record.file or 'results'}, {record.timestamp or 'no timestamp'})"
+    fits = headroom = None
+    if gpu is not None:
+        headroom = gpu.memory_gib * (1 - headroom_frac) - peak
+        fits = headroom >= 0
+    return MemoryPrediction(
+        peak_allocated_gib=peak,
+        breakdown=terms,
+        basis=basis,
+        model=note,
+        gpu=gpu.name if gpu else None,
+        memory_gib=gpu.memory_gib if gpu else None,
+        fits=fits,
+        headroom_gib=headroom,
+        config=config.describe(),
+    )

@@ -1,0 +1,350 @@
+"""Training throughput: FLOPs per token and activation traffic, calibrated on measured rows.
+
+One training token costs matmul time and elementwise time (norms, activations, casts, the loss), which is
+memory-bound. The planner models a single GPU's seconds per token as
+
+    s = flops_per_token / (a × bf16_peak) + k × traffic_bytes_per_token / bandwidth
+
+flops_per_token from planner/flops.py (full 6N, LoRA/QLoRA 4N + 6·adapter, +2N with checkpointing, plus
+attention); traffic_bytes_per_token is the activation bytes a token keeps per layer × layers
+(planner.memory's count) × 4/3 with checkpointing (the forward, a third of the traffic, runs twice).
+a (the matmul efficiency, a fraction of the datasheet peak in gpus.csv) and k (elementwise traffic per kept
+byte) are fitted by least squares on the measured single-GPU rows of that GPU and profile. With fewer than
+two rows (or a degenerate fit) k = 0 and a is the median efficiency, tokens/s × flops / peak, of the
+narrowest group of rows: same model, method, profile and checkpointing; same model, method and profile;
+same method and profile; same profile; every row. A GPU without rows takes another GPU's a and k with its
+own peak and bandwidth ("projected through the bf16 TFLOP/s and bandwidth ratios"); with no rows at all a
+default efficiency applies and says so. CPU rows never calibrate a GPU. Multi-GPU rows give the scaling
+efficiency (tokens/s on N GPUs over N × tokens/s on one).
+
+Public:
+    DEFAULT_TRAIN_EFFICIENCY, DEFAULT_SCALING_EFFICIENCY, CKPT_TRAFFIC_FACTOR
+    flops_per_token(config) -> float
+    traffic_bytes_per_token(config) -> float
+    row_efficiency(record, gpu) -> float
+    Calibration                                     a, k, rows and scope; .seconds_per_token(config, gpu)
+    calibration(config, gpu, meas, catalog) -> tuple[Calibration, str]     the one used, and how
+    predict_tokens_per_s(config, gpu, meas=None, catalog=None) -> ThroughputPrediction
+    scaling_efficiency(config, gpu, meas, catalog) -> tuple[float, str]
+    efficiency_table(meas, catalog=None) -> DataFrame         one row per measured GPU row: efficiency
+    scaling_table(meas, catalog=None) -> DataFrame            one row per multi-GPU row: scaling efficiency
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from functools import lru_cache
+
+from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
+from planner.config import TrainConfig
+from planner.flops import train_flops_per_token
+from planner.measured import Measurements, TrainRecord, empty_measurements
+from planner.memory import activation_bytes_per_token_layer
+
+# Assumption used only when no GPU row exists: a fraction of the datasheet bf16 peak. Tuned large-scale
+# training reports 40-50 % MFU (PaLM, arXiv 2204.02311: 46 %); eager single-GPU fine-tuning with
+# transformers + peft sits below that. 0.30 is a round figure under that bound, not a measurement.
+DEFAULT_TRAIN_EFFICIENCY = 0.30
+# Assumption for N GPUs of one node (NVLink) without a measured multi-GPU row: FSDP's all-gathers and
+# reduce-scatters overlap compute only in part. A round figure, replaced by measured scaling rows.
+DEFAULT_SCALING_EFFICIENCY = 0.85
+# Checkpointing reruns the forward pass: forward traffic is about a third of forward + backward.
+CKPT_TRAFFIC_FACTOR = 4 / 3
+
+
+def flops_per_token(config: TrainConfig) -> float:
+    return train_flops_per_token(
+        config.shape,
+        config.method,
+        config.seq_len,
+        config.grad_checkpointing,
+        config.rank,
+        config.targets or "all-linear",
+    )
+
+
+def traffic_bytes_per_token(config: TrainConfig) -> float:
+    kept = activation_bytes_per_token_layer(config) * config.shape.num_layers
+    return kept * (CKPT_TRAFFIC_FACTOR if config.grad_checkpointing else 1.0)
+
+
+def row_efficiency(record: TrainRecord, gpu: Gpu) -> float:
+    """Fraction of the datasheet bf16 peak that a measured row reached (per GPU)."""
+    flops_per_s = record.tokens_per_s * flops_per_token(record.config)
+    return flops_per_s / (gpu.bf16_tflops * 1e12 * record.config.num_gpus)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    matmul_efficiency: float  # a: fraction of the bf16 peak at which the matmul FLOPs run
+    traffic_factor: float  # k: elementwise time per kept activation byte, in units of 1 / bandwidth
+    gpu: str  # whose rows it came from ("" for the default)
+    n_rows: int
+    scope: str
+    power_w: float | None  # median measured power per GPU of those rows
+    rms_rel_error: float | None = None
+
+    def seconds_per_token(self, config: TrainConfig, gpu: Gpu) -> float:
+        compute = flops_per_token(config) / (gpu.bf16_tflops * 1e12 * self.matmul_efficiency)
+        return compute + self.traffic_factor * traffic_bytes_per_token(config) / (gpu.bandwidth_tb_s * 1e12)
+
+    def describe(self) -> str:
+        rows = f"{self.n_rows} {self.gpu} row{'s' * (self.n_rows > 1)} ({self.scope})"
+        if self.traffic_factor:
+            return (
+                f"fitted on {rows}: matmul efficiency {self.matmul_efficiency:.3f}, elementwise traffic "
+                f"{self.traffic_factor:.1f}× kept activation bytes (rms {self.rms_rel_error:.1%})"
+            )
+        return f"calibrated on {rows}, efficiency {self.matmul_efficiency:.3f}"
+
+
+DEFAULT_CALIBRATION = Calibration(DEFAULT_TRAIN_EFFICIENCY, 0.0, "", 0, "default", None)
+
+
+@dataclass(frozen=True)
+class ThroughputPrediction:
+    tokens_per_s: float  # the whole job's, all GPUs together
+    basis: str  # measured | projected
+    model: str  # how the figure was obtained
+    gpu: str
+    num_gpus: int
+    efficiency: float  # achieved fraction of the datasheet bf16 peak per GPU
+    scaling_efficiency: float  # 1.0 on one GPU
+    flops_per_token: float
+    energy_j_per_token: float  # whole job, GPUs only
+    energy_basis: str  # measured | projected (from measured power) | projected (from TDP)
+
+
+_LEVELS = (
+    (
+        "same model, method, profile and checkpointing",
+        lambda a, b: (
+            (a.model, a.method, a.profile, a.grad_checkpointing)
+            == (b.model, b.method, b.profile, b.grad_checkpointing)
+        ),
+    ),
+    (
+        "same model, method and profile",
+        lambda a, b: (a.model, a.method, a.profile) == (b.model, b.method, b.profile),
+    ),
+    ("same method and profile", lambda a, b: (a.method, a.profile) == (b.method, b.profile)),
+    ("same profile", lambda a, b: a.profile == b.profile),
+    ("every method and profile", lambda a, b: True),
+)
+
+
+def _single_gpu_rows(meas: Measurements, gpu_name: str) -> list[TrainRecord]:
+    return [r for r in meas.gpu_train() if r.gpu == gpu_name and r.config.num_gpus == 1 and r.tokens_per_s]
+
+
+def _power(records: list[TrainRecord]) -> float | None:
+    powers = [r.energy_j_per_token * r.tokens_per_s for r in records if r.energy_j_per_token]
+    return statistics.median(powers) if powers else None
+
+
+def fit_two_term(records: list[TrainRecord], gpu: Gpu, scope: str) -> Calibration | None:
+    """Least squares of seconds per token = x1 / a + k × x2 (x1 = flops / peak, x2 = traffic / bandwidth);
+    None with fewer than two rows, a singular system or a non-positive coefficient."""
+    if len(records) < 2:
+        return None
+    xs = [
+        (
+            flops_per_token(r.config) / (gpu.bf16_tflops * 1e12),
+            traffic_bytes_per_token(r.config) / (gpu.bandwidth_tb_s * 1e12),
+        )
+        for r in records
+    ]
+    ys = [1 / r.tokens_per_s for r in records]
+    s11 = sum(x1 * x1 for x1, _ in xs)
+    s12 = sum(x1 * x2 for x1, x2 in xs)
+    s22 = sum(x2 * x2 for _, x2 in xs)
+    t1 = sum(x1 * y for (x1, _), y in zip(xs, ys, strict=True))
+    t2 = sum(x2 * y for (_, x2), y in zip(xs, ys, strict=True))
+    det = s11 * s22 - s12 * s12
+    if det <= 1e-12 * s11 * s22:
+        return None
+    inv_a, k = (t1 * s22 - t2 * s12) / det, (s11 * t2 - s12 * t1) / det
+    if inv_a <= 0 or k <= 0:
+        return None
+    rel = [((x1 * inv_a + x2 * k) - y) / y for (x1, x2), y in zip(xs, ys, strict=True)]
+    rms = math.sqrt(sum(e * e for e in rel) / len(rel))
+    return Calibration(1 / inv_a, k, gpu.name, len(records), scope, _power(records), rms)
+
+
+@lru_cache(maxsize=256)
+def _profile_fit(meas: Measurements, gpu_name: str, profile: str, catalog: Catalog) -> Calibration | None:
+    rows = [r for r in _single_gpu_rows(meas, gpu_name) if r.config.profile == profile]
+    return fit_two_term(rows, catalog.gpus[gpu_name], f"{profile} profile, two-term fit")
+
+
+def _own(config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog) -> Calibration | None:
+    """This GPU's calibration for the config: the two-term fit of its profile, else one-term medians."""
+    fit = _profile_fit(meas, gpu.name, config.profile, catalog)
+    if fit is not None:
+        return fit
+    rows = _single_gpu_rows(meas, gpu.name)
+    for scope, same in _LEVELS:
+        group = [r for r in rows if same(r.config, config)]
+        if group:
+            eff = statistics.median(row_efficiency(r, gpu) for r in group)
+            return Calibration(eff, 0.0, gpu.name, len(group), scope, _power(group))
+    return None
+
+
+def _source_gpu(meas: Measurements, catalog: Catalog) -> str | None:
+    """The GPU with the most single-GPU rows (ties: name order), used to project to other GPUs."""
+    counts = {name: len(_single_gpu_rows(meas, name)) for name in catalog.gpus}
+    best = max(sorted(counts), key=lambda n: counts[n], default=None)
+    return best if best is not None and counts[best] else None
+
+
+def calibration(
+    config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog
+) -> tuple[Calibration, str]:
+    """The calibration a prediction for this config on this GPU uses, and a note saying where it came from."""
+    own = _own(config, gpu, meas, catalog)
+    if own is not None:
+        return own, own.describe()
+    source = _source_gpu(meas, catalog)
+    if source is not None:
+        cal, src = _own(config, catalog.gpus[source], meas, catalog), catalog.gpus[source]
+        note = (
+            f"projected from {source} through the bf16 TFLOP/s ({src.bf16_tflops:g} -> {gpu.bf16_tflops:g}) "
+            f"and bandwidth ({src.bandwidth_tb_s:g} -> {gpu.bandwidth_tb_s:g} TB/s) ratios: {cal.describe()}"
+        )
+        return Calibration(
+            cal.matmul_efficiency, cal.traffic_factor, cal.gpu, cal.n_rows, cal.scope, None, cal.rms_rel_error
+        ), note
+    note = f"no measured GPU rows: default efficiency {DEFAULT_TRAIN_EFFICIENCY:.2f} of the bf16 peak (assumption)"
+    return DEFAULT_CALIBRATION, note
+
+
+def scaling_efficiency(
+    config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog
+) -> tuple[float, str]:
+    """Scaling efficiency for config.num_gpus GPUs of this type: measured (median over the closest multi-GPU
+    rows) or the default assumption. 1.0 on one GPU."""
+    n = config.num_gpus
+    if n == 1:
+        return 1.0, "one GPU"
+    rows = [r for r in meas.gpu_train() if r.gpu == gpu.name and r.config.num_gpus > 1 and r.tokens_per_s]
+    for scope, pick in (
+        ("same model and GPU count", lambda r: r.config.model == config.model and r.config.num_gpus == n),
+        ("same GPU count", lambda r: r.config.num_gpus == n),
+        ("any GPU count", lambda r: True),
+    ):
+        group = [r for r in rows if pick(r)]
+        if group:
+            values = [_row_scaling(r, gpu, meas, catalog) for r in group]
+            value = statistics.median(values)
+            return (
+                value,
+                f"scaling efficiency {value:.2f} measured on {len(group)} multi-GPU row(s) ({scope})",
+            )
+    return (
+        DEFAULT_SCALING_EFFICIENCY,
+        f"default scaling efficiency {DEFAULT_SCALING_EFFICIENCY:.2f} (assumption)",
+    )
+
+
+def _row_scaling(record: TrainRecord, gpu: Gpu, meas: Measurements, catalog: Catalog) -> float:
+    single = record.config.with_(num_gpus=1, sharding=None)
+    base = meas.find_train(single, gpu.name)
+    if base is not None and base.tokens_per_s:
+        one_gpu = base.tokens_per_s
+    else:
+        cal, _ = calibration(single, gpu, meas.without(lambda r: r.config.num_gpus > 1), catalog)
+        one_gpu = 1 / cal.seconds_per_token(single, gpu)
+    return record.tokens_per_s / (record.config.num_gpus * one_gpu)
+
+
+def predict_tokens_per_s(
+    config: TrainConfig, gpu: str | Gpu, meas: Measurements | None = None, catalog: Catalog | None = None
+) -> ThroughputPrediction:
+    """Training tokens/s of the whole job (config.num_gpus GPUs of this type)."""
+    catalog = catalog or load_catalog()
+    meas = meas if meas is not None else empty_measurements()
+    gpu = resolve_gpu(gpu, catalog.gpus) if isinstance(gpu, str) else gpu
+    fpt = flops_per_token(config)
+    peak = gpu.bf16_tflops * 1e12 * config.num_gpus
+    record = meas.find_train(config, gpu.name)
+    if record is not None and record.tokens_per_s is not None:
+        energy, e_basis = _energy(record, None, gpu, config, record.tokens_per_s)
+        note = f"measured on {gpu.name} ({record.timestamp or record.file})"
+        return ThroughputPrediction(
+            record.tokens_per_s,
+            "measured",
+            note,
+            gpu.name,
+            config.num_gpus,
+            record.tokens_per_s * fpt / peak,
+            1.0,
+            fpt,
+            energy,
+            e_basis,
+        )
+    single = config.with_(num_gpus=1, sharding=None)
+    cal, note = calibration(single, gpu, meas, catalog)
+    scaling, s_note = scaling_efficiency(config, gpu, meas, catalog)
+    tps = config.num_gpus * scaling / cal.seconds_per_token(single, gpu)
+    if config.num_gpus > 1:
+        note = f"{note}; {config.num_gpus} GPUs, {s_note}"
+    energy, e_basis = _energy(None, cal.power_w, gpu, config, tps)
+    return ThroughputPrediction(
+        tps, "projected", note, gpu.name, config.num_gpus, tps * fpt / peak, scaling, fpt, energy, e_basis
+    )
+
+
+def _energy(record, power_w, gpu: Gpu, config: TrainConfig, tps: float) -> tuple[float, str]:
+    """GPU energy per token: measured, else measured average power / tokens/s, else TDP / tokens/s."""
+    if record is not None and record.energy_j_per_token:
+        return record.energy_j_per_token, "measured"
+    if power_w:
+        return power_w * config.num_gpus / tps, "projected (from measured power)"
+    return gpu.tdp_w * config.num_gpus / tps, "projected (from TDP)"
+
+
+def efficiency_table(meas: Measurements, catalog: Catalog | None = None):
+    """Every measured single-GPU row on a catalog GPU with its efficiency (fraction of datasheet peak).
+    (`row["mfu"]` in the results is against the matmul peak measured in the run; this is against the
+    datasheet, the figure that transfers between GPUs.)"""
+    import pandas as pd
+
+    catalog = catalog or load_catalog()
+    rows = []
+    for rec in meas.gpu_train():
+        if rec.config.num_gpus == 1 and rec.tokens_per_s:
+            gpu = catalog.gpus[rec.gpu]
+            rows.append(
+                {
+                    **rec.config.describe(),
+                    "gpu": rec.gpu,
+                    "tokens_per_s": rec.tokens_per_s,
+                    "flops_per_token": flops_per_token(rec.config),
+                    "efficiency": row_efficiency(rec, gpu),
+                    "timestamp": rec.timestamp,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def scaling_table(meas: Measurements, catalog: Catalog | None = None):
+    """Every measured multi-GPU row with its scaling efficiency against one GPU."""
+    import pandas as pd
+
+    catalog = catalog or load_catalog()
+    rows = []
+    for rec in meas.gpu_train():
+        if rec.config.num_gpus > 1 and rec.tokens_per_s:
+            gpu = catalog.gpus[rec.gpu]
+            rows.append(
+                {
+                    **rec.config.describe(),
+                    "gpu": rec.gpu,
+                    "tokens_per_s": rec.tokens_per_s,
+                    "scaling_efficiency": _row_scaling(rec, gpu, meas, catalog),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,143 @@
+"""AppTest of the planner pages (Overview, Cost, Capacity): each figure shown equals what the planner returns
+for the same inputs, bad input is a message (no traceback), and empty results still give projected answers."""
+
+from __future__ import annotations
+
+import pytest
+from test_dashboard_pages import assert_clean, figure, figures, open_page, trace
+from test_dashboard_rows import write_results
+
+from dashboards import RESULTS_ENV, plans
+from planner.breakeven import savings, sensitivity
+from planner.capacity import Workload, fits_matrix, gpus_needed
+from planner.catalog import load_catalog
+from planner.cost import TrainScenario, compare_training
+from planner.measured import load_measurements
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    folder = write_results(tmp_path / "results")
+    monkeypatch.setenv(RESULTS_ENV, str(folder))
+    return folder
+
+
+def bars(fig: dict) -> dict[str, float]:
+    """Horizontal bars of every trace: category → value."""
+    return {y: x for t in fig["data"] if t["type"] == "bar" for x, y in zip(t["x"], t["y"], strict=True)}
+
+
+def usd_totals(scenario: TrainScenario, folder) -> dict[str, float]:
+    comparison = compare_training(scenario, load_catalog(), load_measurements(folder))
+    return {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options}
+
+
+def test_overview_verdict_and_chart_are_the_planners(results):
+    at = open_page()
+    assert_clean(at)
+    scenario = TrainScenario(**plans.DEFAULT_SCENARIO)
+    expected = usd_totals(scenario, results)
+    shown = bars(figure(at, "Monthly cost of 4 runs"))
+    assert shown and all(shown[label] == pytest.approx(expected[label]) for label in shown)
+    saving, best_self, best_managed = savings(
+        compare_training(scenario, load_catalog(), load_measurements(results))
+    )
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Saving of self-hosting, per month"] == f"${saving:,.0f}"
+    assert metrics["Cheapest managed, per month"] == f"${best_managed.usd_total:,.0f}"
+    text = " ".join(m.value for m in at.markdown)
+    assert f"price as of {best_self.as_of}" in text and f"price as of {best_managed.as_of}" in text
+
+
+def test_overview_on_empty_results_is_projected_and_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "none"))
+    at = open_page()
+    assert_clean(at)
+    assert "projected" in figure(at, "Monthly cost")["layout"]["title"]["text"]
+    assert any("peftplan bench train --suite cpu-smoke --device cpu" in i.value for i in at.info)
+
+
+def test_cost_what_if_matches_the_planner(results):
+    at = open_page("cost")
+    assert_clean(at)
+    at.text_input(key="cost-tokens").set_value("50M")
+    at.number_input(key="cost-runs").set_value(10.0)
+    at.segmented_control(key="cost-method").set_value("qlora")
+    at.multiselect(key="cost-kinds").select("on-demand").run()
+    assert_clean(at)
+    scenario = TrainScenario(
+        model="llama-3.1-8b", tokens=50_000_000, method="qlora", epochs=3.0, runs_per_month=10.0
+    )
+    catalog = plans.catalog_for(plans.Selection(kinds=("on-demand",)))
+    comparison = compare_training(scenario, catalog, load_measurements(results))
+    expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options}
+    shown = bars(figure(at, "Monthly cost of 10 runs"))
+    assert shown.keys() == expected.keys()
+    assert all(shown[k] == pytest.approx(v) for k, v in expected.items())
+    assert not any("spot" in k or "reserved" in k for k in shown)
+
+    tornado = sensitivity(scenario, catalog, load_measurements(results))
+    fig = figure(at, "Sensitivity of the monthly saving")
+    low = trace(fig, "input −25 %")
+    base = tornado["base_saving_usd"].iloc[0]
+    assert low["y"] == tornado["input"].tolist()
+    assert [b + x for b, x in zip([low["base"]] * len(low["x"]), low["x"], strict=True)] == pytest.approx(
+        tornado["saving_low_usd"].tolist()
+    )
+    assert low["base"] == pytest.approx(base)
+
+
+def test_cost_widgets_present(results):
+    at = open_page("cost")
+    for key in ("cost-model", "cost-tokens", "cost-epochs", "cost-runs", "cost-util"):
+        assert any(w.key == key for kind in ("selectbox", "text_input", "number_input", "slider")
+                   for w in at.get(kind)), key  # fmt: skip
+    assert at.multiselect(key="cost-gpus") is not None and at.toggle(key="cost-onprem") is not None
+    assert len(figures(at)) == 3  # cost, break-even curves, tornado
+    assert len(at.get("download_button")) >= 3
+
+
+def test_cost_bad_tokens_is_a_message_not_a_traceback(results):
+    at = open_page("cost")
+    at.text_input(key="cost-tokens").set_value("a lot").run()
+    assert not at.exception
+    assert at.error and "tokens" in at.error[0].value
+
+
+def test_onprem_assumptions_reach_the_planner(results):
+    at = open_page("cost")
+    at.toggle(key="cost-onprem").set_value(True).run()
+    at.number_input(key="cost-kwh").set_value(0.5).run()
+    assert_clean(at)
+    site = next(iter(load_catalog().onprem.values()))
+    selection = plans.Selection(onprem=tuple(sorted({"years": float(site.years), "usd_per_kwh": 0.5,
+                                                     "pue": float(site.pue), "utilisation": float(site.utilisation)}.items())))  # fmt: skip
+    comparison = compare_training(TrainScenario(**plans.DEFAULT_SCENARIO), plans.catalog_for(selection),
+                                  load_measurements(results))  # fmt: skip
+    expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options if o.kind == "on-prem"}
+    shown = bars(figure(at, "Monthly cost of 4 runs"))
+    assert expected and all(shown[k] == pytest.approx(v) for k, v in expected.items())
+
+
+def test_capacity_matches_the_planner(results):
+    at = open_page("capacity")
+    assert_clean(at)
+    at.number_input(key="cap-deadline").set_value(24.0).run()
+    assert_clean(at)
+    need = gpus_needed(Workload("llama-3.1-8b", 100_000_000, 4.0, "lora", 3.0, 24.0), load_catalog(),
+                       load_measurements(results))  # fmt: skip
+    fig = figure(at, "GPUs needed")
+    shown = {x: y for t in fig["data"] for x, y in zip(t["x"], t["y"], strict=True)}
+    expected = dict(zip(need["gpu"], need["gpus_needed"], strict=True))
+    assert shown == {g: n for g, n in expected.items() if n == n}
+
+    matrix = fits_matrix(methods=("lora", "qlora", "full"), seq_lens=(2048,), micro_batch=4, catalog=load_catalog(),
+                         meas=load_measurements(results))  # fmt: skip
+    heat = figure(at, "Memory headroom")["data"][0]
+    row = heat["y"].index("llama-3.1-8b · qlora")
+    col = heat["x"].index("H100 SXM")
+    cell = matrix[
+        (matrix["model"] == "llama-3.1-8b") & (matrix["method"] == "qlora") & (matrix["gpu"] == "H100 SXM")
+    ]
+    assert heat["text"][row][col] == pytest.approx(float(cell["headroom_gib"].iloc[0]))
+    assert at.multiselect(key="cap-fit-methods").value == ["lora", "qlora", "full"]

@@ -1,0 +1,84 @@
+"""Serving many adapters: managed prices by hand, replica counts, the measured dynamic overhead."""
+
+from __future__ import annotations
+
+import pytest
+from test_planner_fixtures import infer_row, measurements, small_catalog
+
+from planner.catalog import load_catalog
+from planner.errors import InputError
+from planner.inference import DEFAULT_DYNAMIC_OVERHEAD, dynamic_overhead
+from planner.serve import ServeScenario, compare_serving
+
+PRICES = "TestCloud,H200,test-region,on-demand,,4.00,1,0,test-1gpu,test price,2026-01-01\n"
+# per-token serving at $1 in / $2 out per 1M, $5 storage per adapter-month; hosting at $2.50/h (test data)
+MANAGED = (
+    "TestAPI,SFT LoRA up to 16B,,true,0,16,lora,0.50,,,1.00,,2.00,,5,active,test price,2026-01-01\n"
+    "TestHost,SFT LoRA up to 16B,,true,0,16,lora,0.50,,,,,,2.50,5,active,test price,2026-01-01\n"
+)
+ONPREM = "H200,40000,4,0.10,1.5,0.5,1000,0,test figures,2026-01-01\n"
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    return load_catalog(small_catalog(tmp_path / "cat", PRICES, MANAGED, ONPREM))
+
+
+def test_managed_serving_by_hand(catalog):
+    scn = ServeScenario(
+        "llama-3.1-8b", n_adapters=3, requests_per_day=1000, prompt_tokens=100, output_tokens=50
+    )
+    comparison = compare_serving(scn, catalog)
+    per_token = next(o for o in comparison.options if o.strategy == "managed-per-token")
+    # 1000 requests/day × 730/24 days = 30 416.7 requests × (100 × $1 + 50 × $2) / 1M = $6.083; + 3 × $5 storage
+    requests = 1000 * 730 / 24
+    assert per_token.usd_per_month == pytest.approx(requests * 200 / 1e6 + 15)
+    assert per_token.usd_per_1m_tokens == pytest.approx(per_token.usd_per_month / (requests * 150 / 1e6))
+    hosted = next(o for o in comparison.options if o.strategy == "managed-hosted")
+    assert hosted.usd_per_month == pytest.approx(3 * 2.50 * 730 + 15)  # one always-on deployment per adapter
+    assert "not in the catalog" in hosted.model
+
+
+def test_self_hosted_strategies_and_replicas(catalog):
+    scn = ServeScenario("llama-3.1-8b", n_adapters=4, requests_per_day=100)
+    options = {o.strategy: o for o in compare_serving(scn, catalog).options if o.kind == "self-hosted"}
+    assert set(options) == {"merged-per-adapter", "merged-swap", "dynamic"}
+    # light traffic: one always-on H200 per adapter when merged, one for all when dynamic or swapping
+    assert options["merged-per-adapter"].n_gpus == 4 and options["dynamic"].n_gpus == 1
+    assert options["merged-per-adapter"].usd_per_month == pytest.approx(4 * 730 * 4.00)
+    assert options["dynamic"].replica_s_per_request > options["merged-per-adapter"].replica_s_per_request
+    assert all(o.basis == "projected" for o in options.values())
+
+
+def test_dynamic_overhead_from_measured_pairs(tmp_path):
+    rows = [  # test data: dynamic decode 1.5× and 2.5× the merged time -> median overhead 1.0 (100 %)
+        infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 20.0}, batch=1),
+        infer_row("llama-3.1-8b", "decode", "dynamic", {"ms_per_token": 30.0}, batch=1),
+        infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 22.0}, batch=8),
+        infer_row("llama-3.1-8b", "decode", "dynamic", {"ms_per_token": 55.0}, batch=8),
+        infer_row("llama-3.1-8b", "decode", "dynamic", {"ms_per_token": 99.0}, batch=32),  # no merged pair
+    ]
+    meas = measurements(tmp_path, rows)
+    fig = dynamic_overhead("llama-3.1-8b", "decode", meas)
+    assert fig.basis == "measured" and fig.value == pytest.approx(1.0) and "2 dynamic/merged" in fig.model
+    assert dynamic_overhead("llama-3.1-8b", "prefill", meas).value == DEFAULT_DYNAMIC_OVERHEAD
+
+
+def test_measured_decode_is_used_on_its_gpu(tmp_path, catalog):
+    meas = measurements(
+        tmp_path, [infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 40.0}, batch=8)]
+    )
+    scn = ServeScenario("llama-3.1-8b", n_adapters=1, requests_per_day=100, batch=8)
+    merged = next(
+        o for o in compare_serving(scn, catalog, meas).options if o.strategy == "merged-per-adapter"
+    )
+    assert "measured on H200 at batch 8" in merged.model
+
+
+def test_bad_serving_scenarios():
+    with pytest.raises(InputError, match="base"):
+        ServeScenario("llama-3.1-8b", base="int3")
+    with pytest.raises(InputError, match="n_adapters"):
+        ServeScenario("llama-3.1-8b", n_adapters=0)
+    with pytest.raises(InputError, match="positions"):
+        ServeScenario("tiny-llama", prompt_tokens=500, output_tokens=100)
