@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"peftplan: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("peftplan: interrupted", file=sys.stderr)
         return 130
