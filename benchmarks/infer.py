@@ -34,7 +34,7 @@ from benchmarks.adapters import (
 )
 from benchmarks.infer_ops import compare_logits, continuation_logits, measure_generation, prompts
 from benchmarks.infer_spec import InferSpec
-from benchmarks.measure import timed, weights_gib
+from benchmarks.measure import launch_overhead_us, timed, weights_gib
 from benchmarks.models import build_model, fingerprint, shape_of
 
 MIB = 1024**2
@@ -127,7 +127,8 @@ def run_prefill(model, spec: InferSpec, base_fp: dict) -> dict:
 
 
 def run_decode(model, spec: InferSpec, base_fp: dict) -> dict:
-    return run_generation(model, spec, new_tokens=spec.new_tokens)
+    # eager decode at small batches is host-bound: record how fast this host issues kernels beside it
+    return run_generation(model, spec, new_tokens=spec.new_tokens) | {"kernel_launch_us": launch_overhead_us(spec.device)}
 
 
 def run_mixed(model, spec: InferSpec, base_fp: dict) -> dict:
@@ -138,7 +139,8 @@ def run_mixed(model, spec: InferSpec, base_fp: dict) -> dict:
                                    seed=spec.seed + i)  # fmt: skip
     resident = {"distinct_adapters": len(names), "weights_gib": weights_gib(model, spec.device)}
     rows = [names[i % len(names)] for i in range(spec.batch)]
-    return run_generation(model, spec, new_tokens=spec.new_tokens, adapter_names=rows) | resident
+    return run_generation(model, spec, new_tokens=spec.new_tokens, adapter_names=rows) | resident | {
+        "kernel_launch_us": launch_overhead_us(spec.device)}
 
 
 def run_fidelity(model, spec: InferSpec, base_fp: dict) -> dict:

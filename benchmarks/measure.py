@@ -128,6 +128,21 @@ def matmul_peak_tflops(device: str) -> float:
     return 2 * n**3 / statistics.median(times) / 1e12
 
 
+def launch_overhead_us(device: str, launches: int = 2000) -> float:
+    """Host cost of issuing one small kernel (dispatch + launch), in microseconds. Eager decoding at small
+    batches is bound by this rather than by the GPU: it says how fast this host drives the device."""
+    x = torch.zeros(1, device=device)
+    for _ in range(100):  # burn-in, then benchmark
+        x.add_(1)
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(launches):
+        x.add_(1)
+    issued = time.perf_counter() - start  # the GPU runs each tiny kernel faster than the host issues it
+    sync(device)
+    return issued / launches * 1e6
+
+
 class EnergyMeter:
     """GPU energy through NVML's cumulative counter (Volta and newer); `joules()` is None where unsupported."""
 

@@ -49,6 +49,9 @@ def check_sharding(spec: TrainSpec) -> None:
                 raise InputError("needs num_gpus > 1 (one GPU trains unsharded)", field=field,
                                  value=getattr(spec, field), accepted=f"{json.dumps(default)} with num_gpus = 1")
         return
+    if spec.profile == "tuned":
+        raise InputError("the tuned profile is built for one GPU", field="profile", value=spec.profile,
+                         accepted="plain with num_gpus > 1")
     if spec.sharding is None:
         object.__setattr__(spec, "sharding", SHARDINGS[0])
     _choice("sharding", spec.sharding, SHARDINGS)
@@ -105,14 +108,15 @@ class TrainSpec:
         _choice("method", self.method, TRAIN_METHODS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("attn_impl", self.attn_impl, ATTN_IMPLS)
-        # The `tuned` training profile (fused kernels, compile) is not built yet: refuse it rather than
-        # label a plain measurement as tuned.
-        _choice("profile", self.profile, ("plain",))
+        _choice("profile", self.profile, PROFILES)
         _choice("device", self.device, DEVICES)
         for field in ("rank", "alpha", "micro_batch", "seq_len", "grad_accum", "measure_steps", "num_gpus"):
             _positive(field, getattr(self, field))
         for field in ("warmup_steps", "seed"):
             _positive(field, getattr(self, field), zero_ok=True)
+        if self.profile == "tuned" and self.warmup_steps == 0:  # compilation must not land in the timed steps
+            raise InputError("the tuned profile compiles during the first step", field="warmup_steps", value=0,
+                             accepted="1 or more with profile tuned")
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise InputError("bad value", field="dropout", value=self.dropout, accepted="a number in [0, 1)")
         if not isinstance(self.lr, (int, float)) or self.lr <= 0:

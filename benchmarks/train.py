@@ -31,6 +31,7 @@ from benchmarks.measure import (
 )
 from benchmarks.models import build_model, shape_of
 from benchmarks.spec import TrainSpec
+from benchmarks.tuned import apply_tuned, compile_outcome
 from planner.flops import train_flops_per_token
 
 
@@ -72,6 +73,9 @@ def prepare(spec: TrainSpec):
     model, build_s = build_model(spec.model, quant, spec.device, attn_impl=spec.attn_impl, seed=spec.seed,
                                  checkpoint=spec.checkpoint)  # fmt: skip
     built = {"build_s": build_s, "weights_gib": weights_gib(model, spec.device)}
+    if spec.profile == "tuned":  # fused kernels, compiled decoder layers (benchmarks/tuned.py)
+        built["tuned_skipped"] = []
+        built["tuned_applied"] = apply_tuned(model, spec, built["tuned_skipped"])
     if spec.grad_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if spec.method == "full":
@@ -109,7 +113,12 @@ def run_train(spec: TrainSpec) -> dict:
     shape = shape_of(spec.model, spec.checkpoint)
     batches = PatternBatches(spec.micro_batch, spec.seq_len, shape.vocab_size, device, spec.seed)
 
-    losses = [train_step(model, optimizer, batches, spec.grad_accum) for _ in range(spec.warmup_steps)]
+    warm = [timed(device, lambda: train_step(model, optimizer, batches, spec.grad_accum))
+            for _ in range(spec.warmup_steps)]  # fmt: skip
+    losses = [loss for loss, _ in warm]
+    built["first_step_s"] = warm[0][1] if warm else None  # with the tuned profile, compilation is in it
+    if spec.profile == "tuned":
+        built.update(compile_outcome(built))
     reset_peak_memory(device)
     meter, times = EnergyMeter(device), []
     with meter.measure() as energy:
