@@ -25,7 +25,8 @@ rows = tables.latest_per_spec(rows[rows["status"] == "ok"])
 rows = ui.filters(rows, {"hardware": "device_name", "model": "model", "base weights": "base", "profile": "profile"},
                   key="infer")  # fmt: skip
 rows = rows.assign(
-    series=rows["mode"].astype(str) + " · " + rows["base"].astype(str) + " · " + rows["profile"].astype(str)
+    series=rows["model"].astype(str) + " · " + rows["mode"].astype(str) + " · " + rows["base"].astype(str)
+    + " · " + rows["profile"].astype(str)
 )
 hardware = ui.hardware_note(rows)
 
@@ -38,6 +39,8 @@ def chart(data, x, y, *, key, title, x_title, y_title, group="series", kind="lin
     if data.empty:
         st.info(f"No rows for this chart match these filters. {FILL}")
         return
+    if kind == "line" and data[x].nunique() < 2:  # one point per series: bars read better than dots
+        kind = "bar"
     fig = charts.grouped(data, x, y, group=group, title=title, x_title=x_title, y_title=y_title,
                          basis="measured", kind=kind, hover=hover)  # fmt: skip
     charts.show(fig, data, key=key, basis="measured", note=hardware)
