@@ -16,6 +16,8 @@ bytes per parameter; Korthikanti et al., arXiv 2205.05198, for activations):
   gradient. Full checkpointing keeps the bf16 input of every layer, and recomputes one layer at a time.
 - logits: in log-softmax's backward the loss holds its fp32 output, the fp32 gradient coming in and the fp32
   gradient going out: 12 B per batch × sequence × vocabulary element.
+  The `tuned` profile uses Liger's fused linear cross-entropy: logits exist one chunk at a time and the
+  gradient of the last hidden state is computed in the forward, so this term is ~6 B per token × hidden.
 - gradients: one per trainable parameter, in its dtype (fp32 adapter; bf16 for full fine-tuning).
 
 The peak is the larger of two moments. At the start of the backward pass every kept activation and the
@@ -60,6 +62,8 @@ NF4_BYTES_PER_PARAM = 0.516  # 4 bits + ~0.127 bits of double-quantised constant
 ADAPTER_BYTES = 4  # peft upcasts LoRA weights of a bf16 model to fp32
 # log-softmax's fp32 output (kept for backward), the fp32 gradient into it, the fp32 gradient out of it
 LOGITS_BYTES_PER_ELEMENT = 4 + 4 + 4
+# Fused linear cross-entropy (tuned): an fp32 chunk of logits and the bf16 gradient of the hidden state
+FUSED_CE_BYTES_PER_HIDDEN = 4 + 2
 # With no measured rows: activations as counted, plus half a GiB for cuBLAS workspaces and allocator
 # rounding. An assumption, replaced by the least-squares fit as soon as measured rows exist.
 DEFAULT_ACTIVATION_FACTOR = 1.0
@@ -136,7 +140,9 @@ def memory_components(config: TrainConfig) -> dict[str, float]:
         "kept_activations_gib": tokens * (kept_per_token + final_norm) / GIB,
         "layer_activations_gib": tokens * per_layer / GIB,  # one layer's, without checkpointing
         "recomputed_layer_gib": tokens * per_layer / GIB if config.grad_checkpointing else 0.0,
-        "logits_gib": tokens * s.vocab_size * LOGITS_BYTES_PER_ELEMENT / GIB,
+        "logits_gib": tokens * (
+            FUSED_CE_BYTES_PER_HIDDEN * s.hidden_size if config.profile == "tuned"
+            else s.vocab_size * LOGITS_BYTES_PER_ELEMENT) / GIB,
         "gradients_gib": n_trainable * bytes_per / state_shards / GIB,
     }
 
