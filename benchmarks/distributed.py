@@ -9,7 +9,8 @@ A failure on any rank must end the whole job at once, with that rank's reason in
 not `ok` publishes it (the first one written wins, so the root cause is not overwritten by the peers' "peer
 closed the connection" errors) and exits non-zero, and torchrun then stops the other ranks. torchrun starts
 each rank in its own session, so the runner's kill of torchrun's process group on a time-out would not reach
-them: each rank asks the kernel to kill it when torchrun dies (PR_SET_PDEATHSIG).
+them: each rank asks the kernel to kill it when torchrun dies (PR_SET_PDEATHSIG), and torchrun itself dies
+with the sweep the same way (benchmarks/launch.py starts it).
 
 No torch import at module level: the runner (the parent process) imports this module to build the command.
 """
@@ -62,15 +63,17 @@ def launched_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def _die_with_parent() -> None:
-    """Have the kernel SIGKILL this process when its parent (torchrun) dies, whatever killed the parent."""
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies, whatever killed the parent; exit now if
+    the parent (`parent_pid`, as the starter knew it) is already gone. Linux only: elsewhere, nothing."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: a killed launcher may leave this rank running
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):  # not Linux: a killed parent may leave this process running
         return
     parent = os.getppid()
-    if parent == 1 or parent != _LAUNCHER_PID:  # re-parented: the launcher died before the request was set
+    if parent == 1 or parent != parent_pid:  # re-parented: the parent died before the request was set
         os._exit(1)
 
 
@@ -98,7 +101,7 @@ def _bind_device(request: dict) -> None:
 
 def main(argv: list[str]) -> int:
     """Entry point of one rank under torchrun: `python -m benchmarks.distributed REQUEST.json RESULT.json`."""
-    _die_with_parent()
+    die_with_parent(_LAUNCHER_PID)  # torchrun
     request_path, result_path = Path(argv[0]), Path(argv[1])
     request = json.loads(request_path.read_text())
     _bind_device(request)

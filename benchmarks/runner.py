@@ -1,8 +1,9 @@
-"""Runs a sweep: each spec in a fresh subprocess with a time limit, one row appended per spec.
+"""Runs a sweep: each spec in a process of its own with a time limit, one row appended per spec.
 
 An OOM gives an `oom` row, a crash an `error` row, a time-out a `timeout` row, and the sweep goes on. Rows
 already written stay written whatever happens later (benchmarks/store.py). A spec that already has an `ok`
-row from the same code version on the same device is skipped unless `force`.
+row from the same code version on the same device is skipped unless `force`. How the processes are started
+(forked from a server that has done the imports, or fresh interpreters) is benchmarks/launch.py's business.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from benchmarks.distributed import worker_command, worker_env
+from benchmarks.distributed import worker_env
+from benchmarks.launch import Launcher
 from benchmarks.provenance import code_version
 from benchmarks.store import append_row, finished_rows
 from benchmarks.suites import Entry
@@ -52,32 +53,33 @@ def _tail(path: Path) -> str:
     return text[-STDERR_TAIL_CHARS:].strip()
 
 
-def run_isolated(entry: Entry) -> dict:
-    """Run one entry in its own process; always returns a row."""
+def run_isolated(entry: Entry, launcher: Launcher | None = None) -> dict:
+    """Run one entry in its own process; always returns a row. A sweep passes its `launcher`."""
+    if launcher is None:
+        with Launcher() as own:
+            return run_isolated(entry, own)
     with tempfile.TemporaryDirectory(prefix="peftplan-") as tmp:
         request, result, log = Path(tmp, "request.json"), Path(tmp, "result.json"), Path(tmp, "stderr.log")
         request.write_text(json.dumps(request_of(entry)))
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         env = worker_env(entry, env)  # several GPUs: NVLink multicast off
-        with log.open("wb") as err:
-            proc = subprocess.Popen(
-                worker_command(entry, request, result),  # torchrun, one rank per GPU, when num_gpus > 1
-                stdout=err, stderr=err, env=env, cwd=REPO_ROOT, start_new_session=True,
-            )  # fmt: skip
-            try:
-                proc.wait(timeout=entry.timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # the worker and anything it started
-                proc.wait()
-                return _failure_row(entry, "timeout", f"no result within the {entry.timeout_s:g} s limit")
+        worker = launcher.start(entry, request, result, log, env)  # torchrun when num_gpus > 1
+        try:
+            code = worker.wait(entry.timeout_s)
+        except BaseException:  # interrupted: leave no worker behind
+            worker.kill()
+            raise
+        if code is None:
+            worker.kill()  # the worker and anything it started
+            return _failure_row(entry, "timeout", f"no result within the {entry.timeout_s:g} s limit")
         if result.exists():
             return json.loads(result.read_text())
-        if proc.returncode < 0:
-            name = signal.Signals(-proc.returncode).name
+        if code < 0:
+            name = signal.Signals(-code).name
             what = f"worker killed by {name}" + (" (out of host memory?)" if name == "SIGKILL" else "")
         else:
-            what = f"worker exited with code {proc.returncode} and no result"
+            what = f"worker exited with code {code} and no result"
         return _failure_row(entry, "error", f"{what}; stderr tail: {_tail(log)}")
 
 
@@ -99,14 +101,15 @@ def run_sweep(entries: list[Entry], out: Path, *, device_name: str, force: bool 
     done = set() if force else finished_rows(out, code_version(), device_name)
     summary = SweepSummary()
     bar = tqdm(entries, desc="sweep", unit="spec", disable=not progress, file=sys.stderr)
-    for entry in bar:
-        bar.set_postfix_str(entry.name)
-        if entry.spec_hash in done:
-            summary.skipped += 1
-            tqdm.write(f"skip    {entry.name}: an ok row exists (use --force to redo)", file=sys.stderr)
-            continue
-        row = run_isolated(entry)
-        append_row(out, row)
-        summary.add(row["status"])
-        tqdm.write(_status_line(entry, row), file=sys.stderr)
+    with Launcher() as launcher:  # a fork server, at the first single-process spec, until the end
+        for entry in bar:
+            bar.set_postfix_str(entry.name)
+            if entry.spec_hash in done:
+                summary.skipped += 1
+                tqdm.write(f"skip    {entry.name}: an ok row exists (use --force to redo)", file=sys.stderr)
+                continue
+            row = run_isolated(entry, launcher)
+            append_row(out, row)
+            summary.add(row["status"])
+            tqdm.write(_status_line(entry, row), file=sys.stderr)
     return summary

@@ -1,4 +1,5 @@
-"""One spec, one process: `python -m benchmarks.worker REQUEST.json RESULT.json`.
+"""One spec, one process: `python -m benchmarks.worker REQUEST.json RESULT.json`, or main() in a process
+forked from the sweep's fork server (benchmarks/launch.py).
 
 Reads {"kind", "name", "suite", "spec"} from REQUEST, runs the benchmark, writes one result row to RESULT
 (temp file + rename, so the parent never reads half a row). An out-of-memory error becomes an `oom` row and
