@@ -27,3 +27,4 @@ lint: $(STAMP)
 
 bench-cpu: $(STAMP)
 	$(BIN)/peftplan bench train --suite cpu-smoke --device cpu
+	$(BIN)/peftplan bench infer --suite cpu-smoke --device cpu
