@@ -19,11 +19,10 @@ Like TrainSpec, this module is pure data: the parent process validates suites wi
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.spec import DEVICES, PROFILES, _choice, _positive, check_model, spec_hash
+from benchmarks.spec import DEVICES, PROFILES, _choice, _positive, check_model, spec_hash, spec_to_dict
 from planner.errors import InputError
 from planner.shapes import ALL_LINEAR, get_shape, resolve_targets
 
@@ -131,12 +130,6 @@ class InferSpec:
             raise InputError("adapter folder has no adapter_config.json", field="adapter", value=self.adapter,
                              accepted="a folder saved with peft's save_pretrained")  # fmt: skip
 
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
-        return d
-
-    @property
-    def hash(self) -> str:
-        return spec_hash(self.to_dict())
+    to_dict = spec_to_dict
+    hash = property(lambda self: spec_hash(self.to_dict()), doc="spec_hash of to_dict()")
 

@@ -29,6 +29,13 @@ def spec_hash(spec_dict: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def spec_to_dict(spec) -> dict:
+    """A spec as plain JSON-ready data (target tuples become lists): what rows store and hashes cover."""
+    d = dataclasses.asdict(spec)
+    d["targets"] = spec.targets if isinstance(spec.targets, str) else list(spec.targets)
+    return d
+
+
 def _choice(field: str, value, choices) -> None:
     if value not in choices:
         raise InputError("unknown value", field=field, value=value, accepted=", ".join(map(str, choices)))
@@ -132,14 +139,8 @@ class TrainSpec:
             raise InputError("paged 8-bit AdamW needs CUDA", field="optimizer", value=self.optimizer,
                              accepted="adamw_fused on the CPU")
 
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
-        return d
-
-    @property
-    def hash(self) -> str:
-        return spec_hash(self.to_dict())
+    to_dict = spec_to_dict
+    hash = property(lambda self: spec_hash(self.to_dict()), doc="spec_hash of to_dict()")
 
     @property
     def tokens_per_step(self) -> int:

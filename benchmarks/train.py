@@ -44,6 +44,15 @@ def _attach_lora(model, spec: TrainSpec):
     return get_peft_model(model, config)
 
 
+def attach_method(model, spec: TrainSpec):
+    """Gradient checkpointing if asked, then LoRA adapters, or every weight trainable for full fine-tuning."""
+    if spec.grad_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if spec.method == "full":
+        return model.requires_grad_(True)
+    return _attach_lora(model, spec)
+
+
 def _optimizer(params, spec: TrainSpec):
     if spec.optimizer == "paged_adamw_8bit":
         import bitsandbytes as bnb
@@ -76,12 +85,7 @@ def prepare(spec: TrainSpec):
     if spec.profile == "tuned":  # fused kernels, compiled decoder layers (benchmarks/tuned.py)
         built["tuned_skipped"] = []
         built["tuned_applied"] = apply_tuned(model, spec, built["tuned_skipped"])
-    if spec.grad_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if spec.method == "full":
-        model.requires_grad_(True)
-    else:
-        model = _attach_lora(model, spec)
+    model = attach_method(model, spec)
     model.train()
     optimizer = _optimizer([p for p in model.parameters() if p.requires_grad], spec)
     return model, optimizer, built

@@ -51,7 +51,7 @@ from benchmarks.measure import (
 )
 from benchmarks.models import _decoder_layer_class, build_random, hf_config, shape_of
 from benchmarks.spec import TrainSpec
-from benchmarks.train import _attach_lora, _optimizer, param_counts, train_step
+from benchmarks.train import _optimizer, attach_method, param_counts, train_step
 from planner.flops import train_flops_per_token
 
 INIT_STD = 0.02  # transformers' initializer_range for these families
@@ -182,12 +182,7 @@ def prepare_sharded(spec: TrainSpec):
     start = time.perf_counter()
     model = _build_base(spec)
     layer_cls = _decoder_layer_class(model)
-    if spec.grad_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if spec.method == "full":
-        model.requires_grad_(True)
-    else:
-        model = _attach_lora(model, spec)
+    model = attach_method(model, spec)
     counts = param_counts(model)  # before sharding: packed NF4 and DTensor sizes would mislead afterwards
     _shard(model, layer_cls, spec)
     if any(p.is_meta for p in model.parameters()):
