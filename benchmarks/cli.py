@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmarks.provenance import device_name_without_torch
+from benchmarks.provenance import device_name_without_torch, slowdown_fraction
 from benchmarks.runner import run_sweep
 from benchmarks.spec import DEVICES, TRAIN_METHODS
 from benchmarks.store import check_writable
@@ -87,6 +87,7 @@ def _single_entry(args) -> list:
 
 
 def cmd_bench(args) -> int:
+    slowdown_fraction()  # a bad value of the testing-only switch fails here, before any worker
     if args.suite:
         entries = load_suite(args.suite, args.kind, only=args.only, device=args.device)
         default_out = RESULTS_DIR / f"{Path(args.suite).stem}.jsonl"

@@ -34,7 +34,7 @@ from benchmarks.adapters import (
 )
 from benchmarks.infer_ops import compare_logits, continuation_logits, measure_generation, prompts
 from benchmarks.infer_spec import InferSpec
-from benchmarks.measure import launch_overhead_us, timed, weights_gib
+from benchmarks.measure import launch_overhead_us, timed, weights_gib, window_figures
 from benchmarks.models import build_model, fingerprint, shape_of
 
 MIB = 1024**2
@@ -216,6 +216,7 @@ def run_adapters(model, spec: InferSpec, base_fp: dict) -> dict:
     keep = slice(spec.warmup, None)
     return {
         "adapter_load_s": statistics.median(load_s[keep]),
+        **window_figures("adapter_load_s", load_s[keep]),
         "switch_ms": statistics.median(switch_s[keep]) * 1000,
         "hotswap_ms": statistics.median(swap_s[keep]) * 1000,
         "adapter_mib": resident_bytes / MIB,

@@ -29,7 +29,16 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from benchmarks.data import pattern_batch
-from benchmarks.measure import EnergyMeter, peak_memory, percentile, reset_peak_memory, sync
+from benchmarks.measure import (
+    EnergyMeter,
+    peak_memory,
+    percentile,
+    reset_peak_memory,
+    slow_down,
+    slowdown_fraction,
+    sync,
+    window_figures,
+)
 
 WARMUP_TOKENS = 4  # eager warm-up runs: prefill and a few decode steps at the measured shapes load the kernels
 
@@ -49,9 +58,13 @@ class TokenClock(LogitsProcessor):
         return time.perf_counter()
 
     def start(self) -> None:
-        self.start_mark, self.marks = self._mark(), []
+        self.start_mark, self.marks, self.host_s = self._mark(), [], time.perf_counter()
 
     def __call__(self, input_ids, scores):
+        if slowdown_fraction():  # testing the gate only: the step ends on the device, then its extra work
+            sync("cuda" if self.cuda else "cpu")
+            slow_down(time.perf_counter() - self.host_s)
+            self.host_s = time.perf_counter()
         self.marks.append(self._mark())
         return scores
 
@@ -117,6 +130,7 @@ def measure_generation(model, ids: torch.Tensor, *, new_tokens: int, profile: st
     metrics = {
         "ttft_ms": ttft_s * 1000,
         "prefill_tokens_per_s": batch * prompt_len / ttft_s,
+        **window_figures("prefill_tokens_per_s", [batch * prompt_len / r["ttft_s"] for r in runs]),
         "generate_s": total_s,
         **peak_memory(device),
         "energy_j_per_token": None if energy["joules"] is None else energy["joules"] / (repeats * batch * new_tokens),
@@ -126,6 +140,7 @@ def measure_generation(model, ids: torch.Tensor, *, new_tokens: int, profile: st
         steps_ms = [s * 1000 for r in runs for s in r["steps_s"]]
         metrics |= {"ms_per_token": step_s * 1000, "decode_tokens_per_s": batch / step_s,
                     "ms_per_token_spread": _spread_ms(runs, new_tokens),
+                    **window_figures("ms_per_token", [r["decode_s"] / (new_tokens - 1) * 1000 for r in runs]),
                     "step_ms_p50": percentile(steps_ms, 50), "step_ms_p90": percentile(steps_ms, 90)}  # fmt: skip
     if static:
         compiled = hasattr(hf_model(model), "_compiled_call")

@@ -6,6 +6,11 @@
   as `peak_reserved_gib` and `peak_allocated_gib` is null; `memory_basis` says which.
 - MFU divides by a bf16 matmul rate measured on the same device in the same process, not a datasheet peak.
 - Energy: NVML's total-energy counter (millijoules) where the GPU reports it, else null.
+- Windows: the measured steps (or runs) are split into consecutive windows; a row carries each window's
+  figure (`<metric>_windows`), their median and their relative spread ((max - min) / median), so a reader
+  (the regression gate) can tell a change from the noise of the run.
+- PEFTPLAN_TEST_SLOWDOWN=0.10 (testing the regression gate only): every timed region waits on the host
+  for that fraction of its own duration, inside the timed region; rows say so (`test_slowdown`).
 """
 
 from __future__ import annotations
@@ -16,12 +21,23 @@ from contextlib import contextmanager
 
 import torch
 
+from benchmarks.provenance import slowdown_fraction
+
 GIB = 1024**3
+WINDOWS = 5  # measured windows per row (fewer when there are fewer measured steps or runs)
 
 
 def sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
+
+
+def slow_down(seconds: float) -> None:
+    """The slowdown switch's extra time: the host waits `fraction` × `seconds` (nothing when off). A sleep, not
+    a busy loop, so that it takes the same time on a loaded host and leaves the cores to the library's threads."""
+    fraction = slowdown_fraction()
+    if fraction:
+        time.sleep(fraction * seconds)
 
 
 def timed(device: str, fn):
@@ -30,7 +46,27 @@ def timed(device: str, fn):
     start = time.perf_counter()
     out = fn()
     sync(device)
+    slow_down(time.perf_counter() - start)
     return out, time.perf_counter() - start
+
+
+def split_windows(values: list, count: int = WINDOWS) -> list[list]:
+    """Consecutive, nearly equal windows of a list (as many as there are values, at most `count`)."""
+    count = max(1, min(count, len(values)))
+    size, extra = divmod(len(values), count)
+    out, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        out.append(values[start:end])
+        start = end
+    return out
+
+
+def window_figures(metric: str, samples: list[float]) -> dict:
+    """`<metric>_windows`, `<metric>_median` and `<metric>_rel_spread` ((max - min) / median) of per-window figures."""
+    median = statistics.median(samples)
+    spread = (max(samples) - min(samples)) / median if median else None
+    return {f"{metric}_windows": list(samples), f"{metric}_median": median, f"{metric}_rel_spread": spread}
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -12,10 +12,26 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from planner.errors import InputError
 from planner.paths import REPO_ROOT
 
 # The code whose change invalidates a measurement (resume redoes specs measured by other code).
 CODE_FILES = ("benchmarks/*.py", "planner/flops.py", "planner/shapes.py")
+# Testing the regression gate only: this fraction of extra work in every timed region (benchmarks/measure.py).
+SLOWDOWN_ENV = "PEFTPLAN_TEST_SLOWDOWN"
+
+
+def slowdown_fraction() -> float:
+    """The fraction of extra work the testing-only slowdown switch adds to each timed region (0: off)."""
+    text = os.environ.get(SLOWDOWN_ENV, "").strip()
+    try:
+        fraction = float(text) if text else 0.0
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise InputError("bad value", field=SLOWDOWN_ENV, value=text,
+                         accepted="a fraction in [0, 1] (0.10 adds 10% to each timed step)")  # fmt: skip
+    return fraction
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +80,7 @@ def host_provenance() -> dict:
         "python": platform.python_version(),
         "host": socket.gethostname(),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        **({"test_slowdown": slowdown_fraction()} if slowdown_fraction() else {}),  # a slowed row is no measurement
     }
 
 

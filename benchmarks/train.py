@@ -25,9 +25,11 @@ from benchmarks.measure import (
     matmul_peak_tflops,
     peak_memory,
     reset_peak_memory,
+    split_windows,
     summarize_times,
     timed,
     weights_gib,
+    window_figures,
 )
 from benchmarks.models import build_model, shape_of
 from benchmarks.spec import TrainSpec
@@ -134,10 +136,12 @@ def run_train(spec: TrainSpec) -> dict:
 
     tokens = spec.tokens_per_step * spec.measure_steps
     tokens_per_s = tokens / sum(times)
+    windows = [spec.tokens_per_step * len(w) / sum(w) for w in split_windows(times)]
     flops = train_flops_per_token(shape, spec.method, spec.seq_len, spec.grad_checkpointing, spec.rank, spec.targets)
     trainable, total = param_counts(model)
     return {
         "tokens_per_s": tokens_per_s,
+        **window_figures("tokens_per_s", windows),
         "samples_per_s": spec.micro_batch * spec.grad_accum * spec.num_gpus * spec.measure_steps / sum(times),
         **summarize_times(times),
         **memory,
