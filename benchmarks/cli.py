@@ -65,10 +65,14 @@ def register(sub) -> None:
     show.add_argument("path", type=Path)
     show.add_argument("--kind", choices=sorted(SPEC_TYPES))
     show.set_defaults(func=cmd_results_show)
-    compare = results_sub.add_parser("compare", help="the regression gate: exit 1 if NEW is worse than BASELINE")
-    compare.add_argument("baseline", type=Path, help="a results file or folder (e.g. data/results/)")
+    compare = results_sub.add_parser("compare", help="the regression gate: a non-zero exit when NEW is worse than "
+                                     "BASELINE, or when there is nothing to compare (README, Regression gate)")
+    compare.add_argument("baseline", type=Path, help="baseline rows: a file or folder (data/regression/baselines/)")
     compare.add_argument("new", type=Path, help="the fresh run's results file or folder")
-    compare.add_argument("--thresholds", type=Path, help="thresholds TOML (default benchmarks/regression-thresholds.toml)")
+    compare.add_argument("--thresholds", type=Path, help="thresholds TOML (default data/regression/thresholds.toml)")
+    compare.add_argument("--accept-first-run", action="store_true",
+                         help="pass when no baseline exists for the run's device class (its first run)")
+    compare.add_argument("--summary", type=Path, help="also write the report as Markdown here (a CI job summary)")
     compare.set_defaults(func=cmd_results_compare)
 
 
@@ -116,16 +120,18 @@ def cmd_results_show(args) -> int:
 
 
 def cmd_results_compare(args) -> int:
-    from planner.regress import THRESHOLDS_TOML, compare, load_thresholds
+    from planner.regress import THRESHOLDS_TOML, GateResult, compare, load_thresholds
+    from planner.regress_report import render_markdown, render_text
     from planner.rows import load_rows
 
-    findings = compare(load_rows(args.baseline), load_rows(args.new), load_thresholds(args.thresholds or THRESHOLDS_TOML))
-    if not findings:
-        print("no spec measured on the same device in both runs: nothing to compare")
-        return 0
-    for f in findings:
-        change = "" if f.change is None else f"{f.change:+.1%}"
-        print(f"{f.verdict:9s} {f.name:40s} {f.metric:22s} {f.baseline!s:>12.10} -> {f.new!s:<12.10} {change}")
-    bad = [f for f in findings if f.verdict in ("regressed", "failed")]
-    print(f"{len(bad)} regression(s) over {len({(f.spec_hash, f.device_name) for f in findings})} spec(s)")
-    return 1 if bad else 0
+    thresholds = load_thresholds(args.thresholds or THRESHOLDS_TOML)
+    if not args.new.exists():
+        result = GateResult(device_class=None)
+        result.fail("empty_run", f"{args.new}: no such results file: nothing was measured")
+    else:
+        baseline = load_rows(args.baseline) if args.baseline.exists() else []
+        result = compare(baseline, load_rows(args.new), thresholds, accept_first_run=args.accept_first_run)
+    print(render_text(result))
+    if args.summary:
+        args.summary.write_text(render_markdown(result), encoding="utf-8")
+    return result.exit_code
