@@ -204,19 +204,17 @@ def _check_baseline(rows: list[dict], result: GateResult) -> None:
                         f"'{row['status']}', not ok: nothing to compare with; refresh the baseline")  # fmt: skip
 
 
-def _judge_spec(b: dict, n: dict, thresholds: list[Threshold], result: GateResult) -> int:
-    """Findings of one spec on both sides; returns how many gated metrics its baseline row carries."""
+def _judge_spec(b: dict, n: dict, thresholds: list[Threshold], result: GateResult) -> None:
+    """Findings of one spec whose baseline row is ok."""
     name = n.get("name") or b.get("name") or b["spec_hash"]
     if n["status"] != "ok":
         result.findings.append(Finding(name, b["spec_hash"], "status", None, None, None, "failed"))
         result.fail("spec_failed", f"{name}: '{n['status']}' where the baseline was ok ({(n.get('error') or '')[:200]})")
-        return 0
-    gated = 0
+        return
     for t in thresholds:
         base = sample(b["metrics"], t.metric)
         if base is None:
             continue  # not a figure of this kind of spec
-        gated += 1
         new = sample(n["metrics"], t.metric)
         if new is None:
             result.findings.append(Finding(name, b["spec_hash"], t.metric, base, None, None, "missing_metric"))
@@ -228,34 +226,43 @@ def _judge_spec(b: dict, n: dict, thresholds: list[Threshold], result: GateResul
         if verdict == "regressed":
             result.fail("regressed", f"{name}: {t.metric} {change:+.1%} ({t.better} is better; tolerance "
                         f"{t.tolerance:.0%}; the windows separate)")  # fmt: skip
-    if not gated:
-        result.fail("thresholds_unused", f"{name}: its baseline row carries none of the gated metrics "
-                    f"({', '.join(t.metric for t in thresholds)})")  # fmt: skip
-    return gated
+
+
+def _check_gated(base: dict[str, dict], thresholds: list[Threshold], result: GateResult) -> None:
+    """Every ok baseline row carries a gated metric, and every gated metric is carried by some row."""
+    used: set[str] = set()
+    for b in base.values():
+        if b["status"] != "ok":
+            continue
+        carried = {t.metric for t in thresholds if sample(b["metrics"], t.metric) is not None}
+        if not carried:
+            result.fail("thresholds_unused", f"{b.get('name') or b['spec_hash']}: its baseline row carries none "
+                        f"of the gated metrics ({', '.join(t.metric for t in thresholds)})")  # fmt: skip
+        used |= carried
+    unused = [t.metric for t in thresholds if t.metric not in used]
+    if base and not used:
+        result.fail("thresholds_unused", f"no gated metric appears in the baseline's rows: the thresholds name "
+                    f"{', '.join(unused)}")  # fmt: skip
+    elif unused:
+        result.notes.append(f"gated metrics no spec of this suite carries: {', '.join(unused)}")
 
 
 def _pair_specs(base: dict[str, dict], new: dict[str, dict], thresholds: list[Threshold], result: GateResult) -> None:
-    used: set[str] = set()
+    _check_gated(base, thresholds, result)
     for spec_hash, b in base.items():
         n = new.get(spec_hash)
         if n is None:
             result.findings.append(Finding(b.get("name") or spec_hash, spec_hash, "spec", None, None, None,
                                            "missing_spec"))  # fmt: skip
             result.fail("spec_missing", f"{b.get('name') or spec_hash}: in the baseline, not in the new run")
-        elif b["status"] == "ok" and _judge_spec(b, n, thresholds, result):
-            used |= {t.metric for t in thresholds if sample(b["metrics"], t.metric) is not None}
+        elif b["status"] == "ok":
+            _judge_spec(b, n, thresholds, result)
     for spec_hash, n in new.items():
         if spec_hash not in base:
             result.findings.append(Finding(n.get("name") or spec_hash, spec_hash, "spec", None, None, None,
                                            "missing_spec"))  # fmt: skip
             result.fail("spec_missing", f"{n.get('name') or spec_hash}: in the new run, not in the baseline "
                         "(a new or changed spec: refresh the baseline)")  # fmt: skip
-    unused = [t.metric for t in thresholds if t.metric not in used]
-    if base and not used:
-        result.fail("thresholds_unused", "no gated metric appears in the baseline's rows: the thresholds name "
-                    f"{', '.join(unused)}")  # fmt: skip
-    elif unused:
-        result.notes.append(f"gated metrics no spec of this suite carries: {', '.join(unused)}")
 
 
 def compare(baseline_rows: list[dict], new_rows: list[dict], thresholds: list[Threshold], *,

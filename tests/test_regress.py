@@ -1,65 +1,210 @@
-"""The regression gate: hand-made row pairs whose verdicts are known."""
+"""The regression gate on crafted rows whose verdicts are known, and on the committed H200 rows."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 
 from planner.cli import main
 from planner.errors import InputError
-from planner.regress import Threshold, compare, judge, load_thresholds
-
-
-def _row(name, tokens_per_s, peak, status="ok", device="NVIDIA H200", ts="2026-11-29T00:00:00+00:00"):
-    return {"schema_version": 1, "kind": "train", "name": name, "status": status, "error": None,
-            "spec": {"model": "m", "method": "lora"}, "spec_hash": f"h-{name}", "code_version": "c",
-            "metrics": {"tokens_per_s": tokens_per_s, "peak_allocated_gib": peak} if status == "ok" else {},
-            "provenance": {"git_commit": "x", "git_dirty": False, "torch": "t", "transformers": "t", "peft": "p",
-                           "bitsandbytes": "b", "device_name": device, "timestamp": ts}}  # fmt: skip
-
+from planner.paths import DATA_DIR
+from planner.regress import BASELINES_DIR, Sample, Threshold, device_class, judge, load_thresholds
 
 T = [Threshold("tokens_per_s", "higher", 0.05), Threshold("peak_allocated_gib", "lower", 0.05)]
+STEADY = [1000, 1004, 996, 1002, 998]  # 0.8% spread
 
 
-def test_judge_by_hand():
-    assert judge(T[0], 100.0, 94.0)[1] == "regressed"  # 6% slower
-    assert judge(T[0], 100.0, 96.0)[1] == "ok"
-    assert judge(T[0], 100.0, 106.0)[1] == "improved"
-    assert judge(T[1], 10.0, 10.6)[1] == "regressed"  # 6% more memory
-    assert judge(T[1], 10.0, 9.0)[1] == "improved"
+def _row(
+    name,
+    windows=STEADY,
+    peak=10.0,
+    status="ok",
+    device="NVIDIA H200",
+    ts="2026-11-29T00:00:00+00:00",
+    **extra,
+):
+    metrics = {
+        "tokens_per_s_windows": windows,
+        "tokens_per_s": sum(windows) / len(windows),
+        "peak_allocated_gib": peak,
+    }
+    return {"schema_version": 1, "kind": "train", "name": name, "status": status, "error": None if status == "ok" else "boom",
+            "spec": {"model": "m", "method": "lora"}, "spec_hash": f"h-{name}", "code_version": "c",
+            "metrics": metrics if status == "ok" else {},
+            "provenance": {"git_commit": "x", "git_dirty": False, "torch": "t", "transformers": "t", "peft": "p",
+                           "bitsandbytes": "b", "device_name": device, "timestamp": ts, **extra}}  # fmt: skip
 
 
-def test_compare_pairs_rows_by_spec_and_device():
-    base = [_row("a", 1000, 10), _row("b", 1000, 10), _row("c", 1000, 10), _row("d", 1000, 10, device="cpu")]
-    new = [_row("a", 900, 10), _row("b", 1010, 10.1), _row("c", 0, 0, status="oom"), _row("d", 10, 10, device="cpu"), _row("a", 1, 1, device="NVIDIA H100")]
-    verdicts = {(f.name, f.metric): f.verdict for f in compare(base, new, T)}
-    assert verdicts[("a", "tokens_per_s")] == "regressed"
-    assert verdicts[("b", "tokens_per_s")] == "ok" and verdicts[("b", "peak_allocated_gib")] == "ok"
-    assert verdicts[("c", "status")] == "failed"
-    assert verdicts[("d", "tokens_per_s")] == "regressed"  # same device (cpu) on both sides
-    assert len([f for f in compare(base, new, T) if f.name == "a"]) == 2  # the H100 row has no baseline
+def _scaled(factor, windows=STEADY):
+    return [w * factor for w in windows]
 
 
-def test_latest_row_wins():
-    base = [_row("a", 1000, 10)]
-    new = [_row("a", 500, 10, ts="2026-11-01T00:00:00+00:00"), _row("a", 1000, 10, ts="2026-11-02T00:00:00+00:00")]
-    assert {f.verdict for f in compare(base, new, T)} == {"ok"}
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
 
 
-def test_cli_exit_codes(tmp_path, capsys):
-    base, good, bad = tmp_path / "base.jsonl", tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
-    base.write_text(json.dumps(_row("a", 1000, 10)) + "\n")
-    good.write_text(json.dumps(_row("a", 1001, 10)) + "\n")
-    bad.write_text(json.dumps(_row("a", 800, 10)) + "\n")
-    assert main(["results", "compare", str(base), str(good)]) == 0
-    assert main(["results", "compare", str(base), str(bad)]) == 1
-    assert "regressed" in capsys.readouterr().out
+def _gate(tmp_path, base_rows, new_rows, *flags):
+    base = (
+        _write(tmp_path / "base.jsonl", base_rows)
+        if base_rows is not None
+        else str(tmp_path / "absent.jsonl")
+    )
+    return main(["results", "compare", base, _write(tmp_path / "new.jsonl", new_rows), *flags])
 
 
-def test_shipped_thresholds_load_and_bad_ones_are_named(tmp_path):
-    assert {t.metric for t in load_thresholds()} >= {"tokens_per_s", "peak_allocated_gib", "ms_per_token"}
+def test_judge_needs_the_tolerance_and_separated_windows():
+    base = Sample(tuple(STEADY))
+    assert judge(T[0], base, Sample(tuple(_scaled(0.90)))) == (pytest.approx(-0.10), "regressed")
+    assert judge(T[0], base, Sample(tuple(_scaled(1.10))))[1] == "improved"
+    assert judge(T[0], base, Sample(tuple(_scaled(0.97))))[1] == "ok"  # separated, but within 5%
+    noisy = Sample((700.0, 1100.0, 900.0, 1200.0, 920.0))  # median 8% lower, windows overlap the baseline's
+    assert judge(T[0], base, noisy)[1] == "noisy"
+    assert (
+        judge(T[1], Sample((10.0,)), Sample((10.6,)))[1] == "regressed"
+    )  # one figure: the tolerance decides
+    assert judge(T[1], Sample((10.0,)), Sample((9.0,)))[1] == "improved"
+
+
+def test_false_alarm_rate_of_five_windows_a_side_is_one_in_252():
+    """Two runs of exchangeable windows: of all C(10, 5) ways the ten figures fall to the two runs, exactly
+    one has every new window below every baseline window."""
+    values = [1000.0 + i for i in range(10)]  # 0.9% apart: within the tolerance, so disable it
+    t = Threshold("tokens_per_s", "higher", 0.0)
+    verdicts = []
+    for new_idx in itertools.combinations(range(10), 5):
+        new = Sample(tuple(values[i] for i in new_idx))
+        base = Sample(tuple(values[i] for i in range(10) if i not in new_idx))
+        verdicts.append(judge(t, base, new)[1])
+    assert len(verdicts) == 252 and verdicts.count("regressed") == 1 and verdicts.count("improved") == 1
+
+
+def test_real_regression_fails_with_exit_1_and_names_the_spec(tmp_path, capsys):
+    assert _gate(tmp_path, [_row("a"), _row("b")], [_row("a", _scaled(0.9)), _row("b")]) == 1
+    out = capsys.readouterr().out
+    assert "regressed: a: tokens_per_s -10.0%" in out and "regressed: b" not in out
+
+
+def test_improvement_and_noise_pass(tmp_path):
+    noisy = [700, 1100, 900, 1200, 920]
+    assert _gate(tmp_path, [_row("a"), _row("b")], [_row("a", _scaled(1.2)), _row("b", noisy)]) == 0
+
+
+def test_memory_growth_beyond_tolerance_regresses(tmp_path):
+    assert _gate(tmp_path, [_row("a")], [_row("a", peak=11.0)]) == 1
+
+
+def test_missing_baseline_fails_unless_first_run_is_accepted(tmp_path, capsys):
+    assert _gate(tmp_path, None, [_row("a")]) == 3
+    assert "no baseline for device class 'h200'" in capsys.readouterr().out
+    assert _gate(tmp_path, None, [_row("a")], "--accept-first-run") == 0
+    assert _gate(tmp_path, [_row("a", device="NVIDIA H100 80GB HBM3")], [_row("a")]) == 3
+
+
+def test_device_strings_normalise_to_classes(tmp_path, capsys):
+    assert device_class("NVIDIA H200") == device_class("nvidia  h200") == "h200"
+    assert device_class("NVIDIA H200 NVL") == "h200-nvl" and device_class(None) is None
+    assert _gate(tmp_path, [_row("a")], [_row("a", device="nvidia h200")]) == 0
+    assert (
+        _gate(tmp_path, [_row("a")], [_row("a", device="NVIDIA H200 NVL")]) == 3
+    )  # another product: no baseline
+    assert "baselines exist for: h200" in capsys.readouterr().out
+
+
+def test_mixed_devices_in_one_run_fail(tmp_path):
+    base = [_row("a"), _row("b", device="NVIDIA H100 80GB HBM3")]
+    assert _gate(tmp_path, base, [_row("a"), _row("b", device="NVIDIA H100 80GB HBM3")]) == 9
+
+
+def test_missing_spec_on_either_side_fails(tmp_path, capsys):
+    assert _gate(tmp_path, [_row("a"), _row("b")], [_row("a")]) == 5
+    assert "b: in the baseline, not in the new run" in capsys.readouterr().out
+    assert _gate(tmp_path, [_row("a")], [_row("a"), _row("c")]) == 5
+
+
+def test_error_row_where_the_baseline_was_ok_fails(tmp_path, capsys):
+    assert _gate(tmp_path, [_row("a"), _row("b")], [_row("a"), _row("b", status="oom")]) == 6
+    # every spec crashed before it saw a device: the rows still meet the baseline
+    assert _gate(tmp_path, [_row("a")], [_row("a", status="error", device=None)]) == 6
+    assert "a: 'error' where the baseline was ok" in capsys.readouterr().out
+
+
+def test_empty_or_absent_new_run_fails(tmp_path):
+    assert _gate(tmp_path, [_row("a")], []) == 4
+    base = _write(tmp_path / "base.jsonl", [_row("a")])
+    assert main(["results", "compare", base, str(tmp_path / "never-written.jsonl")]) == 4
+
+
+def test_null_renamed_or_missing_metric_fails(tmp_path):
+    for metrics in ({"tokens_per_s": None}, {"tokens_per_sec": 1000.0}, {}):
+        new = _row("a")
+        new["metrics"] = {**metrics, "peak_allocated_gib": 10.0}
+        assert _gate(tmp_path, [_row("a")], [new]) == 7
+
+
+def test_thresholds_that_gate_nothing_fail(tmp_path):
+    thresholds = tmp_path / "t.toml"
+    thresholds.write_text('[metrics.ms_per_token]\nbetter = "lower"\ntolerance = 0.05\n')
+    assert _gate(tmp_path, [_row("a")], [_row("a")], "--thresholds", str(thresholds)) == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [("metrics = 5\n", "metrics"), ("", "metrics"), ('[metrics.tokens_per_s]\nbetter = "faster"\ntolerance = 0.05\n', "better"),
+     ("[metrics.tokens_per_s]\nbetter = 'higher'\ntolerance = 5\n", "tolerance"), ("[metric]\n", "metric"),
+     ("[metrics.tokens_per_s]\nbetter = 'higher'\ntolerance = 0.05\nwindow = 3\n", "window"), ("metrics = [", "TOML")],
+)  # fmt: skip
+def test_malformed_thresholds_are_one_message_and_exit_2(tmp_path, capsys, text, field):
     bad = tmp_path / "t.toml"
-    bad.write_text('[metrics.tokens_per_s]\nbetter = "faster"\ntolerance = 0.05\n')
-    with pytest.raises(InputError, match="better"):
+    bad.write_text(text)
+    with pytest.raises(InputError, match=field):
         load_thresholds(bad)
+    assert _gate(tmp_path, [_row("a")], [_row("a")], "--thresholds", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "Traceback" not in err
+
+
+def test_a_slowed_baseline_is_refused(tmp_path):
+    assert _gate(tmp_path, [_row("a", test_slowdown=0.1)], [_row("a")]) == 2
+
+
+def test_markdown_summary_holds_a_table(tmp_path):
+    summary = tmp_path / "summary.md"
+    assert _gate(tmp_path, [_row("a")], [_row("a", _scaled(0.9))], "--summary", str(summary)) == 1
+    text = summary.read_text()
+    assert "| a | tokens_per_s | 1,000 ±0.4% | 900 ±0.4% | -10.0% | ❌ regressed |" in text
+    assert len(text) < 65536
+
+
+def test_shipped_thresholds_and_baseline_pass_the_unchanged_run_and_fail_the_slowdown(capsys):
+    """The committed H200 rows: the baseline against the run it came from, and against the run with the
+    testing-only 10% slowdown, which the gate fails on the GPU-bound specs."""
+    assert {t.metric for t in load_thresholds()} >= {"tokens_per_s", "prefill_tokens_per_s", "ms_per_token"}
+    assert (
+        main(["results", "compare", str(BASELINES_DIR), str(DATA_DIR / "results" / "ci-gpu-h200.jsonl")]) == 0
+    )
+    slowed = DATA_DIR / "regression" / "proof" / "h200-slowdown10.jsonl"
+    assert main(["results", "compare", str(BASELINES_DIR), str(slowed)]) == 1
+    out = capsys.readouterr().out
+    for spec in ("lora-r16-b2x1024", "merged-prefill-b8x512", "dynamic-prefill-b8x512"):
+        assert f"regressed: ci-llama8b-{spec}" in out
+
+
+def test_measured_windows_and_the_slowdown_switch(monkeypatch):
+    from benchmarks.measure import split_windows, window_figures
+    from benchmarks.provenance import host_provenance, slowdown_fraction
+
+    assert split_windows(list(range(10))) == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+    assert split_windows([1, 2, 3]) == [[1], [2], [3]] and [
+        len(w) for w in split_windows(list(range(7)))
+    ] == [2, 2, 1, 1, 1]
+    figures = window_figures("x", [9.0, 10.0, 12.0])
+    assert figures == {"x_windows": [9.0, 10.0, 12.0], "x_median": 10.0, "x_rel_spread": pytest.approx(0.3)}
+    assert "test_slowdown" not in host_provenance()
+    monkeypatch.setenv("PEFTPLAN_TEST_SLOWDOWN", "0.1")
+    assert slowdown_fraction() == 0.1 and host_provenance()["test_slowdown"] == 0.1
+    monkeypatch.setenv("PEFTPLAN_TEST_SLOWDOWN", "10%")
+    with pytest.raises(InputError, match="PEFTPLAN_TEST_SLOWDOWN"):
+        slowdown_fraction()
