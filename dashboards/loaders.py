@@ -14,11 +14,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import RESULTS_ENV
+from planner import regress
 from planner import rows as result_rows
 from planner.errors import InputError
-from planner.paths import CATALOG_DIR, REPO_ROOT, RESULTS_DIR
+from planner.paths import CATALOG_DIR, RESULTS_DIR
 
-THRESHOLDS_TOML = REPO_ROOT / "benchmarks" / "regression-thresholds.toml"  # the regression gate's
+THRESHOLDS_TOML = regress.THRESHOLDS_TOML  # the regression gate's
 
 
 def results_path() -> Path:

@@ -208,3 +208,31 @@ def test_measured_windows_and_the_slowdown_switch(monkeypatch):
     monkeypatch.setenv("PEFTPLAN_TEST_SLOWDOWN", "10%")
     with pytest.raises(InputError, match="PEFTPLAN_TEST_SLOWDOWN"):
         slowdown_fraction()
+
+
+def test_regressions_page_shows_history_with_noise_bands(tmp_path, monkeypatch):
+    """The Regressions page over the committed H200 run and the slowdown run: one series per spec, its noise
+    band, and the gate's verdict on the step between the two rows."""
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboards import RESULTS_ENV
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    shutil.copy(DATA_DIR / "results" / "ci-gpu-h200.jsonl", folder / "a.jsonl")
+    shutil.copy(DATA_DIR / "regression" / "proof" / "h200-slowdown10.jsonl", folder / "b.jsonl")
+    monkeypatch.setenv(RESULTS_ENV, str(folder))
+    app = DATA_DIR.parent / "dashboards" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=30).run()
+    at.switch_page("views/regressions.py").run()
+    assert not at.exception and not at.error
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in fig["data"]]
+    lora = next(n for n in names if n and n.startswith("noise band:") and " lora " in n)
+    band = next(t for t in fig["data"] if t.get("name") == lora)
+    assert max(band["y"]) > min(band["y"])  # the windows' spread, not a line
+    steps = at.dataframe[-1].value
+    verdicts = dict(zip(steps["spec"], steps["verdict"], strict=True))
+    assert verdicts[lora.removeprefix("noise band: ")] == "regressed"

@@ -10,7 +10,9 @@ KINDS = {"Training": ("train", tables.TRAIN_SPEC, tables.TRAIN_METRICS, "tokens_
          "Inference": ("infer", tables.INFER_SPEC, tables.INFER_METRICS, "ms_per_token")}  # fmt: skip
 
 st.title("Regressions")
-st.caption("The same spec (same spec hash) measured again over time: one line per spec, one point per row.")
+st.caption("The same spec (same spec hash) measured again over time: one line per spec, one point per row. "
+           "Rows with measured windows show the windows' median (the gate's figure) and a shaded noise band "
+           "from their lowest to their highest window.")
 
 choice = st.segmented_control("Rows", list(KINDS), default="Training", key="reg-kind") or "Training"
 kind, spec_fields, metric_names, default_metric = KINDS[choice]
@@ -20,6 +22,8 @@ if frame.empty:
     st.stop()
 
 rows = tables.view(frame, spec_fields, metric_names)
+for name in metric_names:  # the gate judges a row by its windows where it has them
+    rows[f"{name}_windows"] = tables.column(frame, f"metrics.{name}_windows")
 rows = rows[rows["status"] == "ok"]
 rows = rows.assign(spec=tables.spec_labels(rows, kind), commit=rows["git_commit"].astype(str).str[:10])
 rows["commit"] = rows["commit"].where(rows["git_dirty"] != True, rows["commit"] + " (dirty)")  # noqa: E712
@@ -35,7 +39,7 @@ metric = left.selectbox(
 counts = rows.dropna(subset=[metric])["spec"].value_counts()
 specs = right.multiselect("Specs", counts.index.tolist(), default=counts.index[:6].tolist(), key="reg-specs",
                           help="Specs with the most rows first.")  # fmt: skip
-data = rows[rows["spec"].isin(specs)].dropna(subset=[metric]).sort_values("time")
+data = gate_view.with_noise(rows[rows["spec"].isin(specs)], metric).sort_values("time")
 if data.empty:
     st.info("Pick at least one spec.")
     st.stop()
@@ -48,6 +52,7 @@ lower = gate.better == "lower" if gate else metric in tables.LOWER_IS_BETTER
 
 fig = charts.grouped(data, "time", metric, group="spec", title=f"{metric} over time", x_title="measured at (UTC)",
                      y_title=metric, basis="measured", kind="line", hover="commit")  # fmt: skip
+gate_view.add_noise_bands(fig, data)
 verdicts = gate_view.steps(data, metric, gate) if gate else None
 if gate:
     for spec, part in data.groupby("spec"):
@@ -60,22 +65,24 @@ if gate:
             fig, flagged["time"].tolist(), flagged["new"].tolist(), "regressed", color="#C0392B"
         )
 note = f"{'lower' if lower else 'higher'} is better · {ui.hardware_note(data)}"
-charts.show(fig, data[["spec", "spec_hash", "time", metric, "git_commit", "git_dirty", "device_name", "file"]],
+charts.show(fig, data[["spec", "spec_hash", "time", metric, "low", "high", "spread_pct", "windows", "git_commit",
+                        "git_dirty", "device_name", "file"]],
             key=f"regressions-{kind}-{metric}", basis="measured", note=note)  # fmt: skip
 
 st.subheader("Regression gate")
 if gates is None:
     st.info(
-        f"No thresholds file yet: the regression gate reads its thresholds from benchmarks/"
-        f"{loaders.THRESHOLDS_TOML.name}. Until it exists the chart shows the figures without a gate."
+        f"No thresholds file yet: the regression gate reads its thresholds from {loaders.THRESHOLDS_TOML}. "
+        "Until it exists the chart shows the figures without a gate."
     )
 elif gate is None:
     st.info(f"The gate does not check `{metric}`; it checks: {', '.join(f'`{m}`' for m in gates)}.")
 else:
     st.markdown(
-        f"`{metric}`: {gate.better} is better; a row regresses when it moves the wrong way by more than "
-        f"{gate.tolerance:.0%} from its baseline (`peftplan results compare BASELINE NEW`). Dashed: the limit "
-        "for each spec's newest row against the row before it; red diamonds: steps the gate calls regressed."
+        f"`{metric}`: {gate.better} is better; a row regresses when its median moves the wrong way by more "
+        f"than {gate.tolerance:.0%} from its baseline's and its windows separate from the baseline's (`peftplan "
+        "results compare BASELINE NEW`); a larger move inside the noise is `noisy`. Dashed: the limit for each "
+        "spec's newest row against the row before it; red diamonds: steps the gate calls regressed."
     )
     if verdicts.empty:
         st.caption("No spec has two rows yet, so there is no step to judge.")
