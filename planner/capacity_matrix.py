@@ -16,7 +16,7 @@ from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.flops import METHODS
 from planner.gpu_fit import gpu_fit
-from planner.job_plan import TrainScenario, choose_config, plan_job
+from planner.job_plan import TrainScenario, plan_job
 from planner.measured import Measurements, empty_measurements
 from planner.memory import predict_memory
 from planner.shapes import get_shape, load_shapes
@@ -51,8 +51,7 @@ def _cell(model: str, method: str, seq: int, gpu: Gpu, micro_batch: int, meas, c
         "min_gpus": 1 if plan else None,
     }
     if plan is None:
-        wider = choose_config(scn, gpu, meas, catalog, counts=(2, 4, 8))
-        cell["min_gpus"] = wider.config.num_gpus if wider else None
+        cell["min_gpus"] = next((n for n in (2, 4, 8) if plan_job(scn, gpu, n, meas, catalog)), None)
     ckpt = ", checkpointing" if cfg.grad_checkpointing else ""
     if plan:
         cell["config"] = f"batch {cfg.micro_batch}{ckpt}" + (" (tight)" if fit.state == "tight" else "")

@@ -69,15 +69,22 @@ def test_golden_cloud_and_managed_by_hand(golden):
     assert (on_demand.micro_batch, on_demand.grad_checkpointing, on_demand.n_gpus) == (4, False, 1)
     assert on_demand.usd_per_run == pytest.approx(hours * 4.00)  # 24.69
     assert on_demand.usd_total == pytest.approx(3 * hours * 4.00 + ops)  # 1 074.07
-    reserved = _by(golden.options, "TestCloud", "reserved")  # one 168-hour block of 1 GPU at $2.00 holds 27 runs
-    assert reserved.usd_total == pytest.approx(336.0 + ops) and reserved.runs_capacity == pytest.approx(168 / hours)
+    reserved = _by(
+        golden.options, "TestCloud", "reserved"
+    )  # one 168-hour block of 1 GPU at $2.00 holds 27 runs
+    assert reserved.usd_total == pytest.approx(336.0 + ops) and reserved.runs_capacity == pytest.approx(
+        168 / hours
+    )
     bracket = _by(golden.options, "TestAPI", "SFT LoRA up to 16B")  # 200M × $0.50/1M = $100, minimum $150
     assert bracket.usd_per_run == 150.0 and bracket.usd_total == 450.0 and bracket.flags == ()
     assert bracket.match.startswith("same open model")
     # a different model is never ranked with like for like: its own list, flagged
     assert not [o for o in golden.options if o.provider == "TestProp"]
     proprietary = _by(golden.others, "TestProp", "model-x")
-    assert proprietary.usd_total == pytest.approx(1200.0) and proprietary.flags == ("different model", "legacy")
+    assert proprietary.usd_total == pytest.approx(1200.0) and proprietary.flags == (
+        "different model",
+        "legacy",
+    )
     assert [o.usd_total for o in golden.options] == sorted(o.usd_total for o in golden.options)
 
 
