@@ -119,6 +119,7 @@ class ServeOption:
     replicas: int | None = None
     replica_s_per_request: float | None = None
     ms_per_step: float | None = None  # one decode step of a replica
+    replica_gib: float | None = None  # weights, KV cache and adapters one replica holds
     managed_model: str | None = None
     match: str | None = None
     status: str = "current"
@@ -143,12 +144,17 @@ class ServeComparison:
         return frame.astype(ints) if not frame.empty else frame
 
 
-def _replica_gpus(scn: ServeScenario, gpu: Gpu, adapters: int, base: str) -> int | None:
-    need = (
+def _replica_gib(scn: ServeScenario, adapters: int, base: str) -> float:
+    """Memory one replica holds: weights, the KV cache of `batch` requests, the adapters (bf16)."""
+    return (
         serving_weight_bytes(scn.model, base)
         + scn.batch * (scn.prompt_tokens + scn.output_tokens) * kv_bytes_per_token(scn.model)
         + adapters * lora_params(get_shape(scn.model), scn.rank, "all-linear") * 2
     ) / GIB
+
+
+def _replica_gpus(scn: ServeScenario, gpu: Gpu, adapters: int, base: str) -> int | None:
+    need = _replica_gib(scn, adapters, base)
     for n in (1, 2, 4, 8):
         if need <= n * gpu.memory_gib * (1 - DEFAULT_HEADROOM_FRAC):
             return n
@@ -195,13 +201,15 @@ def _strategies(scn: ServeScenario, gpu: Gpu, meas: Measurements, catalog: Catal
         else:
             replicas = max(1, math.ceil(scn.peak_requests_per_s * seconds - 1e-9))
         basis, note = _worst(*figures)
-        out.append((strategy, n, replicas, seconds, basis, note, step.value))
+        out.append(
+            (strategy, n, replicas, seconds, basis, note, step.value, _replica_gib(scn, adapters, base))
+        )
     return out
 
 
 def _self_hosted(scn: ServeScenario, price: GpuPrice, gpu: Gpu, strategies) -> list[ServeOption]:
     options = []
-    for strategy, n, replicas, seconds, basis, note, step_s in strategies:
+    for strategy, n, replicas, seconds, basis, note, step_s, gib in strategies:
         gpus = n * replicas
         billed = math.ceil(gpus / price.gpus_per_instance) * price.gpus_per_instance
         usd = billed * HOURS_PER_MONTH * price.usd_per_gpu_hour
@@ -223,6 +231,7 @@ def _self_hosted(scn: ServeScenario, price: GpuPrice, gpu: Gpu, strategies) -> l
                 replicas=replicas,
                 replica_s_per_request=seconds,
                 ms_per_step=step_s * 1000,
+                replica_gib=gib,
                 status=price.status,
                 flags=(price.status,) if price.status != "current" else (),
             )
@@ -257,7 +266,10 @@ def _managed(
         status=offer.status,
         flags=tuple(
             name
-            for on, name in ((not offer.open_weights, "different model"), (offer.status != "current", offer.status))
+            for on, name in (
+                (not offer.open_weights, "different model"),
+                (offer.status != "current", offer.status),
+            )
             if on
         ),
     )
