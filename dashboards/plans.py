@@ -55,7 +55,7 @@ def _training(scenario: tuple, selection: Selection, stamp: tuple) -> dict:
         TrainScenario.build(**dict(scenario)), catalog_for(selection), loaders.measurements()
     )
     saving, best_self, best_managed = savings(comparison)
-    return {"comparison": comparison, "options": comparison.frame(), "break_even": break_even_table(comparison),
+    return {"comparison": comparison, "options": comparison.frame("ranked"), "break_even": break_even_table(comparison),
             "curves": cost_curves(comparison), "saving": saving, "best_self": best_self,
             "best_managed": best_managed}  # fmt: skip
 

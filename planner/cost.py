@@ -29,6 +29,7 @@ Public:
     TrainOption                                     one priced option; .usd_for_runs(r), .breakpoints(max_r)
     TrainComparison(options, others, set_aside, skipped, notes)   .frame(), .all_options()
     compare_training(scenario, catalog=None, meas=None) -> TrainComparison
+    cloud_ops_usd_per_month(catalog) -> float        the default engineering cost of self-hosted cloud jobs
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ __all__ = [
     "TrainOption",
     "TrainScenario",
     "choose_config",
+    "cloud_ops_usd_per_month",
     "compare_training",
 ]
 
@@ -178,10 +180,13 @@ def _spot_hours(hours: float, instances: int, catalog: Catalog) -> tuple[float, 
     return total, per_hour * total
 
 
-def _cloud_ops(scn: TrainScenario, catalog: Catalog) -> float:
-    if scn.ops_usd_per_month is not None:
-        return scn.ops_usd_per_month
+def cloud_ops_usd_per_month(catalog: Catalog) -> float:
+    """The catalog's default engineering cost of running self-hosted cloud jobs, per month."""
     return catalog.default("cloud_ops_fte") * catalog.default("usd_per_engineer_year") / 12
+
+
+def _cloud_ops(scn: TrainScenario, catalog: Catalog) -> float:
+    return scn.ops_usd_per_month if scn.ops_usd_per_month is not None else cloud_ops_usd_per_month(catalog)
 
 
 def _cloud_option(scn: TrainScenario, price: GpuPrice, plan: JobPlan, catalog: Catalog) -> TrainOption:

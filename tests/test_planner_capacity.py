@@ -27,7 +27,7 @@ def simulate(schedule, n_jobs: int, deadline: float, job_hours_by_n: dict[int, f
     for g, jobs in by_group.items():
         assert {j["gpus"] for j in jobs} == {schedule.groups[g - 1]}
         jobs.sort(key=lambda j: j["start_h"])
-        assert all(a["end_h"] <= b["start_h"] + 1e-9 for a, b in zip(jobs, jobs[1:]))
+        assert all(a["end_h"] <= b["start_h"] + 1e-9 for a, b in zip(jobs, jobs[1:], strict=False))
     assert sum(schedule.groups) == schedule.n_gpus
 
 
