@@ -19,6 +19,7 @@ from planner.capacity import fits_matrix, gpus_needed
 from planner.catalog import load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.cost import compare_training
+from planner.gpu_fit import gpu_fit
 from planner.measured import NO_ROWS_HINT, load_measurements
 from planner.memory import predict_memory
 from planner.plan_tables import print_capacity, print_serving, print_training, table
@@ -88,6 +89,7 @@ def cmd_memory(args) -> int:
     cfg = _config(args)
     gpu = resolve_gpu(args.gpu, catalog.gpus, field="--gpu")
     mem = predict_memory(cfg, gpu, meas, catalog)
+    fit = gpu_fit(mem, gpu)
     tput = predict_tokens_per_s(cfg, gpu, meas, catalog)
     both = "measured" if mem.basis == tput.basis == "measured" else "projected"
     out = {
@@ -95,8 +97,11 @@ def cmd_memory(args) -> int:
         "gpu": gpu.name,
         "memory_gib": gpu.memory_gib,
         "peak_allocated_gib": mem.peak_allocated_gib,
-        "fits": mem.fits,
-        "headroom_gib": mem.headroom_gib,
+        "reserved_gib": mem.reserved_gib,
+        "need_gib": fit.need_gib,  # reserved plus the CUDA context
+        "state": fit.state,
+        "fits": fit.ok,
+        "headroom_gib": fit.headroom_gib,
         "tokens_per_s": tput.tokens_per_s,
         "basis": both,
         "memory_basis": mem.basis,
@@ -115,8 +120,8 @@ def cmd_memory(args) -> int:
         return 0
     print(
         f"{cfg.model} {cfg.method} on {gpu.name} ({gpu.memory_gib:g} GiB): "
-        f"peak {mem.peak_allocated_gib:.2f} GiB [{mem.basis}], {'fits' if mem.fits else 'does NOT fit'} "
-        f"(headroom {mem.headroom_gib:+.2f} GiB)"
+        f"peak {mem.peak_allocated_gib:.2f} GiB allocated [{mem.basis}], {fit.need_gib:.2f} GiB with the "
+        f"allocator's reserve and the CUDA context: {fit.state} (headroom {fit.headroom_gib:+.2f} GiB)"
     )
     for term, gib in mem.breakdown.items():
         print(f"  {term:<18} {gib:9.2f}")
