@@ -95,7 +95,7 @@ def break_even_table(comparison: TrainComparison, max_runs: float = 1000.0):
                     "match": managed.match,
                     "status": managed.status,
                     "group": managed.group,
-                    "flags": ", ".join(mine.flags + managed.flags),
+                    "flags": ", ".join(dict.fromkeys(mine.flags + managed.flags)),
                     "break_even_runs_per_month": runs,
                     "break_even_tokens_per_month": None if runs is None else runs * scn.billed_tokens,
                     "verdict": _verdict(runs, max_runs),
