@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from core.errors import InputError
 from planner.capacity_matrix import fits_matrix
 from planner.catalog import Catalog, Gpu, load_catalog
 from planner.config import TrainConfig
-from planner.errors import InputError
 from planner.job_plan import (
     DEFAULT_UTILISATION,
     GPU_COUNTS,

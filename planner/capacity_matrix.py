@@ -12,14 +12,14 @@ Public:
 
 from __future__ import annotations
 
+from core.shapes import get_shape, load_shapes
+from core.vocab import METHODS
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
-from planner.flops import METHODS
 from planner.gpu_fit import gpu_fit
 from planner.job_plan import TrainScenario, plan_job
 from planner.measured import Measurements, empty_measurements
 from planner.memory import predict_memory
-from planner.shapes import get_shape, load_shapes
 
 
 def _cell(model: str, method: str, seq: int, gpu: Gpu, micro_batch: int, meas, catalog) -> dict:

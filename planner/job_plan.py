@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from core.errors import InputError
 from planner.catalog import Catalog, Gpu
 from planner.config import TrainConfig
-from planner.errors import InputError
 from planner.gpu_fit import Fit, gpu_fit
 from planner.measured import Measurements
 from planner.memory import MemoryPrediction, predict_memory

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 
+from core.errors import InputError
 from planner.capacity import MAX_JOBS_PER_MONTH, Workload
 from planner.config import TrainConfig, parse_tokens
-from planner.errors import InputError
 from planner.job_plan import HOURS_PER_MONTH, TrainScenario
 from planner.serve import ServeScenario
 

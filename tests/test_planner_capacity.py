@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import InputError
 from planner.capacity import Workload, fits_matrix, gpus_needed, schedule_jobs
 from planner.catalog import load_catalog
 from planner.config import TrainConfig
-from planner.errors import InputError
 from planner.gpu_fit import CUDA_CONTEXT_GIB, gpu_fit
 from planner.memory import predict_memory
 
