@@ -182,7 +182,14 @@ def test_train_table_and_other_commands_run(capsys, empty):
 TRAIN = ["--model", "llama-3.1-8b", "--tokens", "100M"]
 CAPACITY = ["--model", "llama-3.1-8b", "--tokens", "100M", "--jobs-per-month", "6", "--deadline-hours", "100"]
 SERVE = ["--model", "llama-3.1-8b"]
+MEMORY = ["--model", "llama-3.1-8b"]
 FLAGS = [
+    *[("memory", MEMORY, flag, value) for flag, value in (
+        ("--model", "llama-3.2-1b"), ("--method", "qlora"), ("--rank", "64"), ("--targets", "q_proj,v_proj"),
+        ("--batch", "2"), ("--seq", "1024"), ("--profile", "tuned"), ("--gpu", "l40s"),
+        ("--optimizer", "paged_adamw_8bit"), ("--attn-impl", "eager"), ("--num-gpus", "2"),
+        ("--grad-checkpointing", None),
+    )],
     *[("train", TRAIN, flag, value) for flag, value in (
         ("--method", "qlora"), ("--rank", "64"), ("--targets", "q_proj,v_proj"), ("--batch", "1"),
         ("--seq", "1024"), ("--profile", "tuned"), ("--tokens", "200M"), ("--epochs", "2"),
@@ -204,7 +211,9 @@ FLAGS = [
 ]  # fmt: skip
 
 
-def _with(argv: list[str], flag: str, value: str) -> list[str]:
+def _with(argv: list[str], flag: str, value: str | None) -> list[str]:
+    if value is None:  # a switch
+        return [*argv, flag]
     if flag in argv:
         i = argv.index(flag)
         return [*argv[:i], flag, value, *argv[i + 2 :]]
@@ -216,6 +225,24 @@ def test_every_flag_reaches_the_computation(capsys, empty, command, argv, flag, 
     code, before, _ = run(capsys, command, *argv, "--results", empty, "--json")
     code2, after, _ = run(capsys, command, *_with(argv, flag, value), "--results", empty, "--json")
     assert code == code2 == 0 and json.loads(before) != json.loads(after)
+
+
+def test_results_catalog_top_and_all_reach_the_output(capsys, empty, tmp_path):
+    from test_planner_fixtures import copy_catalog, train_row
+
+    base = run(capsys, "train", *TRAIN, "--results", empty, "--json")[1]
+    write_rows(tmp_path / "rows", [train_row(tokens_per_s=50_000.0, peak_allocated_gib=40.0)])
+    assert run(capsys, "train", *TRAIN, "--results", str(tmp_path / "rows"), "--json")[1] != base
+    cat = copy_catalog(tmp_path / "cat")
+    prices = cat / "gpu_prices.csv"
+    prices.write_text(prices.read_text().replace("p5en.48xlarge,current", "p5en.48xlarge,example"))
+    edited = json.loads(run(capsys, "train", *TRAIN, "--results", empty, "--catalog", str(cat), "--json")[1])
+    assert not [o for o in edited["ranked"] if "p5en" in o["option"]]
+    short = run(capsys, "train", *TRAIN, "--results", empty, "--top", "2")[1]
+    long = run(capsys, "train", *TRAIN, "--results", empty, "--top", "40")[1]
+    assert len(short.splitlines()) < len(long.splitlines())
+    every = run(capsys, "train", *TRAIN, "--results", empty, "--all", "--top", "500")[1]
+    assert "Every priced option" in every and "Like for like" not in every
 
 
 def test_capacity_refuses_flags_it_would_ignore(capsys):
