@@ -7,7 +7,7 @@ memory and context; `state` is fits, tight or does not fit.
 
 Public:
     fits_matrix(models=None, methods=("lora", "qlora", "full"), seq_lens=(2048,), gpus=None, micro_batch=4,
-                catalog=None, meas=None) -> DataFrame
+                catalog=None, meas=None, **job_values) -> DataFrame     (job_values: rank, targets, profile)
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from planner.measured import Measurements, empty_measurements
 from planner.memory import predict_memory
 
 
-def _cell(model: str, method: str, seq: int, gpu: Gpu, micro_batch: int, meas, catalog) -> dict:
-    scn = TrainScenario(TrainConfig(model, method, micro_batch=micro_batch, seq_len=seq), tokens=1)
+def _cell(job: TrainConfig, gpu: Gpu, meas, catalog) -> dict:
+    scn = TrainScenario(job, tokens=1)
+    model, method, seq = job.model, job.method, job.seq_len
     plan = plan_job(scn, gpu, 1, meas, catalog)
     if plan is not None:
         mem, fit, cfg = plan.memory, plan.fit, plan.config
@@ -68,9 +69,11 @@ def fits_matrix(
     micro_batch: int = 4,
     catalog: Catalog | None = None,
     meas: Measurements | None = None,
+    **job_values,
 ):
     """GPU × model × method × sequence length: whether it fits one GPU, with which configuration, and the
-    headroom left (negative: short by that much). Models default to every released model in the catalog."""
+    headroom left (negative: short by that much). Models default to every released model in the catalog;
+    job_values are further TrainConfig fields (rank, targets, profile, ...)."""
     import pandas as pd
 
     catalog = catalog or load_catalog()
@@ -82,5 +85,6 @@ def fits_matrix(
         limit = get_shape(model).max_positions
         for method in methods:
             for seq in (s for s in seq_lens if s <= limit):
-                rows.extend(_cell(model, method, seq, gpu, micro_batch, meas, catalog) for gpu in chosen)
+                job = TrainConfig(model, method, micro_batch=micro_batch, seq_len=seq, **job_values)
+                rows.extend(_cell(job, gpu, meas, catalog) for gpu in chosen)
     return pd.DataFrame(rows)

@@ -229,7 +229,8 @@ def cmd_capacity(args) -> int:
         seqs = tuple(_int(s, "--seq", 10**7) for s in (_split(str(args.seq)) or ["2048"]))
         methods = tuple(_split(args.methods) or ("lora", "qlora", "full"))
         batch = _int(args.batch, "--batch", 1024)
-        frame = fits_matrix(_split(args.models), methods, seqs, _split(args.gpus), batch, catalog, meas)
+        job = {"rank": _int(args.rank, "--rank", 4096), "targets": args.targets, "profile": args.profile}
+        frame = fits_matrix(_split(args.models), methods, seqs, _split(args.gpus), batch, catalog, meas, **job)
         if args.json:
             _print_json(_records(frame))
         else:

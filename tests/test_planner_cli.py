@@ -245,6 +245,20 @@ def test_results_catalog_top_and_all_reach_the_output(capsys, empty, tmp_path):
     assert "Every priced option" in every and "Like for like" not in every
 
 
+MATRIX = ["--matrix", "--models", "llama-3.1-8b", "--methods", "lora", "--gpus", "l40s,h200"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--models", "llama-3.2-1b"), ("--methods", "qlora"), ("--gpus", "rtx4090"), ("--seq", "1024"), ("--batch", "1"),
+     ("--rank", "256"), ("--targets", "q_proj,v_proj"), ("--profile", "tuned")],
+)  # fmt: skip
+def test_every_matrix_flag_reaches_the_matrix(capsys, empty, flag, value):
+    before = json.loads(run(capsys, "capacity", *MATRIX, "--results", empty, "--json")[1])
+    after = json.loads(run(capsys, "capacity", *_with(MATRIX, flag, value), "--results", empty, "--json")[1])
+    assert before != after
+
+
 def test_capacity_refuses_flags_it_would_ignore(capsys):
     for flag, value in (("--runs-per-month", "3"), ("--managed", "all")):
         with pytest.raises(SystemExit) as exc:
