@@ -18,8 +18,8 @@ SECONDS=0
 
 suite_run() {  # $1: rows file; the wall time of the whole suite (train then infer sweeps) goes to wall.txt
     local start=$SECONDS
-    $py -m planner.cli bench train --suite "$suite" --out "$1" --no-progress
-    $py -m planner.cli bench infer --suite "$suite" --out "$1" --no-progress
+    $py -m peftplan.cli bench train --suite "$suite" --out "$1" --no-progress
+    $py -m peftplan.cli bench infer --suite "$suite" --out "$1" --no-progress
     last_s=$((SECONDS - start))
     echo "$(basename "$1") wall_s $last_s" | tee -a "$out/wall.txt"
 }

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.paths import REPO_ROOT
+from core.errors import InputError
+from core.paths import REPO_ROOT
 
 # The code whose change invalidates a measurement (resume redoes specs measured by other code).
-CODE_FILES = ("benchmarks/*.py", "planner/flops.py", "planner/shapes.py")
+CODE_FILES = ("benchmarks/*.py", "core/flops.py", "core/shapes.py")
 # Testing the regression gate only: this fraction of extra work in every timed region (benchmarks/measure.py).
 SLOWDOWN_ENV = "PEFTPLAN_TEST_SLOWDOWN"
 

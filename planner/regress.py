@@ -31,8 +31,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.paths import DATA_DIR
+from core.errors import InputError
+from core.paths import DATA_DIR
 
 REGRESSION_DIR = DATA_DIR / "regression"
 THRESHOLDS_TOML = REGRESSION_DIR / "thresholds.toml"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from planner.cli import main
-from planner.errors import InputError
-from planner.paths import DATA_DIR
+from core.errors import InputError
+from core.paths import DATA_DIR
+from peftplan.cli import main
 from planner.regress import BASELINES_DIR, Sample, Threshold, device_class, judge, load_thresholds
 
 T = [Threshold("tokens_per_s", "higher", 0.05), Threshold("peak_allocated_gib", "lower", 0.05)]
@@ -236,3 +236,13 @@ def test_regressions_page_shows_history_with_noise_bands(tmp_path, monkeypatch):
     steps = at.dataframe[-1].value
     verdicts = dict(zip(steps["spec"], steps["verdict"], strict=True))
     assert verdicts[lora.removeprefix("noise band: ")] == "regressed"
+
+
+def test_committed_baseline_covers_the_ci_gpu_suite():
+    """A spec change (a new hash) would make every CI run fail as "spec missing": refresh the baseline with it."""
+    from benchmarks.suites import load_suite
+    from core.rows import read_rows
+
+    suite = {e.name: e.spec_hash for kind in ("train", "infer") for e in load_suite("ci-gpu", kind)}
+    baseline = {r["name"]: r["spec_hash"] for r in read_rows(BASELINES_DIR / "h200.jsonl")}
+    assert baseline == suite
