@@ -246,3 +246,28 @@ def test_committed_baseline_covers_the_ci_gpu_suite():
     suite = {e.name: e.spec_hash for kind in ("train", "infer") for e in load_suite("ci-gpu", kind)}
     baseline = {r["name"]: r["spec_hash"] for r in read_rows(BASELINES_DIR / "h200.jsonl")}
     assert baseline == suite
+
+
+def test_rows_carry_windows_and_the_slowdown_adds_its_share(monkeypatch):
+    """The real training and decode code paths on a tiny model (CPU): windows, their median and spread; and
+    the slowdown switch adds its fraction of a timed region inside that region."""
+    import time
+
+    from benchmarks.infer import run_infer
+    from benchmarks.infer_spec import InferSpec
+    from benchmarks.measure import timed
+    from benchmarks.spec import TrainSpec
+    from benchmarks.train import run_train
+
+    train = run_train(TrainSpec(model="tiny-llama", method="lora", micro_batch=2, seq_len=32, warmup_steps=1,
+                                measure_steps=10, device="cpu"))  # fmt: skip
+    assert len(train["tokens_per_s_windows"]) == 5
+    assert train["tokens_per_s_median"] == pytest.approx(sorted(train["tokens_per_s_windows"])[2])
+    decode = run_infer(InferSpec(model="tiny-llama", mode="dynamic", task="decode", prompt_len=16, new_tokens=4,
+                                 repeats=3, device="cpu"))  # fmt: skip
+    assert len(decode["ms_per_token_windows"]) == 3 and decode["ms_per_token_rel_spread"] >= 0
+    assert len(decode["prefill_tokens_per_s_windows"]) == 3
+    plain = timed("cpu", lambda: time.sleep(0.05))[1]
+    monkeypatch.setenv("PEFTPLAN_TEST_SLOWDOWN", "0.5")
+    slowed = timed("cpu", lambda: time.sleep(0.05))[1]
+    assert slowed == pytest.approx(1.5 * plain, rel=0.2)
