@@ -7,8 +7,8 @@ A random adapter: peft initialises B to zero, so a fresh adapter changes nothing
 outputs the way a trained one does, and merging it changes the weights for real.
 
 Provenance: a saved adapter folder holds peft's files (adapter_config.json, adapter_model.safetensors) and
-FINGERPRINT_FILE, the base model's fingerprint (benchmarks.models.fingerprint: shape and config hash, or a
-hash of a checkpoint's weights files). Loading into a base with another fingerprint is refused with one
+FINGERPRINT_FILE, the base model's fingerprint (benchmarks.models.fingerprint; registry/fingerprint.py says what
+it holds and compares it). Loading into a base with another fingerprint is refused with one
 InputError naming both: an adapter trained on one base version, loaded into the next with the same shapes,
 would otherwise run without a word. `allow_mismatch` turns the refusal into a warning.
 """
@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 
 import torch
 
-from planner.errors import InputError
+from registry.fingerprint import FINGERPRINT_FILE, check_base, recorded_fingerprint
 
-FINGERPRINT_FILE = "base_fingerprint.json"
 DELTA_RATIO = 0.1  # std of the adapter's weight update / std of the base weight it updates
 
 
@@ -91,39 +89,10 @@ def save_adapter(model, name: str, parent: str | Path, fingerprint: dict) -> Pat
     return folder
 
 
-def describe(fingerprint: dict | None) -> str:
-    if not fingerprint:
-        return "no recorded base"
-    digests = [f"{k} {str(v)[:12]}" for k, v in sorted(fingerprint.items()) if k != "model"]
-    return f"{fingerprint.get('model')} ({', '.join(digests)})"
-
-
-def recorded_fingerprint(folder: str | Path) -> dict | None:
-    path = Path(folder) / FINGERPRINT_FILE
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError("not a valid JSON file", file=str(path), accepted="the file save_adapter writes") from None
-    if not isinstance(record, dict) or not isinstance(record.get("base"), dict):
-        raise InputError("no base fingerprint in the file", file=str(path), field="base",
-                         accepted="an object with the base model's fingerprint")  # fmt: skip
-    return record["base"]
-
-
 def check_fingerprint(folder: str | Path, expected: dict, allow_mismatch: bool = False) -> None:
     """Refuse an adapter saved for another base (or with no record of its base), unless allow_mismatch."""
-    recorded = recorded_fingerprint(folder)
-    if recorded == expected:
-        return
-    what = "adapter records no base model" if recorded is None else "adapter was saved for another base model"
-    if allow_mismatch:
-        warnings.warn(f"{folder}: {what}: saved for {describe(recorded)}, loaded into {describe(expected)} "
-                      "(allowed by allow_mismatch)", stacklevel=2)  # fmt: skip
-        return
-    raise InputError(what, file=str(Path(folder) / FINGERPRINT_FILE), field="base", value=describe(recorded),
-                     accepted=f"an adapter saved for {describe(expected)}, or allow_mismatch to load it anyway")
+    where = str(Path(folder) / FINGERPRINT_FILE)
+    check_base(recorded_fingerprint(folder), expected, where=where, allow_mismatch=allow_mismatch)
 
 
 def load_adapter(model, folder: str | Path, name: str, expected: dict, allow_mismatch: bool = False):

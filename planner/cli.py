@@ -4,6 +4,7 @@
     results ...    benchmarks/cli.py   (reads result files)
     plan ...       planner/plan_cli.py (cost, memory, capacity; pure Python)
     dashboard      dashboards/cli.py   (starts the Streamlit app)
+    adapters ...   registry/cli.py     (the adapter registry)
 
 Bad input (InputError) prints one message and exits with code 2, never a traceback.
 """
@@ -21,6 +22,7 @@ REGISTRARS = (
     ("benchmarks.cli", "register"),
     ("planner.plan_cli", "register"),
     ("dashboards.cli", "register"),
+    ("registry.cli", "register"),
 )
 
 
