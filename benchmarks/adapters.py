@@ -15,6 +15,7 @@ would otherwise run without a word. `allow_mismatch` turns the refusal into a wa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -123,3 +124,25 @@ def adapter_bytes(model, name: str) -> int:
 
 def file_bytes(folder: str | Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).glob("*.safetensors"))
+
+
+def registered(folder: str | Path, registry: str, *, origin: dict, seed: int | None = None) -> dict:
+    """Record a saved adapter in the adapter registry and return what a result row keeps of it (its id and
+    weights hash). A random adapter (`seed` given) is registered with "no training data"; a user's adapter
+    is only looked up (its data is the user's to record), and its id is None when it is not registered."""
+    from registry import store
+    from registry.db import open_registry
+    from registry.folder import read_adapter
+
+    adapter = read_adapter(folder)
+    engine = open_registry(registry)
+    if seed is None:
+        found = store.entries(engine, weights=adapter.weights_sha256)
+        entry_id = found[0]["id"] if found else None
+    else:
+        label = f"none: random weights drawn with seed {seed} (benchmarks/adapters.py)"
+        data = {"label": label, "sha256": hashlib.sha256(label.encode()).hexdigest(), "record": {"kind": "none", "seed": seed}}
+        entry, _ = store.register(engine, adapter, data, base_fingerprint=adapter.base_fingerprint, origin=origin)
+        entry_id = entry["id"]
+    engine.dispose()
+    return {"registry_id": entry_id, "weights_sha256": adapter.weights_sha256, "registry": registry}

@@ -97,10 +97,12 @@ def get(engine: sa.Engine, ident: str) -> dict:
 
 
 def entries(engine: sa.Engine, *, base: str | None = None, deployment: str | None = None, data: str | None = None,
-            status: str | None = None) -> list[dict]:  # fmt: skip
+            status: str | None = None, weights: str | None = None) -> list[dict]:  # fmt: skip
     """Every adapter, filtered: base (name or digest prefix), deployment name, data (label substring or
-    sha256 prefix), status."""
+    sha256 prefix), status, weights hash."""
     query = sa.select(adapters).order_by(adapters.c.id)
+    if weights:
+        query = query.where(adapters.c.weights_sha256 == weights)
     if base:
         query = query.where(sa.or_(adapters.c.base_model == base, adapters.c.base_digest.contains(base)))
     if data:
