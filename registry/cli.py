@@ -23,19 +23,7 @@ def register(sub) -> None:
     )
     cmds = adapters.add_subparsers(dest="adapters_command", required=True, parser_class=type(adapters))
 
-    reg = cmds.add_parser(
-        "register", parents=[common], help="record a peft adapter folder (safetensors only)"
-    )
-    reg.add_argument("path", help="the adapter folder (adapter_config.json and *.safetensors)")
-    reg.add_argument("--data", required=True, help="training data: a local file or folder, or NAME@REVISION")
-    reg.add_argument("--base", help="a local base folder to fingerprint when the adapter records no base")
-    reg.add_argument("--deployment", help="also deploy it under this name, on the base it was saved for")
-    reg.add_argument("--mode", choices=MODES, default="dynamic", help="serving mode of --deployment")
-    reg.add_argument("--training", help="a result row or `plan train --json` output describing its training")
-    reg.add_argument("--note")
-    reg.add_argument("--json", action="store_true")
-    reg.set_defaults(func=cmd_register)
-
+    _register_parser(cmds, common)
     lst = cmds.add_parser("list", parents=[common], help="the registered adapters as a table")
     lst.add_argument("--base", help="base model name or fingerprint digest prefix")
     lst.add_argument("--deployment", help="deployment name")
@@ -67,6 +55,21 @@ def register(sub) -> None:
     chk.add_argument("--base", required=True, help="a base folder, fingerprint file or catalog model name")
     chk.add_argument("--allow-mismatch", action="store_true", help="warn instead of failing")
     chk.set_defaults(func=cmd_check)
+
+
+def _register_parser(cmds, common) -> None:
+    reg = cmds.add_parser(
+        "register", parents=[common], help="record a peft adapter folder (safetensors only)"
+    )
+    reg.add_argument("path", help="the adapter folder (adapter_config.json and *.safetensors)")
+    reg.add_argument("--data", required=True, help="training data: a local file or folder, or NAME@REVISION")
+    reg.add_argument("--base", help="a local base folder to fingerprint when the adapter records no base")
+    reg.add_argument("--deployment", help="also deploy it under this name, on the base it was saved for")
+    reg.add_argument("--mode", choices=MODES, default="dynamic", help="serving mode of --deployment")
+    reg.add_argument("--training", help="a result row or `plan train --json` output describing its training")
+    reg.add_argument("--note")
+    reg.add_argument("--json", action="store_true")
+    reg.set_defaults(func=cmd_register)
 
 
 def _open(args, create: bool = False):

@@ -131,6 +131,7 @@ def open_registry(location: str | None = None, *, create: bool = True) -> sa.Eng
         engine = _sqlite_engine(url)
     else:
         engine = sa.create_engine(url, pool_pre_ping=True)
+        location = url.render_as_string(hide_password=True)  # messages never show a password
     try:
         migrate(engine, location)
     except exc.DatabaseError as err:

@@ -135,3 +135,11 @@ def test_a_registry_with_a_newer_schema_is_refused(capsys, adapters, reg):
 def test_an_unsupported_database_url_is_refused(capsys):
     code, out, err = run_cli(capsys, "adapters", "list", "--registry", "mysql://me@db/registry")
     assert_refused(code, out, err, "unsupported database")
+
+
+def test_a_database_server_that_cannot_be_reached_is_refused_without_its_password(capsys):
+    code, out, err = run_cli(
+        capsys, "adapters", "list", "--registry", "postgresql://me:secret@127.0.0.1:1/registry"
+    )
+    assert_refused(code, out, err, "cannot use the registry")
+    assert "secret" not in err and "127.0.0.1:1" in err
