@@ -16,10 +16,11 @@ from contextlib import contextmanager
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
 
-from planner.shapes import ModelShape, get_shape
+from core.shapes import ModelShape, get_shape
+from core.vocab import BASES
 from registry.fingerprint import checkpoint_fingerprint, config_fingerprint
 
-QUANTS = ("bf16", "nf4")
+QUANTS = BASES  # how the base weights are stored
 CONFIGS = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}
 
 

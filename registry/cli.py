@@ -89,7 +89,7 @@ def _warned(func, *args, **kwargs):
 
 
 def cmd_register(args) -> int:
-    from planner.errors import InputError
+    from core.errors import InputError
     from registry import sources, store
     from registry.fingerprint import check_base
     from registry.folder import read_adapter
@@ -124,7 +124,7 @@ def cmd_register(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from planner.errors import InputError
+    from core.errors import InputError
     from registry import store
     from registry.tables import table
 

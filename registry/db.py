@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
-from planner.errors import InputError
+from core.errors import InputError
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60

@@ -16,7 +16,7 @@ import json
 import warnings
 from pathlib import Path
 
-from planner.errors import InputError
+from core.errors import InputError
 
 FINGERPRINT_FILE = "base_fingerprint.json"  # beside an adapter saved by the benchmark
 DIGESTS = ("checkpoint_sha256", "config_sha256")

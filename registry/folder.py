@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import InputError
+from core.errors import InputError
 from registry.fingerprint import checkpoint_fingerprint, recorded_fingerprint
 
 CONFIG_FILE = "adapter_config.json"

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from planner.errors import InputError
+from core.errors import InputError
 from registry.fingerprint import DIGESTS, checkpoint_fingerprint, digest_of
 
 BASE_ACCEPTED = ("a local base model folder (config.json and safetensors weights), a base_fingerprint.json, "
@@ -28,7 +28,7 @@ def resolve_base(text: str, label: str | None = None) -> dict:
         return checkpoint_fingerprint(label or path.name, path)
     if path.is_file():
         return _fingerprint_file(path)
-    from planner.shapes import get_shape
+    from core.shapes import get_shape
 
     try:
         get_shape(text)  # fails here, before transformers is imported, for an unknown name

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from planner.errors import InputError
+from core.errors import InputError
 from registry.db import adapters, deployments
 from registry.fingerprint import check_base, describe, digest_of, same_base
 from registry.folder import AdapterFolder

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.cli import main
+from peftplan.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -59,7 +59,7 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 def spawn_register(folders: list[Path], registry: str) -> subprocess.Popen:
     """A new process that runs `peftplan adapters register` on each folder in turn (stops at a failure)."""
     script = (
-        "import sys\nfrom planner.cli import main\n"
+        "import sys\nfrom peftplan.cli import main\n"
         "for folder in sys.argv[2:]:\n"
         "    if main(['adapters', 'register', folder, '--data', 'org/ds@v1', '--registry', sys.argv[1]]):\n"
         "        sys.exit(1)\n"
@@ -69,10 +69,10 @@ def spawn_register(folders: list[Path], registry: str) -> subprocess.Popen:
 
 
 def registered_at_once(adapters: dict, registry: str, tmp_path: Path) -> list[Path]:
-    """Two processes register the same nine folders (two with the same weights) in opposite orders into
+    """Two processes register the same seven folders (two with the same weights) in opposite orders into
     `registry` at the same time; returns the folders once both succeeded."""
     folders = [adapters["a"], adapters["b"], adapters["a_copy"]]
-    folders += [copy_with_weights(adapters["a"], tmp_path / f"x{i}", 1.0 + i / 8) for i in range(1, 7)]
+    folders += [copy_with_weights(adapters["a"], tmp_path / f"x{i}", 1.0 + i / 8) for i in range(1, 5)]
     procs = [spawn_register(order, registry) for order in (folders, folders[::-1])]
     for proc in procs:
         _, err = proc.communicate(timeout=120)

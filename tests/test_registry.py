@@ -144,4 +144,19 @@ def test_two_processes_registering_at_once_lose_nothing_and_duplicate_nothing(ad
         adapters, reg, tmp_path
     )  # the registry does not exist yet: both race on its schema too
     found = entries(open_registry(reg, create=False))
-    assert len(found) == 8 and len({e["weights_sha256"] for e in found}) == 8  # nine folders, two the same
+    assert len(found) == 6 and len({e["weights_sha256"] for e in found}) == 6  # seven folders, two the same
+
+
+def test_the_registry_runs_without_torch_or_the_dashboard(adapters, reg):
+    from test_entry_point import _run
+
+    fingerprint_file = str(adapters["a"] / "base_fingerprint.json")
+    commands = [
+        ["register", str(adapters["a"]), "--data", "org/ds@v1"],
+        ["list"],
+        ["check", "1", "--base", fingerprint_file],
+    ]
+    calls = "; ".join(f"codes.append(main({['adapters', *argv, '--registry', reg]!r}))" for argv in commands)
+    proc = _run(f"import sys; from peftplan.cli import main; codes = []; {calls}; sys.exit(max(codes))")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("registered: adapter 1") and "ok: adapter 1" in proc.stdout

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from planner.errors import InputError
+from core.errors import InputError
 from registry import store
 from registry.db import default_location, open_registry
 from registry.fingerprint import describe, digest_of
