@@ -6,6 +6,7 @@ Every input is read and checked before the registry is opened, so bad input (exi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import warnings
@@ -78,6 +79,24 @@ def _open(args, create: bool = False):
     return open_registry(args.registry, create=create)
 
 
+def _database_errors(command):
+    """A database failure after the registry opened (a lock held past the busy timeout, a dropped
+    connection) is one message, never a traceback."""
+
+    @functools.wraps(command)
+    def run(args) -> int:
+        from sqlalchemy import exc
+
+        from registry.db import database_error, default_location
+
+        try:
+            return command(args)
+        except exc.DBAPIError as err:
+            raise database_error(err, args.registry or default_location()) from None
+
+    return run
+
+
 def _warned(func, *args, **kwargs):
     """Run func, printing its warnings as one line each (no source line)."""
     with warnings.catch_warnings(record=True) as caught:
@@ -88,6 +107,7 @@ def _warned(func, *args, **kwargs):
     return result
 
 
+@_database_errors
 def cmd_register(args) -> int:
     from core.errors import InputError
     from registry import sources, store
@@ -123,6 +143,7 @@ def cmd_register(args) -> int:
     return 0
 
 
+@_database_errors
 def cmd_list(args) -> int:
     from core.errors import InputError
     from registry import store
@@ -142,6 +163,7 @@ def cmd_list(args) -> int:
     return 0
 
 
+@_database_errors
 def cmd_show(args) -> int:
     from registry import store
 
@@ -149,6 +171,7 @@ def cmd_show(args) -> int:
     return 0
 
 
+@_database_errors
 def cmd_deploy(args) -> int:
     from registry import sources, store
 
@@ -166,6 +189,7 @@ def cmd_deploy(args) -> int:
     return 0
 
 
+@_database_errors
 def cmd_retire(args) -> int:
     from registry import store
 
@@ -174,6 +198,7 @@ def cmd_retire(args) -> int:
     return 0
 
 
+@_database_errors
 def cmd_check(args) -> int:
     from registry import sources, store
     from registry.fingerprint import describe

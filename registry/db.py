@@ -136,11 +136,14 @@ def open_registry(location: str | None = None, *, create: bool = True) -> sa.Eng
         migrate(engine, location)
     except exc.DatabaseError as err:
         engine.dispose()
-        raise _database_error(err, location) from None
+        raise database_error(err, location) from None
     return engine
 
 
-def _database_error(err: exc.DatabaseError, location: str) -> InputError:
+def database_error(err: exc.DBAPIError, location: str) -> InputError:
+    """A database failure as one InputError naming the registry (and never a password)."""
+    if "://" in location:
+        location = url_of(location).render_as_string(hide_password=True)
     text = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
     if "not a database" in text:
         return InputError("not an SQLite database", file=location, accepted=LOCATION_ACCEPTED)

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core import vocab
 from core.errors import InputError
 from registry.db import adapters, deployments
 from registry.fingerprint import check_base, describe, digest_of, same_base
 from registry.folder import AdapterFolder
 
-MODES = ("merged", "dynamic")
+MODES = tuple(m for m in vocab.MODES if m != "base")  # how a deployment serves an adapter: merged | dynamic
 STATUSES = ("active", "retired")
 ID_ACCEPTED = (
     "an adapter id (an integer) or 6+ leading hex digits of its weights hash (see `peftplan adapters list`)"

@@ -143,3 +143,21 @@ def test_a_database_server_that_cannot_be_reached_is_refused_without_its_passwor
     )
     assert_refused(code, out, err, "cannot use the registry")
     assert "secret" not in err and "127.0.0.1:1" in err
+
+
+def test_a_registry_locked_past_the_busy_timeout_is_one_message(capsys, adapters, reg, monkeypatch):
+    import sqlite3
+
+    import registry.db
+
+    monkeypatch.setattr(registry.db, "BUSY_TIMEOUT_S", 0.2)
+    holder = sqlite3.connect(reg, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        code, out, err = run_cli(
+            capsys, "adapters", "register", adapters["b"], "--data", "org/ds@v1", "--registry", reg
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert_refused(code, out, err, "database is locked")
