@@ -131,5 +131,7 @@ def check_registry(location: object) -> None:
 
     if not isinstance(location, str) or not location.strip():
         raise InputError("bad value", field="register", value=location, accepted="a registry file path or URL")
-    url_of(location)
+    if url_of(location).password is not None:  # the spec is written into every row
+        raise InputError("a password in the registry URL would be written into every result row", field="register",
+                         accepted="a URL without a password (PGPASSWORD or ~/.pgpass hold it)")  # fmt: skip
 

@@ -3,10 +3,12 @@ the registry entries point at each other (tiny-llama on the CPU)."""
 
 from __future__ import annotations
 
+import pytest
 from registry_fixtures import adapters_fixture  # noqa: F401 — a fixture
 
 from benchmarks.infer import run_infer
 from benchmarks.infer_spec import InferSpec
+from core.errors import InputError
 from registry.db import open_registry
 from registry.store import entries
 
@@ -41,3 +43,10 @@ def test_a_loaded_adapter_is_looked_up_not_registered(adapters, tmp_path, capsys
         record["registry_id"] == 1
         and record["weights_sha256"] == entries(open_registry(registry))[0]["weights_sha256"]
     )
+
+
+def test_a_registry_url_with_a_password_never_reaches_a_row():
+    with pytest.raises(InputError, match="password"):
+        InferSpec(
+            mode="dynamic", task="adapters", n_adapters=2, register="postgresql://me:secret@db/reg", **TINY
+        )
