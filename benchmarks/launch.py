@@ -50,10 +50,7 @@ PROBE_TIMEOUT_S = 60
 # variables below are read after the imports and may differ from the server's; the others may be read by a
 # library as it is imported (OMP_NUM_THREADS, TORCH_*, HF_*, ...): a spec whose environment differs from the
 # server's in one of those starts a fresh interpreter instead.
-# transformers asks torch.cuda.is_available() as it is imported, which initialises CUDA: the server imports with
-# NVML_CHECK set, so that NVML answers instead (torch reads it at each call; workers run without it).
-NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
-READ_LATE = {"PYTHONPATH", "PYTHONUNBUFFERED", "TOKENIZERS_PARALLELISM", "CUDA_VISIBLE_DEVICES", NVML_CHECK}
+READ_LATE = {"PYTHONPATH", "PYTHONUNBUFFERED", "TOKENIZERS_PARALLELISM", "CUDA_VISIBLE_DEVICES"}
 READ_LATE_PREFIXES = ("PEFTPLAN_",)
 PROBE_NOT_PRELOADED, PROBE_CUDA_TOUCHED = 3, 4
 PROBE_FAILURES = {
@@ -241,7 +238,7 @@ def _start_server(env: dict[str, str]):
     """(multiprocessing context, None) once a probe forked from the server passed; else (None, why not)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    with _environment({**env, NVML_CHECK: "1"}):  # the server is a fresh interpreter inheriting this environment
+    with _environment(env):  # the server is a fresh interpreter that inherits this process's environment
         forkserver.ensure_running()
     probe = context.Process(target=_probe, args=(list(PRELOAD),), name="fork server probe")
     failure: list[BaseException] = []
