@@ -22,8 +22,8 @@ from benchmarks.lora_serve import (
 )
 from benchmarks.runner import run_isolated
 from benchmarks.suites import Entry
-from planner.errors import InputError
-from planner.rows import validate_row
+from core.errors import InputError
+from core.rows import validate_row
 
 NAMES = ["a0", "a1", "a2"]
 ROWS = ["a0", "a2", "a1", "a0", "a2"]

@@ -7,8 +7,8 @@ import pytest
 
 from benchmarks.memory_cap import apply_memory_cap
 from benchmarks.runner import run_isolated
-from planner.errors import InputError
-from planner.rows import validate_row
+from core.errors import InputError
+from core.rows import validate_row
 from tests.helpers import tiny_entry
 
 
