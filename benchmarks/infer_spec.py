@@ -55,6 +55,7 @@ class InferSpec:
     adapter: str | None = None  # a saved adapter folder instead of a random adapter (dynamic / merged)
     allow_mismatch: bool = False  # load `adapter` even if it was saved for another base (with a warning)
     memory_cap_gib: float | None = None  # emulate a smaller card: the most the allocator may reserve (CUDA)
+    register: str | None = None  # adapter registry (path or URL) to record the adapters the run saves or loads
 
     def __post_init__(self):
         for field, choices in (("base", BASES), ("mode", MODES), ("task", TASKS), ("profile", PROFILES),
@@ -73,6 +74,8 @@ class InferSpec:
         self._check_length()
         self._check_combination()
         self._check_adapter()
+        if self.register is not None:
+            check_registry(self.register)
 
     def _check_length(self) -> None:
         """The tokens a task runs through the model must fit the model's positions."""
@@ -121,5 +124,18 @@ class InferSpec:
                              accepted="a folder saved with peft's save_pretrained")  # fmt: skip
 
     to_dict = spec_to_dict
-    hash = property(lambda self: spec_hash(self.to_dict()), doc="spec_hash of to_dict()")
+    # where adapters are recorded changes no measurement: `register` stays out of the hash (and rows
+    # written before the field existed keep theirs)
+    hash = property(lambda self: spec_hash({k: v for k, v in self.to_dict().items() if k != "register"}),
+                    doc="spec_hash of to_dict() without `register`")  # fmt: skip
+
+
+def check_registry(location: object) -> None:
+    from registry.db import url_of
+
+    if not isinstance(location, str) or not location.strip():
+        raise InputError("bad value", field="register", value=location, accepted="a registry file path or URL")
+    if url_of(location).password is not None:  # the spec is written into every row
+        raise InputError("a password in the registry URL would be written into every result row", field="register",
+                         accepted="a URL without a password (PGPASSWORD or ~/.pgpass hold it)")  # fmt: skip
 
