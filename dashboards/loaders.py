@@ -122,9 +122,10 @@ def parse_upload(name: str, data: bytes) -> list[dict]:
 def measurements():
     """planner.measured.Measurements over the results path (the planner caches it on the files' stamps;
     it is not copied through st.cache_data)."""
-    from planner.measured import load_measurements
+    from planner.measured import empty_measurements, load_measurements
 
-    return load_measurements(results_path())
+    path = results_path()
+    return load_measurements(path) if path.exists() else empty_measurements()  # not measured yet
 
 
 def catalog():

@@ -20,7 +20,10 @@ from __future__ import annotations
 import argparse
 
 from planner import plan_commands as commands
+from planner.numbers import number_arg
 from planner.paths import CATALOG_DIR, RESULTS_DIR
+
+TOP = number_arg(1, 100_000, integer=True)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -75,7 +78,7 @@ def register(subparsers) -> None:
         _train_args(p)
         _job_args(p)
         if name == "train":
-            p.add_argument("--top", type=int, default=25, help="rows of the table")
+            p.add_argument("--top", type=TOP, default=25, help="rows of the table")
         else:
             p.add_argument("--max-runs", default="1000", help="search break-evens up to this many runs/month")
         _common(p)
@@ -91,7 +94,7 @@ def register(subparsers) -> None:
     p.add_argument("--batch", default="8", help="concurrent requests per replica")
     p.add_argument("--rank", default="16")
     p.add_argument("--peak-to-mean", default="2.0")
-    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--top", type=TOP, default=25)
     _common(p)
     p.set_defaults(func=commands.cmd_serve)
 
