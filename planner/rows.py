@@ -27,6 +27,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from planner.errors import InputError
@@ -65,6 +66,7 @@ MAX_SPEC_INT = 10**9
 TEXT_PROVENANCE = ("git_commit", "torch", "transformers", "peft", "bitsandbytes", "device_name", "driver", "cuda")
 
 
+@lru_cache(maxsize=1024)  # a handful of metric names, asked for once per row
 def _metric_range(key: str) -> tuple[float, float]:
     if key in SIGNED_METRICS:
         return -1e18, 1e18
