@@ -234,7 +234,9 @@ def input_outcomes(tmp: Path) -> dict[str, tuple[str, str]]:
         text = (folder / file).read_text(encoding="utf-8")
         spoiled = spoil(text)
         (folder / file).write_bytes(spoiled if isinstance(spoiled, bytes) else spoiled.encode())
-        if file == "models.csv":  # `plan` reads the model shapes of data/catalog/ only: read this one directly
+        if (
+            file == "models.csv"
+        ):  # `plan` reads the model shapes of data/catalog/ only: read this one directly
             results[f"catalog: {name}"] = _load_shapes(folder / file)
             continue
         argv = ["plan", "train", "--model", "llama-3.1-8b", "--tokens", "100M", "--catalog", str(folder)]
@@ -365,11 +367,37 @@ def fault_killed_before_append(tmp: Path) -> tuple[int, int]:
     return (0 if collected else 1), torn
 
 
+HOLD_DEVICE = """
+import sys, time
+from pathlib import Path
+from benchmarks.sweep_locks import sweep_locks
+with sweep_locks(Path(sys.argv[1]), "cpu"):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def second_sweep_on_a_busy_device(tmp: Path) -> tuple[str, str]:
+    """Another sweep holds the CPU: a second one must refuse (or wait), not measure beside it unsaid."""
+    if not (REPO / "benchmarks" / "sweep_locks.py").exists():
+        return "silent", "no device lock: both sweeps measure at once"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_DEVICE, str(tmp / "held.jsonl")], stdout=subprocess.PIPE,
+                              text=True, env=env)  # fmt: skip
+    try:
+        holder.stdout.readline()
+        return run(SPEC + ["--out", str(tmp / "second.jsonl")])
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def main_script(verbose: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="hostile-") as tmp_name:
         tmp = Path(tmp_name)
         started = time.perf_counter()
         outcomes = input_outcomes(tmp)
+        outcomes["cli: a second sweep on a busy device"] = second_sweep_on_a_busy_device(tmp)
         faults = {
             "short write": fault_short_write(tmp),
             "full disk (4 KiB tmpfs)": fault_full_disk(tmp),
