@@ -26,6 +26,7 @@ from benchmarks.provenance import code_version
 from benchmarks.store import StoreError, append_row, finished_rows, row_key, scan_file
 from benchmarks.suites import Entry
 from benchmarks.worker import make_row
+from planner.errors import InputError
 from planner.paths import REPO_ROOT
 from planner.rows import validate_row
 
@@ -185,13 +186,22 @@ def run_sweep(entries: list[Entry], out: Path, *, device_name: str, force: bool 
     return summary
 
 
+def _checked(entry: Entry, row: object) -> dict:
+    """The worker's row if it keeps the row contract (finite, plausible figures); else an `error` row that
+    says why, so that no reader ever has to skip it."""
+    try:
+        return validate_row(row, file=f"result of {entry.name}")
+    except InputError as exc:
+        return _failure_row(entry, "error", f"the worker's row was refused: {exc}"[:2000])
+
+
 def _run_and_store(entry: Entry, launcher: Launcher, out: Path, shared: bool) -> dict | None:
     """Run one entry and append its row; None if the row could not be stored (its folder is then kept)."""
     workdir = new_workdir(out)
     keep = False
     try:
-        row = run_isolated(entry, launcher, workdir)
-        row.setdefault("provenance", {})["device_shared"] = shared
+        row = _checked(entry, run_isolated(entry, launcher, workdir))
+        row["provenance"]["device_shared"] = shared
         try:
             append_row(out, row)
         except StoreError as exc:

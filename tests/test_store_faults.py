@@ -247,3 +247,17 @@ def test_devices_are_not_results_files(device, capsys):
     assert main(["results", "show", device]) == 2
     with pytest.raises(store.StoreError):
         store.append_row(device, a_row())
+
+
+def test_an_implausible_result_is_stored_as_an_error_row(tmp_path, monkeypatch):
+    def implausible(entry, launcher=None, workdir=None):
+        row = _fake_ok(entry)
+        row["metrics"]["tokens_per_s"] = 1e300
+        return row
+
+    monkeypatch.setattr(runner, "run_isolated", implausible)
+    out = tmp_path / "r.jsonl"
+    summary = runner.run_sweep(_entries(1), out, device_name="cpu", progress=False)
+    (row,) = lines_of(out)
+    assert summary.counts == {"error": 1} and row["status"] == "error"
+    assert "metrics.tokens_per_s" in row["error"] and "implausible" in row["error"]
