@@ -11,13 +11,13 @@ from pathlib import Path
 
 from benchmarks.provenance import device_name_without_torch
 from benchmarks.runner import run_sweep
-from benchmarks.spec import DEVICES, TRAIN_METHODS
 from benchmarks.store import check_writable
 from benchmarks.suites import MAX_TIMEOUT_S, SPEC_TYPES, load_suite, make_entry, suite_names
 from benchmarks.sweep_locks import sweep_locks
-from planner.errors import InputError
-from planner.numbers import number_arg
-from planner.paths import RESULTS_DIR
+from core.errors import InputError
+from core.numbers import number_arg
+from core.paths import RESULTS_DIR
+from core.vocab import DEVICES, METHODS
 
 _INT = number_arg(0, 2**31 - 1, integer=True)  # the spec checks each field's own range
 
@@ -93,7 +93,7 @@ def _single_entry(args) -> list:
     values = _spec_flags(args)
     if "model" not in values or "method" not in values:
         raise InputError("give --suite, or at least --model and --method", field="--model/--method",
-                         accepted=f"methods {', '.join(TRAIN_METHODS)}")  # fmt: skip
+                         accepted=f"methods {', '.join(METHODS)}")  # fmt: skip
     if "targets" in values and values["targets"] != "all-linear":
         values["targets"] = tuple(values["targets"].split(","))
     values["name"] = f"{values['model']}-{values['method']}"
@@ -171,8 +171,8 @@ def cmd_results_repair(args) -> int:
 
 
 def cmd_results_compare(args) -> int:
+    from core.rows import load_rows
     from planner.regress import THRESHOLDS_TOML, compare, load_thresholds
-    from planner.rows import load_rows
 
     findings = compare(load_rows(args.baseline), load_rows(args.new), load_thresholds(args.thresholds or THRESHOLDS_TOML))
     if not findings:

@@ -26,9 +26,9 @@ from benchmarks.provenance import code_version
 from benchmarks.store import StoreError, append_row, finished_rows, row_key, scan_file
 from benchmarks.suites import Entry
 from benchmarks.worker import make_row
-from planner.errors import InputError
-from planner.paths import REPO_ROOT
-from planner.rows import validate_row
+from core.errors import InputError
+from core.paths import REPO_ROOT
+from core.rows import validate_row
 
 STDERR_TAIL_CHARS = 1500
 

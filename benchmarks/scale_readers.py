@@ -7,7 +7,7 @@ data/results/h200-standard-train.jsonl: SPECS distinct specs (the committed ones
 micro-batch), each repeated with its figures scaled by a seeded random factor in [0.95, 1.05]. These rows are
 timing input only: they are written under the temp folder, marked `provenance.host = "scale-test"`, and
 removed at the end; nothing is added to data/results/. Prints one JSON object: seconds to read and validate
-the rows (planner.rows.load_rows), to turn them into measurements (planner.measured), and for leave-one-out
+the rows (core.rows.load_rows), to turn them into measurements (planner.measured), and for leave-one-out
 (planner.accuracy), with the machine's CPU count.
 """
 
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from planner.paths import RESULTS_DIR
+from core.paths import RESULTS_DIR
 
 SOURCE = RESULTS_DIR / "h200-standard-train.jsonl"
 SCALED = (
@@ -74,10 +74,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--specs", type=int, default=200)
     args = parser.parse_args()
+    from core.rows import load_rows
     from planner.accuracy import leave_one_out
     from planner.catalog import load_catalog
     from planner.measured import measurements_from_rows
-    from planner.rows import load_rows
 
     with tempfile.TemporaryDirectory(prefix="scale-rows-") as tmp:
         path = write_rows(Path(tmp), args.rows, args.specs)

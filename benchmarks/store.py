@@ -16,8 +16,8 @@ import os
 import stat
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.rows import BadLine, scan_lines
+from core.errors import InputError
+from core.rows import BadLine, scan_lines
 
 
 class StoreError(OSError):

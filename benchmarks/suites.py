@@ -22,8 +22,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.numbers import check_number, has_control_chars
+from core.errors import InputError
+from core.numbers import check_number, has_control_chars
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 # Spec class and runner of each kind, imported lazily: the parent process never needs torch.

@@ -23,7 +23,7 @@ import tempfile
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from planner.errors import InputError
+from core.errors import InputError
 
 LOCK_DIR_NAME = "peftplan.locks"  # not "peftplan-*": that is the workers' folders (benchmarks/runner.py)
 

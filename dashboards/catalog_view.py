@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import InputError
 from dashboards import loaders, ui
-from planner.errors import InputError
 
 
 def show_catalogs() -> None:

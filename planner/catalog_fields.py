@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.numbers import has_control_chars
+from core.errors import InputError
+from core.numbers import has_control_chars
 
 _DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 # Every catalog figure (prices, TFLOPS, GiB, watts, hours, years) lies between these, or is 0 where 0 is

@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import benchmarks.cli as bench_cli  # noqa: E402
-from planner.cli import main  # noqa: E402
-from planner.paths import CATALOG_DIR  # noqa: E402
+from core.paths import CATALOG_DIR  # noqa: E402
+from peftplan.cli import main  # noqa: E402
 
 GOOD_ROW = json.loads((REPO / "data/results/h200-standard-train.jsonl").read_text().splitlines()[0])
 SPEC = ["bench", "train", "--device", "cpu", "--model", "tiny-llama", "--method", "lora", "--seq-len", "32"]
@@ -193,8 +193,8 @@ def _spoil_cell(text: str, column: str, value: str) -> str:
 
 
 def _load_shapes(path: Path) -> tuple[str, str]:
-    from planner.errors import InputError
-    from planner.shapes import load_shapes
+    from core.errors import InputError
+    from core.shapes import load_shapes
 
     try:
         load_shapes(path)

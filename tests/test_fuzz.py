@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import benchmarks.cli as bench_cli
-from planner.cli import main
-from planner.paths import CATALOG_DIR
-from planner.rows import METRIC_RANGES, load_rows
+from core.paths import CATALOG_DIR
+from core.rows import METRIC_RANGES, load_rows
+from peftplan.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 GOOD = json.loads((REPO / "data/results/h200-standard-train.jsonl").read_text().splitlines()[0])

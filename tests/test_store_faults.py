@@ -26,8 +26,8 @@ import pytest
 import benchmarks.runner as runner
 import benchmarks.store as store
 from benchmarks.suites import make_entry
-from planner.cli import main
-from planner.rows import read_rows
+from core.rows import read_rows
+from peftplan.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 GOOD = json.loads((REPO / "data/results/h200-standard-train.jsonl").read_text().splitlines()[0])

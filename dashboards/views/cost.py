@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.vocab import METHODS, PROFILES
 from dashboards import cost_view, loaders, plans, ui
 from planner.config import parse_tokens
-from planner.cost import DEFAULT_UTILISATION
+from planner.cost import DEFAULT_UTILISATION, cloud_ops_usd_per_month
 
 KINDS = ("on-demand", "spot", "reserved", "on-prem")
 default = plans.DEFAULT_SCENARIO
@@ -18,7 +19,7 @@ st.caption("A training job is tokens × epochs; each option is priced per month 
 models = plans.released_models()
 top = st.columns([2, 2, 1.3, 1, 1])
 model = top[0].selectbox("Model", models, index=models.index(default["model"]), key="cost-model")
-method = top[1].segmented_control("Method", ["lora", "qlora", "full"], default=default["method"], key="cost-method",
+method = top[1].segmented_control("Method", list(METHODS), default=default["method"], key="cost-method",
                                   format_func=ui.METHOD_NAMES.get) or default["method"]  # fmt: skip
 tokens_text = top[2].text_input("Tokens per epoch", "100M", key="cost-tokens", help="e.g. 250k, 100M, 1.5B")
 epochs = top[3].number_input("Epochs", 0.1, 100.0, default["epochs"], 0.5, key="cost-epochs")
@@ -37,11 +38,12 @@ with st.expander("Training configuration"):
     rank = cfg[0].selectbox("LoRA rank", [4, 8, 16, 32, 64, 128], index=2, key="cost-rank")
     seq_len = cfg[1].selectbox("Sequence length", [512, 1024, 2048, 4096, 8192], index=2, key="cost-seq")
     micro_batch = cfg[2].selectbox("Micro-batch", [1, 2, 4, 8, 16], index=2, key="cost-batch")
-    profile = cfg[3].selectbox("Profile", ["plain", "tuned"], key="cost-profile")
+    profile = cfg[3].selectbox("Profile", list(PROFILES), key="cost-profile")
     scope = cfg[4].selectbox("Managed offers", ["all", "same-model"], key="cost-scope",
                              help="same-model: only offers that tune this open model")  # fmt: skip
-    ops = st.number_input("Fixed cost of running self-hosted jobs (USD per month)", 0.0, 1e6, 0.0, 100.0,
-                          key="cost-ops", help="Engineering time, storage, monitoring.")  # fmt: skip
+    ops = st.number_input("Fixed cost of running self-hosted jobs (USD per month)", 0.0, 1e6,
+                          cloud_ops_usd_per_month(catalog), 100.0, key="cost-ops",
+                          help="Engineering time, storage, monitoring (default: data/catalog/defaults.csv).")  # fmt: skip
 
 with st.expander("On-prem assumptions"):
     onprem = {}

@@ -30,8 +30,8 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.numbers import has_control_chars
+from core.errors import InputError
+from core.numbers import has_control_chars
 
 SCHEMA_VERSION = 1
 KINDS = ("train", "infer")

@@ -18,7 +18,7 @@ import argparse
 import math
 import re
 
-from planner.errors import InputError
+from core.errors import InputError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 

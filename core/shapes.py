@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.numbers import has_control_chars
-from planner.paths import CATALOG_DIR
+from core.errors import InputError
+from core.numbers import has_control_chars
+from core.paths import CATALOG_DIR
 
 MODELS_CSV = CATALOG_DIR / "models.csv"
 FAMILIES = ("llama", "mistral", "qwen2")

@@ -1,10 +1,12 @@
-"""The `peftplan` command. Each package registers its own sub-commands:
+"""The `peftplan` command. Each layer registers its own sub-commands:
 
     bench ...      benchmarks/cli.py   (runs benchmarks; torch is imported only in the worker subprocesses)
     results ...    benchmarks/cli.py   (reads result files)
     plan ...       planner/plan_cli.py (cost, memory, capacity; pure Python)
     dashboard      dashboards/cli.py   (starts the Streamlit app)
 
+Only the layer of the command that runs is imported: `peftplan plan ...` needs neither the benchmark's
+dependencies (torch, transformers, peft) nor the dashboard's (streamlit, plotly).
 Bad input (InputError) prints one message and exits with code 2, never a traceback.
 """
 
@@ -14,14 +16,15 @@ import argparse
 import importlib
 import sys
 
-from planner.errors import InputError
+from core.errors import InputError
 
-# (module, function) pairs that add sub-commands; imported lazily so `peftplan plan` stays light.
-REGISTRARS = (
-    ("benchmarks.cli", "register"),
-    ("planner.plan_cli", "register"),
-    ("dashboards.cli", "register"),
-)
+# Sub-command -> (module whose `register(subparsers)` adds it, one-line help shown while it is not imported).
+COMMANDS = {
+    "bench": ("benchmarks.cli", "run benchmarks (each spec in its own process)"),
+    "results": ("benchmarks.cli", "read result files"),
+    "plan": ("planner.plan_cli", "cost, memory, capacity and accuracy of the planner"),
+    "dashboard": ("dashboards.cli", "start the Streamlit dashboard"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,17 +34,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_of(argv: list[str]) -> str | None:
+    """The sub-command named on the command line (its first word that is not an option), if any."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The root parser. With `argv`, only the named command's layer is imported (the others appear by name,
+    with their help line); without, every layer that is installed registers its commands."""
     parser = _Parser(prog="peftplan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module, func in REGISTRARS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        getattr(mod, func)(sub)
+    wanted = _command_of(argv) if argv is not None else None
+    modules = {m for n, (m, _) in COMMANDS.items() if argv is None or n == wanted}
+    for module in sorted(modules):
+        importlib.import_module(module).register(sub)
+    for name, (module, text) in COMMANDS.items():
+        if module not in modules:
+            sub.add_parser(name, help=text)
     return parser
 
 
@@ -53,7 +63,8 @@ def _no_nul(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         _no_nul(args)
