@@ -117,25 +117,35 @@ def _alive(pid: object) -> bool:
     return True
 
 
-def _leftover_row(folder: Path, out: Path) -> tuple[bool, dict | None]:
-    """(whether `folder` is a dead sweep's folder for `out`, its finished row if it has a valid one)."""
+def _leftover(folder: Path, out: Path) -> tuple[str, dict | None]:
+    """What to do with a spec's folder: ("collect", row or None) when a dead sweep left it for `out`,
+    ("remove", None) when a dead sweep left it and nobody can use it (no result, or its output folder is
+    gone), ("keep", None) otherwise (a live sweep's, another output's, or an older runner's)."""
     try:
         info = json.loads((folder / SWEEP_JSON).read_text()[:10_000])
-        mine = isinstance(info, dict) and info.get("out") == str(out.resolve()) and not _alive(info.get("pid"))
+        if not isinstance(info, dict) or _alive(info.get("pid")):
+            return "keep", None
     except (OSError, ValueError, RecursionError):
-        return False, None
-    if not mine:
-        return False, None
+        return "keep", None
     try:
-        return True, validate_row(json.loads((folder / "result.json").read_text()), file=str(folder))
+        row = validate_row(json.loads((folder / "result.json").read_text()), file=str(folder))
     except (OSError, ValueError, RecursionError):  # no result (killed while running), or a broken one
-        return True, None
+        row = None
+    if info.get("out") == str(out.resolve()):
+        return "collect", row
+    return ("remove", None) if row is None or not Path(str(info.get("out"))).parent.is_dir() else ("keep", None)
 
 
 def collect_leftovers(out: Path) -> int:
-    """Append the finished results that killed sweeps left for `out` (once each) and remove their folders."""
-    folders = sorted(Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"))
-    found = [(f, row) for f in folders if f.is_dir() for mine, row in [_leftover_row(f, out)] if mine]
+    """Append the finished results that killed sweeps left for `out` (once each) and remove their folders;
+    remove the folders of dead sweeps that hold nothing anyone can collect."""
+    found = []
+    for folder in sorted(Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*")):
+        action, row = _leftover(folder, out) if folder.is_dir() else ("keep", None)
+        if action == "remove":
+            shutil.rmtree(folder, ignore_errors=True)
+        elif action == "collect":
+            found.append((folder, row))
     if not found:
         return 0
     have = {row_key(r) for _, r in scan_file(out)[0]}

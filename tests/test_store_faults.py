@@ -261,3 +261,20 @@ def test_an_implausible_result_is_stored_as_an_error_row(tmp_path, monkeypatch):
     (row,) = lines_of(out)
     assert summary.counts == {"error": 1} and row["status"] == "error"
     assert "metrics.tokens_per_s" in row["error"] and "implausible" in row["error"]
+
+
+def test_folders_of_dead_sweeps_that_hold_nothing_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "WORKDIR_PREFIX", f"peftplan-test-{os.getpid()}-")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    empty = runner.new_workdir(tmp_path / "gone" / "r.jsonl")  # killed while running: no result
+    finished = runner.new_workdir(tmp_path / "r.jsonl")  # killed after its result: kept for its own output
+    alive = runner.new_workdir(tmp_path / "other.jsonl")  # a live sweep's
+    for folder in (empty, finished):
+        info = json.loads((folder / runner.SWEEP_JSON).read_text())
+        (folder / runner.SWEEP_JSON).write_text(json.dumps({**info, "pid": dead.pid}))
+    _fake_ok(_entries(1)[0], workdir=finished)
+    runner.collect_leftovers(tmp_path / "unrelated.jsonl")
+    assert not empty.exists() and finished.exists() and alive.exists()
+    assert runner.collect_leftovers(tmp_path / "r.jsonl") == 1 and not finished.exists()
+    subprocess.run(["rm", "-rf", str(alive)])
