@@ -13,7 +13,10 @@ import streamlit as st
 from dashboards.ui import basis_badge
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-PALETTE = ("#2E6FBA", "#E07B39", "#3A9E6F", "#B8475A", "#7C5BB5", "#8C8C3A", "#4A9FB5", "#C28A2E")
+# One colour pair everywhere: measured figures blue, projected orange, catalog prices (managed offers) grey.
+# Other series take the palette, which holds neither of the pair.
+BASIS_COLOURS = {"measured": "#2E6FBA", "projected": "#E07B39", "catalog": "#7F7F7F", "yours": "#C0392B"}
+PALETTE = ("#3A9E6F", "#7C5BB5", "#B8475A", "#8C8C3A", "#4A9FB5", "#C28A2E", "#5D6D7E", "#D35DA0")
 
 
 def _go():
@@ -49,11 +52,13 @@ def grouped(
     y_title: str,
     basis: str,
     kind: str = "bar",
-    hover: str | None = None,
+    hover: str | dict[str, str] | None = None,
     horizontal: bool = False,
+    unit: str = "",
 ):
-    """One trace per value of `group` (bars, lines or markers); `hover` names a column shown on hover.
-    With horizontal=True, `x` holds the values and `y` the categories (bars only)."""
+    """One trace per value of `group` (bars, lines or markers); `hover` names a column (or label → column)
+    shown on hover, `unit` follows the value there. Groups named like a basis (measured, projected, ...) take
+    the basis colour. With horizontal=True, `x` holds the values and `y` the categories (bars only)."""
     go = _go()
     fig = figure(title, x_title, y_title, basis, barmode="group")
     parts = [("", data)] if group is None else list(data.groupby(group, sort=True, dropna=False))
@@ -66,16 +71,14 @@ def grouped(
             "name": str(label),
             "showlegend": group is not None,
         }
-        if hover:
-            common["customdata"] = [[v] for v in part[hover].astype(str)]
-            value_axis, category_axis = ("x", "y") if horizontal else ("y", "x")
-            common["hovertemplate"] = (f"%{{{category_axis}}}<br>%{{{value_axis}:,.4g}}<br>{hover}: "
-                                       "%{customdata[0]}<extra>%{fullData.name}</extra>")  # fmt: skip
+        value_axis, category_axis = ("x", "y") if horizontal else ("y", "x")
+        common.update(hover_fields(part, hover, f"%{{{category_axis}}}<br>%{{{value_axis}:,.4g}} {unit}"))
+        colour = BASIS_COLOURS.get(str(label)) if group is not None else None
         if kind == "bar":
-            fig.add_trace(go.Bar(orientation="h" if horizontal else "v", **common))
+            fig.add_trace(go.Bar(orientation="h" if horizontal else "v", marker_color=colour, **common))
         else:
             mode = "lines+markers" if kind == "line" else "markers"
-            fig.add_trace(go.Scatter(mode=mode, **common))
+            fig.add_trace(go.Scatter(mode=mode, marker={"size": 9, "color": colour}, **common))
     if kind == "bar":  # categories in the data's order, not in the order the traces first use them
         order = list(dict.fromkeys(data[y if horizontal else x].tolist()))
         (fig.update_yaxes if horizontal else fig.update_xaxes)(type="category", categoryorder="array",
@@ -83,6 +86,43 @@ def grouped(
     if horizontal:
         fig.update_yaxes(autorange="reversed")  # first row on top
     return fig
+
+
+def hover_fields(part: pd.DataFrame, hover: str | dict[str, str] | None, head: str) -> dict:
+    """customdata and a hovertemplate: `head`, then one 'label: value' line per hover column."""
+    if not hover:
+        return {"hovertemplate": f"{head}<extra>%{{fullData.name}}</extra>"}
+    named = {hover: hover} if isinstance(hover, str) else hover
+    named = {label: col for label, col in named.items() if col in part}
+    lines = "".join(f"<br>{label}: %{{customdata[{i}]}}" for i, label in enumerate(named))
+    data = [[_hover_text(v) for v in row] for row in part[list(named.values())].itertuples(index=False)]
+    return {"customdata": data, "hovertemplate": f"{head}{lines}<extra>%{{fullData.name}}</extra>"}
+
+
+def _hover_text(value) -> str:
+    from dashboards.display import cell
+
+    return cell(value, "text")
+
+
+def basis_scatter(data: pd.DataFrame, x: str, y: str, *, title: str, x_title: str, y_title: str,
+                  hover: dict[str, str], units: tuple[str, str] = ("", "")):  # fmt: skip
+    """Markers coloured by the `basis` column (measured / projected / catalog), never joined by lines."""
+    go = _go()
+    fig = figure(title, x_title, y_title, "measured and projected")
+    for basis, part in data.groupby("basis", sort=True):
+        head = f"%{{x:,.3g}} {units[0]}<br>%{{y:,.3g}} {units[1]}"
+        fig.add_trace(go.Scatter(x=part[x].tolist(), y=part[y].tolist(), mode="markers", name=str(basis),
+                                 marker={"size": 10, "color": BASIS_COLOURS.get(str(basis))},
+                                 **hover_fields(part, hover, head)))  # fmt: skip
+    return fig
+
+
+def add_line(fig, x: list, y: list, name: str) -> None:
+    """A thin dark line through points already drawn (a front, a fit)."""
+    go = _go()
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": "#333", "width": 1},
+                             hoverinfo="skip"))  # fmt: skip
 
 
 def _slug(text: str) -> str:

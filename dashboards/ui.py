@@ -25,9 +25,10 @@ FILL_COMMANDS = {
 }
 METHOD_NAMES = {"lora": "LoRA", "qlora": "QLoRA", "full": "full fine-tuning"}
 BASIS = {
-    "measured": ":green-badge[measured]",
+    "measured": ":blue-badge[measured]",
     "projected": ":orange-badge[projected]",
-    "mixed": ":violet-badge[measured and projected]",
+    "mixed": ":gray-badge[measured and projected]",
+    "catalog": ":gray-badge[catalog price]",
 }
 
 

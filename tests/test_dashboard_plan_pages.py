@@ -13,6 +13,12 @@ from planner.capacity import Workload, fits_matrix, gpus_needed
 from planner.catalog import load_catalog
 from planner.cost import TrainScenario, compare_training
 from planner.measured import load_measurements
+from planner.scenario import apply, validate
+
+
+def apply_scenario(changes: dict):
+    """The catalog as planner.scenario applies a scenario with these changes."""
+    return apply(validate(changes), load_catalog())[1]
 
 
 @pytest.fixture
@@ -24,7 +30,8 @@ def results(tmp_path, monkeypatch):
 
 def bars(fig: dict) -> dict[str, float]:
     """Horizontal bars of every trace: category → value."""
-    return {y: x for t in fig["data"] if t["type"] == "bar" for x, y in zip(t["x"], t["y"], strict=True)}
+    return {y.removesuffix(" ⚠"): x for t in fig["data"] if t["type"] == "bar"
+            for x, y in zip(t["x"], t["y"], strict=True)}  # fmt: skip
 
 
 def usd_totals(scenario: TrainScenario, folder) -> dict[str, float]:
@@ -60,15 +67,15 @@ def test_overview_on_empty_results_is_projected_and_says_what_to_run(tmp_path, m
 def test_cost_what_if_matches_the_planner(results):
     at = open_page("cost")
     assert_clean(at)
-    at.text_input(key="cost-tokens").set_value("50M")
-    at.number_input(key="cost-runs").set_value(10.0)
-    at.segmented_control(key="cost-method").set_value("qlora")
-    at.multiselect(key="cost-kinds").select("on-demand").run()
+    at.text_input(key="scn-tokens-text").set_value("50M")
+    at.number_input(key="scn-runs_per_month").set_value(10.0)
+    at.segmented_control(key="scn-method").set_value("qlora")
+    at.multiselect(key="scn-kinds").select("on-demand").run()
     assert_clean(at)
     scenario = TrainScenario(
         model="llama-3.1-8b", tokens=50_000_000, method="qlora", epochs=3.0, runs_per_month=10.0
     )
-    catalog = plans.catalog_for(plans.Selection(kinds=("on-demand",)))
+    catalog = apply_scenario({"kinds": ["on-demand"]})
     comparison = compare_training(scenario, catalog, load_measurements(results))
     expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options}
     shown = bars(figure(at, "Monthly cost of 10 runs"))
@@ -89,30 +96,26 @@ def test_cost_what_if_matches_the_planner(results):
 
 def test_cost_widgets_present(results):
     at = open_page("cost")
-    for key in ("cost-model", "cost-tokens", "cost-epochs", "cost-runs", "cost-util"):
+    for key in ("scn-model", "scn-tokens-text", "scn-epochs", "scn-runs_per_month", "scn-utilisation"):
         assert any(w.key == key for kind in ("selectbox", "text_input", "number_input", "slider")
                    for w in at.get(kind)), key  # fmt: skip
-    assert at.multiselect(key="cost-gpus") is not None and at.toggle(key="cost-onprem") is not None
-    assert len(figures(at)) == 3  # cost, break-even curves, tornado
-    assert len(at.get("download_button")) >= 3
+    assert at.multiselect(key="scn-gpus") is not None and at.number_input(key="scn-onprem-pue") is not None
+    assert len(figures(at)) == 4  # cost, cost against time, break-even curves, tornado
+    assert len(at.get("download_button")) >= 5  # the scenario and each chart's data
 
 
 def test_cost_bad_tokens_is_a_message_not_a_traceback(results):
     at = open_page("cost")
-    at.text_input(key="cost-tokens").set_value("a lot").run()
+    at.text_input(key="scn-tokens-text").set_value("a lot").run()
     assert not at.exception
     assert at.error and "tokens" in at.error[0].value
 
 
 def test_onprem_assumptions_reach_the_planner(results):
     at = open_page("cost")
-    at.toggle(key="cost-onprem").set_value(True).run()
-    at.number_input(key="cost-kwh").set_value(0.5).run()
+    at.number_input(key="scn-onprem-usd_per_kwh").set_value(0.5).run()
     assert_clean(at)
-    site = next(iter(load_catalog().onprem.values()))
-    selection = plans.Selection(onprem=tuple(sorted({"years": float(site.years), "usd_per_kwh": 0.5,
-                                                     "pue": float(site.pue), "utilisation": float(site.utilisation)}.items())))  # fmt: skip
-    comparison = compare_training(TrainScenario(**plans.DEFAULT_SCENARIO), plans.catalog_for(selection),
+    comparison = compare_training(TrainScenario(**plans.DEFAULT_SCENARIO), apply_scenario({"onprem": {"usd_per_kwh": 0.5}}),
                                   load_measurements(results))  # fmt: skip
     expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options if o.kind == "on-prem"}
     shown = bars(figure(at, "Monthly cost of 4 runs"))
