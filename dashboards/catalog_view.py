@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import loaders, ui
+from dashboards.display import display
 from planner.errors import InputError
 
 
@@ -32,4 +33,4 @@ def show_catalogs() -> None:
         dates = ui.as_of_note(table).replace("prices as of", "as of") or "no as_of column"
         sources = table["source"].nunique() if "source" in table else 0
         with st.expander(f"**{path.name}** · {len(table)} rows · {dates} · {sources} sources"):
-            st.dataframe(table, hide_index=True)
+            st.dataframe(display(table), hide_index=True)

@@ -16,6 +16,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "se
 # One colour pair everywhere: measured figures blue, projected orange, catalog prices (managed offers) grey.
 # Other series take the palette, which holds neither of the pair.
 BASIS_COLOURS = {"measured": "#2E6FBA", "projected": "#E07B39", "catalog": "#7F7F7F", "yours": "#C0392B"}
+YOURS_MARK = " ★ yours"
 PALETTE = ("#3A9E6F", "#7C5BB5", "#B8475A", "#8C8C3A", "#4A9FB5", "#C28A2E", "#5D6D7E", "#D35DA0")
 
 
@@ -74,11 +75,14 @@ def grouped(
         value_axis, category_axis = ("x", "y") if horizontal else ("y", "x")
         common.update(hover_fields(part, hover, f"%{{{category_axis}}}<br>%{{{value_axis}:,.4g}} {unit}"))
         colour = BASIS_COLOURS.get(str(label)) if group is not None else None
+        mine = str(label).endswith(YOURS_MARK)  # an uploaded file's rows: a star, a hatched bar
         if kind == "bar":
-            fig.add_trace(go.Bar(orientation="h" if horizontal else "v", marker_color=colour, **common))
+            marker = {"color": colour, "pattern": {"shape": "/" if mine else ""}}
+            fig.add_trace(go.Bar(orientation="h" if horizontal else "v", marker=marker, **common))
         else:
             mode = "lines+markers" if kind == "line" else "markers"
-            fig.add_trace(go.Scatter(mode=mode, marker={"size": 9, "color": colour}, **common))
+            marker = {"size": 13 if mine else 9, "color": colour, "symbol": "star" if mine else "circle"}
+            fig.add_trace(go.Scatter(mode=mode, marker=marker, **common))
     if kind == "bar":  # categories in the data's order, not in the order the traces first use them
         order = list(dict.fromkeys(data[y if horizontal else x].tolist()))
         (fig.update_yaxes if horizontal else fig.update_xaxes)(type="category", categoryorder="array",

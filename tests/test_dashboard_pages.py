@@ -151,7 +151,7 @@ def test_inference_overhead_is_worked_out_from_the_pairs(fixture_results):
     prefill = figure(at, "Dynamic over merged: prefill")
     assert prefill["data"][0]["y"][0] == pytest.approx(60.0)  # 32000 / 20000 − 1
     decode = figure(at, "Decode latency")
-    assert trace(decode, "llama-3.1-8b · dynamic · bf16 · plain")["y"] == [30.0, 40.0]
+    assert trace(decode, "llama-3.1-8b · dynamic · bf16 · plain · prompt 512")["y"] == [30.0, 40.0]
 
 
 def test_inference_states_the_overhead_the_cost_model_uses(fixture_results):
