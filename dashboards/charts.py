@@ -63,6 +63,7 @@ def grouped(
     go = _go()
     fig = figure(title, x_title, y_title, basis, barmode="group")
     parts = [("", data)] if group is None else list(data.groupby(group, sort=True, dropna=False))
+    colours: dict[str, str] = {}
     for name, part in parts:
         label = name[0] if isinstance(name, tuple) else name
         # plain lists: the figure's JSON then holds the figures as written, not base64 arrays
@@ -74,8 +75,8 @@ def grouped(
         }
         value_axis, category_axis = ("x", "y") if horizontal else ("y", "x")
         common.update(hover_fields(part, hover, f"%{{{category_axis}}}<br>%{{{value_axis}:,.4g}} {unit}"))
-        colour = BASIS_COLOURS.get(str(label)) if group is not None else None
-        mine = str(label).endswith(YOURS_MARK)  # an uploaded file's rows: a star, a hatched bar
+        mine = str(label).endswith(YOURS_MARK)  # an uploaded file's rows: a star, a hatched bar, the same colour
+        colour = _colour(colours, str(label).removesuffix(YOURS_MARK)) if group is not None else None
         if kind == "bar":
             marker = {"color": colour, "pattern": {"shape": "/" if mine else ""}}
             fig.add_trace(go.Bar(orientation="h" if horizontal else "v", marker=marker, **common))
@@ -90,6 +91,14 @@ def grouped(
     if horizontal:
         fig.update_yaxes(autorange="reversed")  # first row on top
     return fig
+
+
+def _colour(colours: dict[str, str], series: str) -> str:
+    """A series' colour: its basis colour, else the next palette colour (kept for its 'yours' twin)."""
+    if series not in colours:
+        used = sum(1 for name in colours if name not in BASIS_COLOURS)
+        colours[series] = BASIS_COLOURS.get(series) or PALETTE[used % len(PALETTE)]
+    return colours[series]
 
 
 def hover_fields(part: pd.DataFrame, hover: str | dict[str, str] | None, head: str) -> dict:
@@ -129,6 +138,11 @@ def add_line(fig, x: list, y: list, name: str) -> None:
                              hoverinfo="skip"))  # fmt: skip
 
 
+def short(text: str, limit: int = 44) -> str:
+    """A category label cut to `limit` characters (the hover gives it whole)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "chart"
 
@@ -137,7 +151,9 @@ def show(fig, data: pd.DataFrame, *, key: str, basis: str, note: str = "") -> No
     """Render a figure, its basis and note, and a download of the data behind it as CSV."""
     st.plotly_chart(fig, key=f"chart-{key}", config=PLOTLY_CONFIG)
     left, right = st.columns([4, 1], vertical_alignment="center")
-    left.markdown(f"{basis_badge(basis)} {note}".strip())
+    left.markdown(basis_badge(basis))
+    if note:
+        left.text(note)  # may name hardware or dates from the files: shown as text
     right.download_button(
         "Download CSV",
         data.to_csv(index=False).encode("utf-8"),

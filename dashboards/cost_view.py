@@ -60,6 +60,11 @@ def _facts(option, runs: float) -> str:
     return " · ".join(bits)
 
 
+def _name(option) -> str:
+    """An option's provider and name from the catalog, escaped for the Markdown of an alert."""
+    return ui.plain(f"{option.provider} {option.option}")
+
+
 def show_verdict(plan: dict, scn: dict | None = None) -> bool:
     """The verdict, what it rests on (configuration, hours per run, fit in the month, flags) and three figures;
     False when one side has no priced option."""
@@ -70,22 +75,22 @@ def show_verdict(plan: dict, scn: dict | None = None) -> bool:
         return False
     runs = plan["comparison"].scenario.runs_per_month
     if saving > 0:
-        st.success(f"**Self-host.** {best_self.provider} {best_self.option} costs {ui.usd(best_self.usd_total)} "
-                   f"a month, {ui.usd(saving)} less than {best_managed.provider} {best_managed.option} "
+        st.success(f"**Self-host.** {_name(best_self)} costs {ui.usd(best_self.usd_total)} "
+                   f"a month, {ui.usd(saving)} less than {_name(best_managed)} "
                    f"({ui.usd(best_managed.usd_total)}).", icon=":material/check_circle:")  # fmt: skip
     else:
-        st.warning(f"**Use the managed API.** {best_managed.provider} {best_managed.option} costs "
+        st.warning(f"**Use the managed API.** {_name(best_managed)} costs "
                    f"{ui.usd(best_managed.usd_total)} a month, {ui.usd(-saving)} less than the cheapest "
-                   f"self-hosted option ({best_self.provider} {best_self.option}).", icon=":material/cloud:")  # fmt: skip
+                   f"self-hosted option ({_name(best_self)}).", icon=":material/cloud:")  # fmt: skip
     cols = st.columns(3)
-    cols[0].metric("Cheapest self-hosted, per month", ui.usd(best_self.usd_total))
-    cols[0].markdown(f"{ui.basis_badge(best_self.basis)} price as of {best_self.as_of}")
+    cols[0].metric("Self-hosted, per month", ui.usd(best_self.usd_total))
+    cols[0].markdown(f"{ui.basis_badge(best_self.basis)} price as of {best_self.as_of}")  # a date the catalog validated
     cols[0].text(f"{best_self.provider} {best_self.option}, {best_self.gpu} × {best_self.n_gpus:g}\n"
                  + _facts(best_self, runs).replace(" · ", "\n"))  # fmt: skip
-    cols[1].metric("Cheapest managed, per month", ui.usd(best_managed.usd_total))
+    cols[1].metric("Managed, per month", ui.usd(best_managed.usd_total))
     cols[1].markdown(f"{ui.basis_badge('catalog')} price as of {best_managed.as_of}")
     cols[1].text(f"{best_managed.provider} {best_managed.option}\n" + _facts(best_managed, runs).replace(" · ", "\n"))
-    cols[2].metric("Saving of self-hosting, per month", ui.usd(saving))
+    cols[2].metric("Saving per month", ui.usd(saving))
     return True
 
 
@@ -105,8 +110,8 @@ def show_pareto(options: pd.DataFrame, *, key: str) -> None:
                                units=("h", "$"))  # fmt: skip
     front = timed[timed["front"]].sort_values("job_hours")
     charts.add_line(fig, front["job_hours"].tolist(), front["usd_per_run"].tolist(), "Pareto front")
-    fig.update_xaxes(type="log")
-    fig.update_yaxes(type="log", tickprefix="$")
+    fig.update_xaxes(type="log", dtick=1)  # decades only: minor log ticks crowd the axis
+    fig.update_yaxes(type="log", tickprefix="$", dtick=1)
     charts.show(fig, timed[["provider", "option", "job_hours", "usd_per_run", "basis", "front", "config"]], key=key,
                 basis="mixed", note="on the line: no option is both cheaper and faster. Managed APIs publish no run time.")  # fmt: skip
 
@@ -116,8 +121,8 @@ def option_frame(options: pd.DataFrame) -> pd.DataFrame:
     shown = options.copy()
     shown["shown_basis"] = shown["basis"].where(shown["kind"] != "managed", "catalog")
     shown["flags"] = [", ".join(flags(o)) for o in shown.itertuples(index=False)]
-    shown["label"] = (shown["provider"] + " · " + shown["option"]
-                      + shown["flags"].map(lambda f: " ⚠" if f else ""))  # fmt: skip
+    shown["name"] = shown["provider"] + " · " + shown["option"]
+    shown["label"] = shown["name"].map(charts.short) + shown["flags"].map(lambda f: " ⚠" if f else "")
     return shown
 
 
@@ -125,7 +130,7 @@ def show_cost_chart(options: pd.DataFrame, *, runs: float, key: str, self_basis:
     """Monthly cost per option (log axis: managed prices span orders of magnitude), cheapest on top; colour
     says how the figure was obtained (measured, projected throughput, catalog price)."""
     shown = option_frame(options).sort_values("usd_total")
-    hover = {"kind": "kind", "hours per run": "job_hours", "configuration": "config", "flags": "flags",
+    hover = {"option": "name", "kind": "kind", "hours per run": "job_hours", "configuration": "config", "flags": "flags",
              "price as of": "as_of"}  # fmt: skip
     fig = charts.grouped(shown, "usd_total", "label", group="shown_basis", horizontal=True, hover=hover,
                          title=f"Monthly cost of {runs:g} runs", x_title="USD per month (log scale)", unit="USD",
@@ -195,7 +200,7 @@ def show_break_even(table: pd.DataFrame, kinds: tuple[str, ...] = ("self-hosted"
     table = table[table["self_kind"].isin(kinds)]
     from dashboards.display import display
 
-    cols = ["managed_option", "break_even_runs_per_month", "verdict", "self_option", "self_usd_total",
+    cols = ["managed_option", "verdict", "break_even_runs_per_month", "self_option", "self_usd_total",
             "managed_usd_total", "self_basis", "self_as_of", "managed_as_of", "match", "status"]  # fmt: skip
     st.dataframe(display(table, cols), hide_index=True)
 

@@ -32,7 +32,6 @@ def _with(options: list, value) -> list:
 
 def job_controls(scn: dict, models: list[str]) -> None:
     """Model, method, tokens, epochs, runs per month; GPUs, pricing kinds, utilisation."""
-    spec = scenario_mod.FIELDS
     top = st.columns([2, 2, 1.3, 1, 1])
     scn["model"] = top[0].selectbox("Model", _with(models, scn["model"]), key=state.bind("model"))
     scn["method"] = top[1].segmented_control("Method", list(scenario_mod.METHODS), key=state.bind("method"),
@@ -49,7 +48,7 @@ def job_controls(scn: dict, models: list[str]) -> None:
     scn["kinds"] = mid[1].multiselect("Pricing kinds", list(scenario_mod.KINDS), key=state.bind("kinds"),
                                       placeholder="all kinds",
                                       help="Self-hosted and on-prem options; managed offers are always priced.")  # fmt: skip
-    scn["utilisation"] = mid[2].slider(spec["utilisation"][3].capitalize(), 0.05, 1.0, step=0.05,
+    scn["utilisation"] = mid[2].slider("Utilisation of billed GPU-hours", 0.05, 1.0, step=0.05,
                                        key=state.bind("utilisation"),
                                        help="Share of paid hours spent in training steps.")  # fmt: skip
 
@@ -83,7 +82,8 @@ def cost_controls(scn: dict) -> None:
     )  # fmt: skip
     cols = st.columns(len(FACTORS))
     for col, name in zip(cols, FACTORS, strict=True):
-        scn[name] = col.number_input(spec[name][3].capitalize(), 0.01, 100.0, step=0.05, key=state.bind(name))
+        label = spec[name][3]
+        scn[name] = col.number_input(label[0].upper() + label[1:], 0.01, 100.0, step=0.05, key=state.bind(name))
 
 
 def _override(scn: dict, field: str, pick: str, catalog_value: float, label: str, step: float) -> None:

@@ -99,6 +99,14 @@ def filters(frame, fields: dict[str, str], *, key: str):
     return frame[keep]
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-.!|~$:"})
+
+
+def plain(text: object) -> str:
+    """Text from a results or catalog file, escaped so that Markdown shows it as written."""
+    return str(text).translate(_MARKDOWN)
+
+
 def usd(value: float | None) -> str:
     """'$1,234' (no cents above $100), '—' for a missing figure."""
     if value is None or value != value:

@@ -114,7 +114,8 @@ def test_training_memory_terms_are_the_planners(fixture_results):
     assert_clean(at)
     fig = figure(at, "Predicted memory terms")
     spec = dict(TRAIN_BASE, method="qlora")
-    expected = predict_memory(config_from_spec(spec), meas=load_measurements(fixture_results)).breakdown
+    breakdown = predict_memory(config_from_spec(spec), meas=load_measurements(fixture_results)).breakdown
+    expected = {term.removesuffix("_gib").replace("_", " "): gib for term, gib in breakdown.items()}  # legend
     shown = {t["name"]: dict(zip(t["x"], t["y"], strict=True)) for t in fig["data"] if t["type"] == "bar"}
     assert set(shown) == set(expected)
     for term, gib in expected.items():

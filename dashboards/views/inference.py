@@ -10,7 +10,7 @@ from dashboards import charts, loaders, tables, ui, yours
 from dashboards.display import display
 
 FILL = f"The inference suites measure every task: `{ui.FILL_COMMANDS['infer'][1]}`."
-PLAIN_NOTE = ("plain: eager `generate` (PyTorch, dynamic cache), bound by kernel launches at small batch, not a "
+PLAIN_NOTE = ("plain: eager generate (PyTorch, dynamic cache), bound by kernel launches at small batch, not a "
               "serving engine; tuned: static cache, compiled")  # fmt: skip
 
 st.title("Inference")

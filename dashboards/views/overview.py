@@ -14,7 +14,7 @@ scn = state.current()
 st.title("Fine-tune on your own GPUs, or pay a managed API?")
 state.link_error()
 st.markdown(
-    f"**Scenario:** {scn['model']} {ui.METHOD_NAMES[scn['method']]} (rank {scn['rank']}, all linear layers, "
+    f"**Scenario:** {ui.plain(scn['model'])} {ui.METHOD_NAMES[scn['method']]} (rank {scn['rank']}, all linear layers, "
     f"requested batch {scn['micro_batch']} × {scn['seq_len']}), {scn['tokens'] / 1e6:,.0f}M tokens × "
     f"{scn['epochs']:g} epochs per run, {scn['runs_per_month']:g} runs a month. Change any of it on the "
     "**Cost** page; the link of either page carries it."
@@ -51,10 +51,11 @@ if train.empty:
 else:
     heads = tables.headline_train(tables.view(train, tables.TRAIN_SPEC, tables.TRAIN_METRICS))
     st.dataframe(display(heads), hide_index=True)
-    st.markdown(f"{ui.basis_badge('measured')} {ui.hardware_note(train)}")
+    st.markdown(ui.basis_badge("measured"))
+    st.text(ui.hardware_note(train))
 infer = loaders.load_frame("infer")
 if not infer.empty:
     decode = tables.headline_decode(tables.view(infer, tables.INFER_SPEC, tables.INFER_METRICS))
     if not decode.empty:
-        st.caption("Decode at batch 1, ms per token by mode (measured; plain is eager `generate`):")
+        st.caption("Decode at batch 1, ms per token by mode (measured; plain is eager generate):")
         st.dataframe(display(decode, rename={"base": "base weights"}), hide_index=True)
