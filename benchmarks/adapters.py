@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from planner.errors import InputError
+from core.errors import InputError
 
 FINGERPRINT_FILE = "base_fingerprint.json"
 DELTA_RATIO = 0.1  # std of the adapter's weight update / std of the base weight it updates

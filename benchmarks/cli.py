@@ -11,11 +11,11 @@ from pathlib import Path
 
 from benchmarks.provenance import device_name_without_torch
 from benchmarks.runner import run_sweep
-from benchmarks.spec import DEVICES, TRAIN_METHODS
 from benchmarks.store import check_writable
 from benchmarks.suites import SPEC_TYPES, load_suite, make_entry, suite_names
-from planner.errors import InputError
-from planner.paths import RESULTS_DIR
+from core.errors import InputError
+from core.paths import RESULTS_DIR
+from core.vocab import DEVICES, METHODS
 
 
 def _positive_int(text: str) -> int:
@@ -78,7 +78,7 @@ def _single_entry(args) -> list:
     values = {k: v for k, v in values.items() if v is not None}
     if "model" not in values or "method" not in values:
         raise InputError("give --suite, or at least --model and --method", field="--model/--method",
-                         accepted=f"methods {', '.join(TRAIN_METHODS)}")  # fmt: skip
+                         accepted=f"methods {', '.join(METHODS)}")  # fmt: skip
     if "targets" in values and values["targets"] != "all-linear":
         values["targets"] = tuple(values["targets"].split(","))
     values["name"] = f"{values['model']}-{values['method']}"
@@ -115,8 +115,8 @@ def cmd_results_show(args) -> int:
 
 
 def cmd_results_compare(args) -> int:
+    from core.rows import load_rows
     from planner.regress import THRESHOLDS_TOML, compare, load_thresholds
-    from planner.rows import load_rows
 
     findings = compare(load_rows(args.baseline), load_rows(args.new), load_thresholds(args.thresholds or THRESHOLDS_TOML))
     if not findings:

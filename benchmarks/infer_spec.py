@@ -22,24 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.spec import DEVICES, PROFILES, _choice, _positive, check_model, spec_hash, spec_to_dict
-from planner.errors import InputError
-from planner.shapes import ALL_LINEAR, get_shape, resolve_targets
-
-BASES = ("bf16", "nf4")
-MODES = ("base", "dynamic", "merged")
-TASKS = ("prefill", "decode", "merge", "adapters", "mixed", "fidelity")
-DTYPES = ("bf16", "fp32")
-# The modes each task accepts: merging and fidelity need an adapter to merge; adapter operations and
-# mixed batches exist only beside an unmerged base.
-TASK_MODES = {
-    "prefill": MODES,
-    "decode": MODES,
-    "merge": ("merged",),
-    "adapters": ("dynamic",),
-    "mixed": ("dynamic",),
-    "fidelity": ("merged",),
-}
+from benchmarks.spec import _choice, _positive, check_model, spec_hash, spec_to_dict
+from core.errors import InputError
+from core.shapes import ALL_LINEAR, get_shape, resolve_targets
+from core.vocab import BASES, DEVICES, DTYPES, MODES, PROFILES, TASK_MODES, TASKS
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 
 from benchmarks.distributed import die_with_parent, num_processes, worker_command
-from planner.paths import REPO_ROOT
+from core.paths import REPO_ROOT
 
 PRELOAD = ["benchmarks.preload"]
 FORK_SERVER_SWITCH = "PEFTPLAN_FORK_SERVER"  # "0": every spec starts a fresh interpreter

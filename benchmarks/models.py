@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
 
-from planner.shapes import ModelShape, get_shape
+from core.shapes import ModelShape, get_shape
+from core.vocab import BASES
 
-QUANTS = ("bf16", "nf4")
+QUANTS = BASES  # how the base weights are stored
 CONFIGS = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}
 
 

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from planner.paths import REPO_ROOT
+from core.paths import REPO_ROOT
 
 # The code whose change invalidates a measurement (resume redoes specs measured by other code).
-CODE_FILES = ("benchmarks/*.py", "planner/flops.py", "planner/shapes.py")
+CODE_FILES = ("benchmarks/*.py", "core/flops.py", "core/shapes.py")
 
 
 @lru_cache(maxsize=1)

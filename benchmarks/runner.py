@@ -24,7 +24,7 @@ from benchmarks.provenance import code_version
 from benchmarks.store import append_row, finished_rows
 from benchmarks.suites import Entry
 from benchmarks.worker import make_row
-from planner.paths import REPO_ROOT
+from core.paths import REPO_ROOT
 
 STDERR_TAIL_CHARS = 1500
 

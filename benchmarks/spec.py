@@ -12,15 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.shapes import ALL_LINEAR, get_shape, resolve_targets
-
-TRAIN_METHODS = ("lora", "qlora", "full")
-OPTIMIZERS = ("adamw_fused", "paged_adamw_8bit")
-ATTN_IMPLS = ("sdpa", "eager")
-PROFILES = ("plain", "tuned")
-DEVICES = ("cuda", "cpu")
-SHARDINGS = ("full_shard", "shard_grad_op", "hybrid_shard")  # FSDP over num_gpus > 1 (benchmarks/train_fsdp.py)
+from core.errors import InputError
+from core.shapes import ALL_LINEAR, get_shape, resolve_targets
+from core.vocab import ATTN_IMPLS, DEVICES, METHODS, OPTIMIZERS, PROFILES, SHARDINGS
 
 
 def spec_hash(spec_dict: dict) -> str:
@@ -112,7 +106,7 @@ class TrainSpec:
     cpu_offload: bool = False
 
     def __post_init__(self):
-        _choice("method", self.method, TRAIN_METHODS)
+        _choice("method", self.method, METHODS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("attn_impl", self.attn_impl, ATTN_IMPLS)
         _choice("profile", self.profile, PROFILES)

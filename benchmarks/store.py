@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.rows import parse_lines
+from core.errors import InputError
+from core.rows import parse_lines
 
 
 def check_writable(path: str | Path) -> Path:

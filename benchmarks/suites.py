@@ -22,7 +22,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import InputError
+from core.errors import InputError
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 # Spec class and runner of each kind, imported lazily: the parent process never needs torch.

@@ -32,7 +32,7 @@ from benchmarks.measure import (
 from benchmarks.models import build_model, shape_of
 from benchmarks.spec import TrainSpec
 from benchmarks.tuned import apply_tuned, compile_outcome
-from planner.flops import train_flops_per_token
+from core.flops import train_flops_per_token
 
 
 def _attach_lora(model, spec: TrainSpec):

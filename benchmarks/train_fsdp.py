@@ -52,7 +52,7 @@ from benchmarks.measure import (
 from benchmarks.models import _decoder_layer_class, build_random, hf_config, shape_of
 from benchmarks.spec import TrainSpec
 from benchmarks.train import _optimizer, attach_method, param_counts, train_step
-from planner.flops import train_flops_per_token
+from core.flops import train_flops_per_token
 
 INIT_STD = 0.02  # transformers' initializer_range for these families
 RESHARD_AFTER_FORWARD = {"full_shard": True, "shard_grad_op": False, "hybrid_shard": True}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.provenance import code_version, host_provenance
 from benchmarks.suites import RUNNERS, SPEC_TYPES, resolve
-from planner.rows import SCHEMA_VERSION
+from core.rows import SCHEMA_VERSION
 
 
 def _finite(value):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import InputError
 from dashboards import loaders, ui
 from dashboards.display import display
-from planner.errors import InputError
 
 
 def show_catalogs() -> None:

@@ -11,9 +11,9 @@ import argparse
 import os
 from pathlib import Path
 
+from core.errors import InputError
+from core.paths import RESULTS_DIR
 from dashboards import RESULTS_ENV
-from planner.errors import InputError
-from planner.paths import RESULTS_DIR
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
 DEFAULT_HOST = "127.0.0.1"

@@ -1,6 +1,6 @@
 """Cached loaders for the dashboard: result rows, catalog files, and the planner's catalog and measurements.
 
-Result rows are read through planner.rows (validated); the cache key includes each file's size and
+Result rows are read through core.rows (validated); the cache key includes each file's size and
 modification time, so rows appended by a running sweep appear on the next rerun. Errors are InputError,
 which the pages show as a message.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core import rows as result_rows
+from core.errors import InputError
+from core.paths import CATALOG_DIR, REPO_ROOT, RESULTS_DIR
 from dashboards import RESULTS_ENV
-from planner import rows as result_rows
-from planner.errors import InputError
-from planner.paths import CATALOG_DIR, REPO_ROOT, RESULTS_DIR
 
 THRESHOLDS_TOML = REPO_ROOT / "benchmarks" / "regression-thresholds.toml"  # the regression gate's
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.errors import InputError
 from dashboards import charts, loaders, tables
-from planner.errors import InputError
 
 
 def _spec(row: pd.Series) -> dict:

@@ -130,6 +130,6 @@ def fits(methods: tuple[str, ...], seq_len: int, micro_batch: int) -> pd.DataFra
 
 def released_models() -> list[str]:
     """Model names of the shape catalog, without the tiny test shapes."""
-    from planner.shapes import load_shapes
+    from core.shapes import load_shapes
 
     return [name for name, shape in load_shapes().items() if "test shape" not in shape.source]

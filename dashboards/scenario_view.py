@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import InputError
+from core.vocab import METHODS, PROFILES
 from dashboards import state, ui
 from planner import scenario as scenario_mod
 from planner.config import parse_tokens
-from planner.errors import InputError
 
 SEQ_LENS = [256, 512, 1024, 2048, 4096, 8192, 16384]
 RANKS = [4, 8, 16, 32, 64, 128, 256]
@@ -34,7 +35,7 @@ def job_controls(scn: dict, models: list[str]) -> None:
     """Model, method, tokens, epochs, runs per month; GPUs, pricing kinds, utilisation."""
     top = st.columns([2, 2, 1.3, 1, 1])
     scn["model"] = top[0].selectbox("Model", _with(models, scn["model"]), key=state.bind("model"))
-    scn["method"] = top[1].segmented_control("Method", list(scenario_mod.METHODS), key=state.bind("method"),
+    scn["method"] = top[1].segmented_control("Method", list(METHODS), key=state.bind("method"),
                                              format_func=ui.METHOD_NAMES.get) or scn["method"]  # fmt: skip
     key = state.WIDGET_PREFIX + "tokens-text"
     st.session_state.setdefault(key, tokens_text(scn["tokens"]))
@@ -67,7 +68,7 @@ def config_controls(scn: dict) -> None:
     )
     scn["micro_batch"] = cfg[2].selectbox("Micro-batch", _with(BATCHES, scn["micro_batch"]),
                                           key=state.bind("micro_batch"))  # fmt: skip
-    scn["profile"] = cfg[3].selectbox("Profile", ["plain", "tuned"], key=state.bind("profile"))
+    scn["profile"] = cfg[3].selectbox("Profile", list(PROFILES), key=state.bind("profile"))
     scn["managed_scope"] = cfg[4].selectbox("Managed offers", ["all", "same-model"], key=state.bind("managed_scope"),
                                             help="same-model: only offers that tune this open model")  # fmt: skip
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import InputError
 from planner import scenario as scenario_mod
-from planner.errors import InputError
 
 KEY = "scenario"
 WIDGET_PREFIX = "scn-"

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from planner.errors import InputError
+from core.errors import InputError
 
 log = logging.getLogger("peftplan.dashboard")
 

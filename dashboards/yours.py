@@ -1,13 +1,13 @@
 """A results file of your own beside the shipped rows (Training and Inference pages): validated in memory by
-planner.rows, kept in this browser session only (never written to disk), marked "yours" on every chart."""
+core.rows, kept in this browser session only (never written to disk), marked "yours" on every chart."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from core.errors import InputError
 from dashboards import loaders
-from planner.errors import InputError
 
 KEY = "your-rows"
 SOURCE_SHIPPED, SOURCE_YOURS = "shipped", "yours"

@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from core.errors import InputError
+from core.shapes import get_shape, load_shapes
+from core.vocab import METHODS
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.cost import DEFAULT_UTILISATION, GPU_COUNTS, HOURS_PER_MONTH, TrainScenario, choose_config
-from planner.errors import InputError
-from planner.flops import METHODS
 from planner.measured import Measurements, empty_measurements
 from planner.memory import DEFAULT_HEADROOM_FRAC, predict_memory
-from planner.shapes import get_shape, load_shapes
 from planner.throughput import predict_tokens_per_s
 
 

@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from core.errors import InputError
+from core.paths import CATALOG_DIR
 from planner import catalog_fields as fields
-from planner.errors import InputError
-from planner.paths import CATALOG_DIR
 
 PRICING_KINDS = ("on-demand", "spot", "reserved")
 MANAGED_METHODS = ("lora", "full", "sft", "dpo", "rft")

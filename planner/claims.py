@@ -44,7 +44,7 @@ def _where(row: dict) -> str:
 
 def lora_fraction(rows: list[dict]) -> Claim:
     """LoRA trains under 0.1 % of a 7B model's parameters (4–8 million)."""
-    from planner.shapes import get_shape, lora_params
+    from core.shapes import get_shape, lora_params
 
     claim = "LoRA trains under 0.1 % of a 7B model's parameters (4–8 million)"
     test = "trainable ÷ total parameters of measured LoRA runs of 7–8B models; under 0.1 % holds"

@@ -19,14 +19,10 @@ import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from planner.errors import InputError
-from planner.flops import METHODS
-from planner.shapes import ALL_LINEAR, LINEAR_MODULES, ModelShape, get_shape, resolve_targets
+from core.errors import InputError
+from core.shapes import ALL_LINEAR, LINEAR_MODULES, ModelShape, get_shape, resolve_targets
+from core.vocab import ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES, SHARDINGS
 
-OPTIMIZERS = ("adamw_fused", "paged_adamw_8bit")
-ATTN_IMPLS = ("sdpa", "eager")
-PROFILES = ("plain", "tuned")
-SHARDINGS = (None, "full_shard", "shard_grad_op", "hybrid_shard")
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
 
 
@@ -73,7 +69,7 @@ class TrainConfig:
             ("optimizer", OPTIMIZERS),
             ("attn_impl", ATTN_IMPLS),
             ("profile", PROFILES),
-            ("sharding", SHARDINGS),
+            ("sharding", (None, *SHARDINGS)),
         ):
             if getattr(self, field) not in choices:
                 raise _fail(field, getattr(self, field), ", ".join(str(c) for c in choices))

@@ -31,9 +31,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from core.errors import InputError
 from planner.catalog import Catalog, Gpu, GpuPrice, ManagedOffer, OnPrem, load_catalog
 from planner.config import TrainConfig
-from planner.errors import InputError
 from planner.measured import NO_ROWS_HINT, Measurements, empty_measurements
 from planner.memory import MemoryPrediction, predict_memory
 from planner.throughput import ThroughputPrediction, predict_tokens_per_s

@@ -25,10 +25,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from core.flops import forward_flops_per_token
+from core.shapes import get_shape
 from planner.catalog import Catalog, Gpu
-from planner.flops import forward_flops_per_token
 from planner.measured import InferRecord, Measurements
-from planner.shapes import get_shape
 
 GIB = 2**30
 # Assumptions used only without measured rows (each figure built on them says so):

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from core.errors import InputError
+from core.paths import CATALOG_DIR, RESULTS_DIR
+from core.rows import load_rows, result_files
 from planner.catalog import Gpu, gpu_of_device, load_catalog
 from planner.config import TrainConfig, config_from_spec
-from planner.errors import InputError
-from planner.paths import CATALOG_DIR, RESULTS_DIR
-from planner.rows import load_rows, result_files
 
 MEASURE_HINT = (
     "Measure with `peftplan bench train --suite h200-standard` on a GPU (or `make bench-cpu` for the CPU "
@@ -176,7 +176,7 @@ def _infer_record(row: dict, gpus: dict[str, Gpu]) -> InferRecord:
 
 
 def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str = "<rows>") -> Measurements:
-    """Measurements from validated rows (planner.rows); non-ok rows are ignored, unusable ones set aside."""
+    """Measurements from validated rows (core.rows); non-ok rows are ignored, unusable ones set aside."""
     train, infer, skipped = [], [], []
     for row in rows:
         if row["status"] != "ok":

@@ -51,10 +51,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from core.shapes import lora_params
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.measured import Measurements, TrainRecord, empty_measurements
-from planner.shapes import lora_params
 
 GIB = 2**30
 BF16_BYTES = 2

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import argparse
 
+from core.paths import CATALOG_DIR, RESULTS_DIR
+from core.vocab import ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES
 from planner import plan_commands as commands
-from planner.paths import CATALOG_DIR, RESULTS_DIR
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,12 +32,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _train_args(p: argparse.ArgumentParser, model_required: bool = True) -> None:
     p.add_argument("--model", required=model_required, help="a model of data/catalog/models.csv")
-    p.add_argument("--method", default="lora", choices=("lora", "qlora", "full"))
+    p.add_argument("--method", default="lora", choices=METHODS)
     p.add_argument("--rank", default="16")
     p.add_argument("--targets", default="all-linear", help="all-linear or a comma list such as q_proj,v_proj")
     p.add_argument("--batch", default="4", help="micro-batch")
     p.add_argument("--seq", default="2048", help="sequence length")
-    p.add_argument("--profile", default="plain", choices=("plain", "tuned"))
+    p.add_argument("--profile", default="plain", choices=PROFILES)
 
 
 def _job_args(p: argparse.ArgumentParser, tokens_required: bool = True) -> None:
@@ -61,8 +62,8 @@ def register(subparsers) -> None:
     _train_args(p)
     p.add_argument("--grad-checkpointing", action="store_true")
     p.add_argument("--gpu", default="h200")
-    p.add_argument("--optimizer", default="adamw_fused", choices=("adamw_fused", "paged_adamw_8bit"))
-    p.add_argument("--attn-impl", default="sdpa", choices=("sdpa", "eager"))
+    p.add_argument("--optimizer", default="adamw_fused", choices=OPTIMIZERS)
+    p.add_argument("--attn-impl", default="sdpa", choices=ATTN_IMPLS)
     p.add_argument("--num-gpus", default="1", help="GPUs of the job (more than one: FSDP full sharding)")
     _common(p)
     p.set_defaults(func=commands.cmd_memory)

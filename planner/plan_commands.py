@@ -13,12 +13,12 @@ import math
 import sys
 from dataclasses import asdict
 
+from core.errors import InputError
 from planner.breakeven import break_even_table, payback, sensitivity
 from planner.capacity import Workload, fits_matrix, gpus_needed
 from planner.catalog import load_catalog, resolve_gpu
 from planner.config import TrainConfig, parse_positive, parse_tokens
 from planner.cost import TrainScenario, compare_training
-from planner.errors import InputError
 from planner.measured import NO_ROWS_HINT, load_measurements
 from planner.memory import predict_memory
 from planner.serve import ServeScenario, compare_serving

@@ -11,8 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.paths import REPO_ROOT
+from core.errors import InputError
+from core.paths import REPO_ROOT
 
 THRESHOLDS_TOML = REPO_ROOT / "benchmarks" / "regression-thresholds.toml"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.rows import load_rows, rows_frame
+from core.rows import load_rows, rows_frame
 
 # (column in the flattened frame, header, format)
 TRAIN_COLUMNS = (

@@ -32,11 +32,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 
-from planner.errors import InputError
+from core.errors import InputError
+from core.vocab import METHODS, PROFILES
 
 SCHEMA = "peftplan-scenario/1"
 KINDS = ("on-demand", "spot", "reserved", "on-prem")
-METHODS = ("lora", "qlora", "full")
 # On-prem assumptions a scenario may replace for every site (a new catalog column is one more name here).
 ONPREM_FIELDS = ("years", "usd_per_kwh", "pue", "utilisation", "server_usd_per_gpu", "colo_usd_per_kw_month")
 
@@ -78,7 +78,7 @@ FIELDS: dict[str, tuple] = {
     "rank": (*_num(1, 1024, integer=True), 16, "LoRA rank"),
     "seq_len": (*_num(16, 131_072, integer=True), 2048, "sequence length (tokens)"),
     "micro_batch": (*_num(1, 512, integer=True), 4, "micro-batch (sequences)"),
-    "profile": (*_choice("plain", "tuned"), "plain", "profile"),
+    "profile": (*_choice(*PROFILES), "plain", "profile"),
     "managed_scope": (*_choice("all", "same-model"), "all", "managed offers"),
     "utilisation": (*_num(0.05, 1), 0.9, "utilisation of billed GPU-hours"),
     "ops_usd_per_month": (*_num(0, 1e8), 0.0, "operating and people costs (USD per month)"),

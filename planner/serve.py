@@ -29,8 +29,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from core.errors import InputError
+from core.shapes import get_shape, lora_params
 from planner.catalog import Catalog, Gpu, GpuPrice, ManagedOffer, load_catalog
-from planner.errors import InputError
 from planner.inference import (
     Figure,
     decode_step_s,
@@ -42,7 +43,6 @@ from planner.inference import (
 )
 from planner.measured import Measurements, empty_measurements
 from planner.memory import DEFAULT_HEADROOM_FRAC, GIB
-from planner.shapes import get_shape, lora_params
 
 HOURS_PER_MONTH = 730.0
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24

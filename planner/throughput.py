@@ -5,7 +5,7 @@ memory-bound. The planner models a single GPU's seconds per token as
 
     s = flops_per_token / (a × bf16_peak) + k × traffic_bytes_per_token / bandwidth
 
-flops_per_token from planner/flops.py (full 6N, LoRA/QLoRA 4N + 6·adapter, +2N with checkpointing, plus
+flops_per_token from core/flops.py (full 6N, LoRA/QLoRA 4N + 6·adapter, +2N with checkpointing, plus
 attention); traffic_bytes_per_token is the activation bytes a token keeps per layer × layers
 (planner.memory's count) × 4/3 with checkpointing (the forward, a third of the traffic, runs twice).
 a (the matmul efficiency, a fraction of the datasheet peak in gpus.csv) and k (elementwise traffic per kept
@@ -37,9 +37,9 @@ import statistics
 from dataclasses import dataclass
 from functools import lru_cache
 
+from core.flops import train_flops_per_token
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
-from planner.flops import train_flops_per_token
 from planner.measured import Measurements, TrainRecord, empty_measurements
 from planner.memory import activation_bytes_per_token_layer
 

@@ -21,7 +21,7 @@ from benchmarks.infer import run_infer
 from benchmarks.infer_spec import InferSpec
 from benchmarks.models import build_model, fingerprint
 from benchmarks.worker import run_request
-from planner.errors import InputError
+from core.errors import InputError
 
 IDS = torch.tensor([[5, 9, 17, 33, 65, 129, 3, 7, 11, 13, 200, 255]])
 

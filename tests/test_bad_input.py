@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from planner.cli import main
+from peftplan.cli import main
 
 BASE = ["bench", "train", "--device", "cpu", "--seq-len", "32", "--micro-batch", "2"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.runner import run_isolated
-from planner.rows import validate_row
+from core.rows import validate_row
 from tests.helpers import tiny_entry
 
 
@@ -31,7 +31,7 @@ def test_checkpoint_benchmarks(checkpoint, method):
 
 
 def test_a_folder_without_config_is_refused(tmp_path):
-    from planner.errors import InputError
+    from core.errors import InputError
 
     with pytest.raises(InputError, match="config.json"):
         tiny_entry("x", model="m", checkpoint=str(tmp_path))

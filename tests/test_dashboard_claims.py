@@ -7,11 +7,11 @@ import pytest
 from test_dashboard_pages import assert_clean, open_page
 from test_dashboard_rows import write_results
 
+from core.rows import load_rows
 from dashboards import RESULTS_ENV
 from planner import claims
 from planner.catalog import load_catalog
 from planner.measured import empty_measurements, load_measurements
-from planner.rows import load_rows
 from planner.scenario import apply, default_scenario
 
 PROV = {"device_name": "TEST-GPU", "git_commit": "abc", "timestamp": "2026-11-20T10:00:00+00:00"}

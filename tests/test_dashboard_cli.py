@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.paths import RESULTS_DIR
 from dashboards import RESULTS_ENV, cli
-from planner import cli as root_cli
-from planner.paths import RESULTS_DIR
+from peftplan import cli as root_cli
 
 REPO = Path(__file__).resolve().parent.parent
 

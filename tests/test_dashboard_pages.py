@@ -235,8 +235,8 @@ def test_data_page_lists_files_and_counts_rows(fixture_results):
     ],
 )
 def test_upload_bad_file_is_one_clear_message(content, message):
+    from core.errors import InputError
     from dashboards.loaders import parse_upload
-    from planner.errors import InputError
 
     with pytest.raises(InputError, match=message) as err:
         parse_upload("upload.jsonl", content)

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from planner.rows import SCHEMA_VERSION, load_rows
+from core.rows import SCHEMA_VERSION, load_rows
 
 FIXTURE_DEVICE = "TEST-GPU (fixture)"
 OLD_COMMIT, NEW_COMMIT = "1111111111" + "0" * 30, "2222222222" + "0" * 30
@@ -96,7 +96,7 @@ def write_results(folder: Path) -> Path:
 
 def test_fixture_rows_follow_the_row_contract(tmp_path):
     folder = write_results(tmp_path / "results")
-    rows = load_rows(folder)  # validates every row against planner.rows
+    rows = load_rows(folder)  # validates every row against core.rows
     train, infer = fixture_rows()
     assert len(rows) == len(train) + len(infer)
     assert {r["provenance"]["device_name"] for r in rows} == {FIXTURE_DEVICE}

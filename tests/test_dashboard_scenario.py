@@ -12,12 +12,12 @@ from streamlit.testing.v1 import AppTest
 from test_dashboard_pages import APP, assert_clean, figure
 from test_dashboard_rows import write_results
 
+from core.errors import InputError
 from dashboards import RESULTS_ENV
 from dashboards.display import MISSING, cell, display, header
 from planner import scenario
 from planner.catalog import load_catalog
 from planner.cost import compare_training
-from planner.errors import InputError
 
 
 def test_default_scenario_survives_json_and_the_link_unchanged():

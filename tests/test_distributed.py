@@ -15,9 +15,9 @@ import pytest
 from benchmarks.distributed import MULTI_GPU_ENV, worker_command, worker_env
 from benchmarks.runner import run_isolated
 from benchmarks.suites import load_suite, make_entry
-from planner.errors import InputError
-from planner.rows import validate_row
-from planner.shapes import get_shape, lora_params
+from core.errors import InputError
+from core.rows import validate_row
+from core.shapes import get_shape, lora_params
 
 TINY = {"model": "tiny-llama", "rank": 8, "alpha": 16, "micro_batch": 4, "seq_len": 64, "warmup_steps": 1,
         "measure_steps": 6, "lr": 1e-2, "device": "cpu"}  # fmt: skip

@@ -19,7 +19,7 @@ import pytest
 from benchmarks import launch
 from benchmarks.launch import Launcher, _imported_alike
 from benchmarks.runner import request_of, run_isolated, run_sweep
-from planner.paths import REPO_ROOT
+from core.paths import REPO_ROOT
 from tests.helpers import read_jsonl, tiny_entry
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; Linux fork server")
@@ -179,7 +179,7 @@ rank = 4
 
 SWEEP_IN_THIS_PROCESS = """
 import json, sys
-from planner.cli import main
+from peftplan.cli import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
 """
@@ -222,7 +222,7 @@ def test_killing_the_sweep_alone_kills_its_worker(tmp_path, fork_server):
     env = {**os.environ, "PEFTPLAN_TEST_MARK": marker, "PEFTPLAN_INJECT_FAULT": "first=hang",
            "PEFTPLAN_FORK_SERVER": fork_server}  # fmt: skip
     args = ["bench", "train", "--suite", str(suite), "--out", str(tmp_path / "rows.jsonl"), "--no-progress"]
-    sweep = subprocess.Popen([sys.executable, "-m", "planner.cli", *args], cwd=REPO_ROOT, env=env,
+    sweep = subprocess.Popen([sys.executable, "-m", "peftplan.cli", *args], cwd=REPO_ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 120

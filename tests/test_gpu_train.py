@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.runner import run_isolated
-from planner.rows import validate_row
+from core.rows import validate_row
 from tests.helpers import tiny_entry
 
 pytestmark = pytest.mark.gpu

@@ -9,10 +9,11 @@ import torch
 from benchmarks.adapters import add_random_adapter, base_weight, lora_layers
 from benchmarks.infer import COMMON_METRICS, NULL_ON_CPU, TASK_METRICS, build_base, run_infer
 from benchmarks.infer_ops import generate_once, measure_generation, prompts
-from benchmarks.infer_spec import MODES, TASKS, InferSpec
+from benchmarks.infer_spec import InferSpec
 from benchmarks.runner import run_isolated, run_sweep
 from benchmarks.suites import Entry, load_suite
-from planner.rows import read_rows, validate_row
+from core.rows import read_rows, validate_row
+from core.vocab import MODES, TASKS
 
 
 def tiny(**values) -> InferSpec:

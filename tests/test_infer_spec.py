@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.infer_spec import MODES, TASKS, InferSpec
+from benchmarks.infer_spec import InferSpec
 from benchmarks.spec import build_spec
 from benchmarks.suites import load_suite
-from planner.errors import InputError
+from core.errors import InputError
+from core.vocab import MODES, TASKS
 
 
 def spec(**values) -> InferSpec:

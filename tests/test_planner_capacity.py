@@ -6,10 +6,10 @@ import math
 
 import pytest
 
+from core.errors import InputError
 from planner.capacity import Workload, fits_matrix, gpus_needed
 from planner.catalog import load_catalog
 from planner.config import TrainConfig
-from planner.errors import InputError
 from planner.memory import predict_memory
 from planner.throughput import predict_tokens_per_s
 

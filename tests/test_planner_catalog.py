@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from test_planner_fixtures import copy_catalog
 
+from core.errors import InputError
 from planner.catalog import catalog_frame, gpu_of_device, load_catalog, resolve_gpu
-from planner.errors import InputError
 
 
 def test_shipped_catalog_loads_with_source_and_date_on_every_row():

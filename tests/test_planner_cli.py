@@ -8,7 +8,7 @@ import json
 import pytest
 from test_planner_fixtures import write_rows
 
-from planner import cli
+from peftplan import cli
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

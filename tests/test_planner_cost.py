@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_planner_fixtures import measurements, small_catalog, train_row
 
+from core.errors import InputError
 from planner.catalog import load_catalog
 from planner.cost import TrainScenario, compare_training
-from planner.errors import InputError
 from planner.throughput import DEFAULT_SCALING_EFFICIENCY
 
 # Test catalog lines (made-up prices, test data)

@@ -8,9 +8,9 @@ import json
 import shutil
 from pathlib import Path
 
+from core.paths import CATALOG_DIR
+from core.rows import SCHEMA_VERSION
 from planner.measured import Measurements, load_measurements
-from planner.paths import CATALOG_DIR
-from planner.rows import SCHEMA_VERSION
 
 PROVENANCE = {
     "git_commit": "0" * 40,

@@ -8,13 +8,14 @@ import pkgutil
 import subprocess
 import sys
 
+import core
 import planner
 
 HEAVY = {"torch", "transformers", "peft", "bitsandbytes"}
 
 
 def test_planner_imports_no_heavy_library():
-    modules = sorted(f"planner.{m.name}" for m in pkgutil.iter_modules(planner.__path__))
+    modules = sorted(f"{pkg.__name__}.{m.name}" for pkg in (core, planner) for m in pkgutil.iter_modules(pkg.__path__))
     assert {
         "planner.catalog",
         "planner.memory",
@@ -25,6 +26,8 @@ def test_planner_imports_no_heavy_library():
         "planner.capacity",
         "planner.accuracy",
         "planner.plan_cli",
+        "core.vocab",
+        "core.rows",
     } <= set(modules)
     code = (
         "import importlib, json, sys\n"

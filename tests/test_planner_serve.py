@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from test_planner_fixtures import infer_row, measurements, small_catalog
 
+from core.errors import InputError
 from planner.catalog import load_catalog
-from planner.errors import InputError
 from planner.inference import DEFAULT_DYNAMIC_OVERHEAD, dynamic_overhead
 from planner.serve import ServeScenario, compare_serving
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from planner.cli import main
-from planner.errors import InputError
+from core.errors import InputError
+from peftplan.cli import main
 from planner.regress import Threshold, compare, judge, load_thresholds
 
 

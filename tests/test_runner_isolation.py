@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from benchmarks.runner import run_sweep
-from planner.paths import REPO_ROOT
-from planner.rows import validate_row
+from core.paths import REPO_ROOT
+from core.rows import validate_row
 from tests.helpers import read_jsonl, tiny_entry
 
 
@@ -57,7 +57,7 @@ rank = 8
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "planner.cli", *args]
+    return [sys.executable, "-m", "peftplan.cli", *args]
 
 
 def test_a_killed_sweep_loses_nothing_and_resumes(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner.flops import train_flops_per_token
-from planner.shapes import get_shape, load_shapes, lora_params
+from core.flops import train_flops_per_token
+from core.shapes import get_shape, load_shapes, lora_params
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import pytest
 
 from benchmarks.runner import run_sweep
 from benchmarks.suites import load_suite
-from planner.rows import validate_row
-from planner.shapes import get_shape, lora_params
+from core.rows import validate_row
+from core.shapes import get_shape, lora_params
 from tests.helpers import read_jsonl
 
 TRAIN_METRICS = (

@@ -9,8 +9,8 @@ import pytest
 
 from benchmarks.runner import run_isolated
 from benchmarks.suites import load_suite
-from planner.errors import InputError
-from planner.rows import validate_row
+from core.errors import InputError
+from core.rows import validate_row
 from tests.helpers import TINY, tiny_entry
 
 LIGER_ON_CPU = "liger: Triton GPU kernels, not used on the CPU"
@@ -22,7 +22,7 @@ def _plain_losses(spec_values: dict) -> list[float]:
     from benchmarks.data import PatternBatches
     from benchmarks.spec import TrainSpec
     from benchmarks.train import prepare, train_step
-    from planner.shapes import get_shape
+    from core.shapes import get_shape
 
     spec = TrainSpec(**{**spec_values, "profile": "plain"})
     model, optimizer, _ = prepare(spec)

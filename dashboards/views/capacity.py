@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.vocab import METHODS
 from dashboards import charts, plans, ui
 from dashboards.display import display
 from planner.config import parse_tokens
@@ -18,7 +19,7 @@ st.header("GPUs for a workload")
 models = plans.released_models()
 row = st.columns([2, 2, 1.3, 1, 1, 1.3])
 model = row[0].selectbox("Model", models, index=models.index(default["model"]), key="cap-model")
-method = row[1].segmented_control("Method", ["lora", "qlora", "full"], default=default["method"], key="cap-method",
+method = row[1].segmented_control("Method", list(METHODS), default=default["method"], key="cap-method",
                                   format_func=ui.METHOD_NAMES.get) or default["method"]  # fmt: skip
 tokens_text = row[2].text_input(
     "Tokens per job", "100M", key="cap-tokens", help="per epoch: 250k, 100M, 1.5B"
@@ -68,7 +69,7 @@ else:
 
 st.header("What fits in which GPU's memory")
 row = st.columns([3, 1, 1])
-methods = row[0].multiselect("Methods", ["lora", "qlora", "full"], default=["lora", "qlora", "full"],
+methods = row[0].multiselect("Methods", list(METHODS), default=list(METHODS),
                              key="cap-fit-methods", format_func=ui.METHOD_NAMES.get)  # fmt: skip
 seq_len = row[1].selectbox("Sequence length", [512, 1024, 2048, 4096, 8192], index=2, key="cap-fit-seq")
 micro_batch = row[2].selectbox("Micro-batch", [1, 2, 4, 8], index=2, key="cap-fit-batch")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import InputError
 from dashboards import catalog_view, charts, loaders, tables, ui
 from dashboards.display import display
-from planner.errors import InputError
 
 
 def show_rows(frame, *, key: str, source: str, base: str | None = None) -> None:

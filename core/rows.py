@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from planner.errors import InputError
+from core.errors import InputError
 
 SCHEMA_VERSION = 1
 KINDS = ("train", "infer")

@@ -13,9 +13,8 @@ Training multiplies the forward:
 
 from __future__ import annotations
 
-from planner.shapes import ModelShape, lora_params
-
-METHODS = ("lora", "qlora", "full")
+from core.shapes import ModelShape, lora_params
+from core.vocab import METHODS
 
 
 def attention_flops_per_token(shape: ModelShape, seq_len: int) -> float:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from planner.errors import InputError
-from planner.paths import CATALOG_DIR
+from core.errors import InputError
+from core.paths import CATALOG_DIR
 
 MODELS_CSV = CATALOG_DIR / "models.csv"
 FAMILIES = ("llama", "mistral", "qwen2")

@@ -1,0 +1,37 @@
+"""The configuration vocabulary: every list of accepted values, declared once.
+
+Benchmark specs, the planner's configurations, the CLI's choices and the dashboard's pickers import these;
+none restates them.
+"""
+
+from __future__ import annotations
+
+# Training
+METHODS = ("lora", "qlora", "full")  # qlora: NF4 base, double quantisation, bf16 compute; full: every weight
+OPTIMIZERS = ("adamw_fused", "paged_adamw_8bit")
+ATTN_IMPLS = ("sdpa", "eager")
+# plain = transformers + peft defaults; tuned = fused kernels, torch.compile (training) or a static-cache
+# compiled generate (decode)
+PROFILES = ("plain", "tuned")
+DEVICES = ("cuda", "cpu")
+SHARDINGS = (
+    "full_shard",
+    "shard_grad_op",
+    "hybrid_shard",
+)  # FSDP over num_gpus > 1 (benchmarks/train_fsdp.py)
+
+# Inference
+BASES = ("bf16", "nf4")  # how the base weights are stored
+MODES = ("base", "dynamic", "merged")  # how a LoRA adapter is served
+TASKS = ("prefill", "decode", "merge", "adapters", "mixed", "fidelity")
+DTYPES = ("bf16", "fp32")
+# The modes each task accepts: merging and fidelity need an adapter to merge; adapter operations and
+# mixed batches exist only beside an unmerged base.
+TASK_MODES = {
+    "prefill": MODES,
+    "decode": MODES,
+    "merge": ("merged",),
+    "adapters": ("dynamic",),
+    "mixed": ("dynamic",),
+    "fidelity": ("merged",),
+}
