@@ -127,8 +127,18 @@ def basis_scatter(data: pd.DataFrame, x: str, y: str, *, title: str, x_title: st
         head = f"%{{x:,.3g}} {units[0]}<br>%{{y:,.3g}} {units[1]}"
         fig.add_trace(go.Scatter(x=part[x].tolist(), y=part[y].tolist(), mode="markers", name=str(basis),
                                  marker={"size": 10, "color": BASIS_COLOURS.get(str(basis))},
+                                 error_x=_error_bars(part, x), error_y=_error_bars(part, y),
                                  **hover_fields(part, hover, head)))  # fmt: skip
     return fig
+
+
+def _error_bars(part: pd.DataFrame, column: str) -> dict | None:
+    """Asymmetric error bars from `<column>_plus` and `<column>_minus`, where the frame has them."""
+    plus, minus = f"{column}_plus", f"{column}_minus"
+    if plus not in part or part[plus].isna().all():
+        return None
+    return {"type": "data", "symmetric": False, "array": part[plus].fillna(0).tolist(),
+            "arrayminus": part[minus].fillna(0).tolist(), "thickness": 1, "width": 0}  # fmt: skip
 
 
 def add_line(fig, x: list, y: list, name: str) -> None:

@@ -96,13 +96,21 @@ def show_verdict(plan: dict, scn: dict | None = None) -> bool:
 
 def show_pareto(options: pd.DataFrame, *, key: str) -> None:
     """Dollars per run against hours per run for every option with a run time; the front joined."""
-    from planner.scenario import pareto_front
+    from dashboards import plans
+    from planner.scenario import band, pareto_front
 
     timed = options.dropna(subset=["job_hours", "usd_per_run"]).copy()
     if timed.empty:
         st.info("No option has a run time to plot.")
         return
     timed["front"] = pareto_front(list(zip(timed["job_hours"], timed["usd_per_run"], strict=True)))
+    error = plans.throughput_error()
+    if error:  # projected points: the band of the planner's median out-of-sample error of tokens/s
+        for col in ("job_hours", "usd_per_run"):
+            bands = [band(v, error["median"]) for v in timed[col]]
+            projected = timed["basis"] == "projected"
+            timed[f"{col}_plus"] = [hi - v if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)]
+            timed[f"{col}_minus"] = [v - lo if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)]
     timed["label"] = timed["provider"] + " · " + timed["option"]
     fig = charts.basis_scatter(timed, "job_hours", "usd_per_run", title="Cost against time per run",
                                x_title="hours per run (log scale)", y_title="USD per run (log scale)",
@@ -112,8 +120,12 @@ def show_pareto(options: pd.DataFrame, *, key: str) -> None:
     charts.add_line(fig, front["job_hours"].tolist(), front["usd_per_run"].tolist(), "Pareto front")
     fig.update_xaxes(type="log", dtick=1)  # decades only: minor log ticks crowd the axis
     fig.update_yaxes(type="log", tickprefix="$", dtick=1)
+    note = "On the line: no option is both cheaper and faster. Managed APIs publish no run time."
+    if error:
+        note += (f" Bars on projected points: ±{error['median']:.0%}, the planner's median out-of-sample error of "
+                 f"tokens/s ({error['n']} measured rows; worst {error['worst']:.0%}).")  # fmt: skip
     charts.show(fig, timed[["provider", "option", "job_hours", "usd_per_run", "basis", "front", "config"]], key=key,
-                basis="mixed", note="on the line: no option is both cheaper and faster. Managed APIs publish no run time.")  # fmt: skip
+                basis="mixed", note=note)  # fmt: skip
 
 
 def option_frame(options: pd.DataFrame) -> pd.DataFrame:

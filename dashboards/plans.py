@@ -92,6 +92,25 @@ def claims(scn: dict) -> list:
     return _claims(_key(scn), _stamp())
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def _accuracy(stamp: tuple) -> dict:
+    from planner.accuracy import leave_one_out
+
+    report = leave_one_out(loaders.measurements(), loaders.catalog())
+    rows = report.summary[report.summary["metric"] == "tokens_per_s"] if not report.empty else report.summary
+    if rows.empty:
+        return {}
+    row = rows.iloc[0]
+    return {"median": float(row["median_abs_error"]), "worst": float(row["worst_abs_error"]), "n": int(row["n"]),
+            "message": report.message}  # fmt: skip
+
+
+def throughput_error() -> dict:
+    """The planner's leave-one-out error of tokens/s over the measured rows ({} without rows):
+    median, worst (fractions), n and what was checked."""
+    return _accuracy(_stamp())
+
+
 def price_key_of(option, catalog) -> str | None:
     """The planner.scenario price key of the catalog row an option was priced from (None: not a GPU price)."""
     if option is None or option.pricing_kind is None:

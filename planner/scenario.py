@@ -293,3 +293,11 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
         return any(h2 <= h and d2 <= d and (h2 < h or d2 < d) for j, (h2, d2) in enumerate(points) if j != i)
 
     return [not dominated(i) for i in range(len(points))]
+
+
+def band(value: float, error_frac: float) -> tuple[float, float]:
+    """(low, high) of a figure inversely proportional to tokens/s (hours, dollars per run) when tokens/s may be
+    off by ±error_frac (the planner's out-of-sample error)."""
+    low = value / (1 + error_frac)
+    high = value / (1 - error_frac) if error_frac < 1 else math.inf
+    return low, high

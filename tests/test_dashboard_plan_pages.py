@@ -84,6 +84,7 @@ def test_cost_what_if_matches_the_planner(results):
     assert all(shown[k] == pytest.approx(v) for k, v in expected.items())
     assert not any("spot" in k or "reserved" in k for k in shown)
 
+    at.segmented_control(key="cost-view").set_value("Sensitivity and payback").run()
     tornado = sensitivity(scenario, catalog, load_measurements(results))
     fig = figure(at, "Sensitivity of the monthly saving")
     low = trace(fig, "input −25 %")
@@ -101,8 +102,15 @@ def test_cost_widgets_present(results):
         assert any(w.key == key for kind in ("selectbox", "text_input", "number_input", "slider")
                    for w in at.get(kind)), key  # fmt: skip
     assert at.multiselect(key="scn-gpus") is not None and at.number_input(key="scn-onprem-pue") is not None
-    assert len(figures(at)) == 4  # cost, cost against time, break-even curves, tornado
-    assert len(at.get("download_button")) >= 5  # the scenario and each chart's data
+    drawn = []
+    for view in ("Cost by option", "Cost against time", "Break-even", "Sensitivity and payback"):
+        at.segmented_control(key="cost-view").set_value(view).run()
+        assert_clean(at)
+        assert len(figures(at)) == 1 and len(at.get("download_button")) == 2  # the scenario, the chart's data
+        drawn.append(figures(at)[0]["layout"]["title"]["text"].split(" <span")[0])
+    assert drawn == ["Monthly cost of 4 runs", "Cost against time per run",
+                     "Break-even: monthly cost against runs per month",
+                     "Sensitivity of the monthly saving to each input (±25 %)"]  # fmt: skip
 
 
 def test_cost_bad_tokens_is_a_message_not_a_traceback(results):

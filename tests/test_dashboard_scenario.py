@@ -75,6 +75,29 @@ def test_month_fit_and_pareto_front_by_hand():
     assert scenario.pareto_front([(1, 10), (2, 5), (3, 6), (0.5, 20)]) == [True, True, False, True]
 
 
+def test_band_of_a_figure_inverse_to_throughput():
+    # tokens/s off by ±25 %: 10 h becomes 10 / 1.25 = 8 h to 10 / 0.75 = 13.33 h
+    low, high = scenario.band(10.0, 0.25)
+    assert low == pytest.approx(8.0) and high == pytest.approx(40 / 3)
+
+
+def test_pareto_chart_bands_are_the_planners_leave_one_out_error(monkeypatch):
+    from core.paths import RESULTS_DIR
+    from planner.accuracy import leave_one_out
+    from planner.measured import load_measurements
+
+    results = RESULTS_DIR  # the shipped rows: measured on a catalog GPU, so the planner can be checked
+    monkeypatch.setenv(RESULTS_ENV, str(results))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert_clean(at)
+    summary = leave_one_out(load_measurements(results), load_catalog()).summary.set_index("metric")
+    error = summary.loc["tokens_per_s", "median_abs_error"]
+    trace = next(t for t in figure(at, "Cost against time per run")["data"] if t.get("name") == "projected")
+    hours = trace["x"][0]
+    assert trace["error_x"]["array"][0] == pytest.approx(hours / (1 - error) - hours)
+    assert trace["error_x"]["arrayminus"][0] == pytest.approx(hours - hours / (1 + error))
+
+
 def test_tables_read_as_text_with_units():
     assert cell(None, "usd") == MISSING and cell(float("nan"), "num") == MISSING
     assert cell(math.inf, "num") == "no limit"

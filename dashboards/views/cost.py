@@ -38,23 +38,23 @@ options = plan["options"]
 if options.empty:
     st.warning("Nothing is priced for this selection.")
     st.stop()
-tab_cost, tab_time, tab_even, tab_sens = st.tabs(["Cost by option", "Cost against time", "Break-even",
-                                                  "Sensitivity and payback"])  # fmt: skip
-with tab_cost:
+# one view at a time: only the chosen one is computed and drawn, so a change reruns in a fraction of the time
+VIEWS = ("Cost by option", "Cost against time", "Break-even", "Sensitivity and payback")
+view = st.segmented_control("Show", VIEWS, default=VIEWS[0], key="cost-view") or VIEWS[0]
+if view == VIEWS[0]:
     cost_view.show_cost_chart(options, runs=runs, key="cost-options",
                               self_basis=plan["best_self"].basis if plan["best_self"] else "projected")  # fmt: skip
-with tab_time:
-    cost_view.show_pareto(options, key="cost-pareto")
-with tab_cost:
     cost_view.show_options_table(options)
     skipped = plan["comparison"].skipped
     if skipped:
         with st.expander(f"{len(skipped)} options not priced, and why"):
             st.dataframe(pd.DataFrame(skipped, columns=["option", "why it is not priced"]), hide_index=True)
-with tab_even:
+elif view == VIEWS[1]:
+    cost_view.show_pareto(options, key="cost-pareto")
+elif view == VIEWS[2]:
     cost_view.show_curves(plan["curves"], runs, key="cost-curves")
     cost_view.show_break_even(plan["break_even"])
-with tab_sens:
+else:
     sens = plans.sensitivity(scn)
     if sens.empty or sens["base_saving_usd"].isna().all():
         st.info("Sensitivity needs a self-hosted and a managed option in the selection.")
