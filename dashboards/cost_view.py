@@ -94,12 +94,14 @@ def show_verdict(plan: dict, scn: dict | None = None) -> bool:
     return True
 
 
-def show_pareto(options: pd.DataFrame, *, key: str) -> None:
-    """Dollars per run against hours per run for every option with a run time; the front joined."""
+def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
+    """Dollars per run (all in: the month's cost over its runs) against hours per run for every option with a
+    run time; the front joined."""
     from dashboards import plans
-    from planner.scenario import band, pareto_front
+    from planner.scenario import all_in_usd_per_run, band, pareto_front
 
-    timed = options.dropna(subset=["job_hours", "usd_per_run"]).copy()
+    timed = options.assign(usd_per_run=[all_in_usd_per_run(t, runs) for t in options["usd_total"]])
+    timed = timed.dropna(subset=["job_hours", "usd_per_run"]).copy()
     if timed.empty:
         st.info("No option has a run time to plot.")
         return
@@ -113,14 +115,16 @@ def show_pareto(options: pd.DataFrame, *, key: str) -> None:
             timed[f"{col}_minus"] = [v - lo if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)]
     timed["label"] = timed["provider"] + " · " + timed["option"]
     fig = charts.basis_scatter(timed, "job_hours", "usd_per_run", title="Cost against time per run",
-                               x_title="hours per run (log scale)", y_title="USD per run (log scale)",
+                               x_title="hours per run (log scale)",
+                               y_title="USD per run, all in (log scale)",
                                hover={"option": "label", "configuration": "config"},
                                units=("h", "$"))  # fmt: skip
     front = timed[timed["front"]].sort_values("job_hours")
     charts.add_line(fig, front["job_hours"].tolist(), front["usd_per_run"].tolist(), "Pareto front")
     fig.update_xaxes(type="log", dtick=1)  # decades only: minor log ticks crowd the axis
     fig.update_yaxes(type="log", tickprefix="$", dtick=1)
-    note = "On the line: no option is both cheaper and faster. Managed APIs publish no run time."
+    note = (f"USD per run: the month's cost over its {runs:g} runs (reserved blocks and owned servers included). "
+            "On the line: no option is both cheaper and faster. Managed APIs publish no run time.")
     if error:
         note += (f" Bars on projected points: ±{error['median']:.0%}, the planner's median out-of-sample error of "
                  f"tokens/s ({error['n']} measured rows; worst {error['worst']:.0%}).")  # fmt: skip
@@ -148,7 +152,7 @@ def show_cost_chart(options: pd.DataFrame, *, runs: float, key: str, self_basis:
                          title=f"Monthly cost of {runs:g} runs", x_title="USD per month (log scale)", unit="USD",
                          y_title="option", basis=f"self-hosted {self_basis}; managed at catalog prices")  # fmt: skip
     fig.update_layout(height=160 + 26 * len(shown))
-    fig.update_xaxes(type="log", tickprefix="$")
+    fig.update_xaxes(type="log", tickprefix="$", dtick=1)  # decades only
     cols = ["provider", "option", "kind", "usd_total", "usd_per_run", "gpu", "n_gpus", "tokens_per_s", "job_hours",
             "basis", "as_of", "source", "match", "status", "flags", "config"]  # fmt: skip
     charts.show(fig, shown[[c for c in cols if c in shown]], key=key, basis="mixed",

@@ -33,7 +33,8 @@ def _with(options: list, value) -> list:
 
 def job_controls(scn: dict, models: list[str]) -> None:
     """Model, method, tokens, epochs, runs per month; GPUs, pricing kinds, utilisation."""
-    top = st.columns([2, 2, 1.3, 1, 1])
+    first, second = st.columns([1, 1]), st.columns([1.2, 1, 1])
+    top = [*first, *second]
     scn["model"] = top[0].selectbox("Model", _with(models, scn["model"]), key=state.bind("model"))
     scn["method"] = top[1].segmented_control("Method", list(METHODS), key=state.bind("method"),
                                              format_func=ui.METHOD_NAMES.get) or scn["method"]  # fmt: skip
@@ -44,7 +45,7 @@ def job_controls(scn: dict, models: list[str]) -> None:
     scn["epochs"] = top[3].number_input("Epochs", 0.01, 100.0, step=0.5, key=state.bind("epochs"))
     scn["runs_per_month"] = top[4].number_input("Runs per month", 0.0, 10000.0, step=1.0,
                                                 key=state.bind("runs_per_month"))  # fmt: skip
-    mid = st.columns([3, 2, 2])
+    mid = [*st.columns([1, 1]), *st.columns([1, 1])]
     scn["gpus"] = mid[0].multiselect("GPUs", _gpu_names(), key=state.bind("gpus"), placeholder="all GPUs")
     scn["kinds"] = mid[1].multiselect("Pricing kinds", list(scenario_mod.KINDS), key=state.bind("kinds"),
                                       placeholder="all kinds",
@@ -52,6 +53,11 @@ def job_controls(scn: dict, models: list[str]) -> None:
     scn["utilisation"] = mid[2].slider("Utilisation of billed GPU-hours", 0.05, 1.0, step=0.05,
                                        key=state.bind("utilisation"),
                                        help="Share of paid hours spent in training steps.")  # fmt: skip
+    scn["ops_usd_per_month"] = mid[3].number_input(
+        "Operating and people costs (USD per month)", 0.0, 1e8, step=500.0, key=state.bind("ops_usd_per_month"),
+        help="Engineering time, storage, monitoring: added to every self-hosted and on-prem option. "
+        "At 0, self-hosting has no fixed cost and wins at any volume where its runs are cheaper.",
+    )  # fmt: skip
 
 
 def _gpu_names() -> list[str]:
@@ -74,13 +80,8 @@ def config_controls(scn: dict) -> None:
 
 
 def cost_controls(scn: dict) -> None:
-    """Operating and people costs, and the scaling factors the planner applies."""
+    """The scaling factors the planner applies (prices, throughput, server and power prices)."""
     spec = scenario_mod.FIELDS
-    scn["ops_usd_per_month"] = st.number_input(
-        "Operating and people costs of self-hosting (USD per month)", 0.0, 1e8, step=500.0,
-        key=state.bind("ops_usd_per_month"),
-        help="Engineering time, storage, monitoring: added to every self-hosted and on-prem option.",
-    )  # fmt: skip
     cols = st.columns(len(FACTORS))
     for col, name in zip(cols, FACTORS, strict=True):
         label = spec[name][3]
@@ -143,12 +144,12 @@ def onprem_controls(scn: dict, catalog) -> None:
 def file_controls(scn: dict) -> None:
     """What changed, a reset, and the scenario as a file."""
     changed = scenario_mod.changes(scn)
-    left, mid, right = st.columns([5, 1.2, 1.6], vertical_alignment="center")
     if changed:
-        left.markdown(f"**Changed from the catalog and defaults ({len(changed)}):**")
-        left.text("\n".join(changed))
+        st.markdown(f"**Changed from the catalog and defaults ({len(changed)}):**")
+        st.text("\n".join(changed))
     else:
-        left.caption("Every assumption is the catalog's or the default scenario's.")
+        st.caption("Every assumption is the catalog's or the default scenario's.")
+    mid, right, _ = st.columns([1, 1.4, 2], vertical_alignment="center")
     mid.button("Reset", on_click=state.reset, icon=":material/restart_alt:", disabled=not changed,
                key="scenario-reset")  # fmt: skip
     right.download_button("Download scenario", scenario_mod.to_json(scn).encode("utf-8"),

@@ -301,3 +301,9 @@ def band(value: float, error_frac: float) -> tuple[float, float]:
     low = value / (1 + error_frac)
     high = value / (1 - error_frac) if error_frac < 1 else math.inf
     return low, high
+
+
+def all_in_usd_per_run(usd_total: float, runs_per_month: float) -> float | None:
+    """A run's share of the month's cost (fixed blocks, owned servers and operating costs spread over the
+    month's runs): what the cost-against-time chart plots, as usd_per_run alone is 0 on a reserved block."""
+    return usd_total / runs_per_month if runs_per_month > 0 else None

@@ -71,6 +71,7 @@ def test_month_fit_and_pareto_front_by_hand():
     assert scenario.month_fit(200.0, 4) == (800.0, False)  # 800 h > 730 h in a month
     assert scenario.month_fit(10.0, 4, runs_capacity=3.0) == (40.0, False)  # the servers do 3 runs a month
     assert scenario.month_fit(None, 4) == (None, None)
+    assert scenario.all_in_usd_per_run(100.0, 4) == 25.0 and scenario.all_in_usd_per_run(100.0, 0) is None
     # (hours, dollars): (3, 6) is beaten by (2, 5) on both; the others trade time for money
     assert scenario.pareto_front([(1, 10), (2, 5), (3, 6), (0.5, 20)]) == [True, True, False, True]
 

@@ -20,7 +20,7 @@ catalog = loaders.catalog()
 scenario_view.job_controls(scn, plans.released_models())
 with st.expander("Training configuration"):
     scenario_view.config_controls(scn)
-with st.expander("Operating and people costs, scaling"):
+with st.expander("Scaling: prices and throughput (× catalog or projection)"):
     scenario_view.cost_controls(scn)
 with st.expander("Prices"):
     unchanged = plans.training({**scn, "prices": {}})["best_self"]
@@ -50,7 +50,7 @@ if view == VIEWS[0]:
         with st.expander(f"{len(skipped)} options not priced, and why"):
             st.dataframe(pd.DataFrame(skipped, columns=["option", "why it is not priced"]), hide_index=True)
 elif view == VIEWS[1]:
-    cost_view.show_pareto(options, key="cost-pareto")
+    cost_view.show_pareto(options, runs=runs, key="cost-pareto")
 elif view == VIEWS[2]:
     cost_view.show_curves(plan["curves"], runs, key="cost-curves")
     cost_view.show_break_even(plan["break_even"])

@@ -37,7 +37,7 @@ with left:
         shown, runs=scn["runs_per_month"], key="overview-cost", self_basis=best_self.basis
     )
 with right:
-    cost_view.show_pareto(options, key="overview-pareto")
+    cost_view.show_pareto(options, runs=scn["runs_per_month"], key="overview-pareto")
 
 st.subheader("Break-even against each managed API")
 cost_view.show_break_even(plan["break_even"], kinds=("self-hosted",))
