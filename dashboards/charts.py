@@ -144,7 +144,7 @@ def _error_bars(part: pd.DataFrame, column: str) -> dict | None:
 def add_line(fig, x: list, y: list, name: str) -> None:
     """A thin dark line through points already drawn (a front, a fit)."""
     go = _go()
-    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": "#333", "width": 1},
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": "#333", "width": 2, "dash": "dot"},
                              hoverinfo="skip"))  # fmt: skip
 
 

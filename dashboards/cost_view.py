@@ -37,7 +37,7 @@ def config_text(option) -> str:
     if cfg.get("grad_checkpointing"):
         parts.append("activation checkpointing")
     if (cfg.get("num_gpus") or 1) > 1:
-        parts.append(f"{cfg['num_gpus']} GPUs ({cfg.get('sharding', 'sharded')})")
+        parts.append(f"{cfg['num_gpus']} GPUs ({cfg.get('sharding') or 'data-parallel'})")
     return ", ".join(parts)
 
 

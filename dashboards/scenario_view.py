@@ -15,6 +15,7 @@ from planner.config import parse_tokens
 SEQ_LENS = [256, 512, 1024, 2048, 4096, 8192, 16384]
 RANKS = [4, 8, 16, 32, 64, 128, 256]
 BATCHES = [1, 2, 4, 8, 16, 32]
+SHORT_METHODS = {**ui.METHOD_NAMES, "full": "Full"}  # fits the control at 800 px
 FACTORS = ("gpu_price_factor", "managed_price_factor", "throughput_factor", "onprem_capex_factor",
            "power_price_factor")  # fmt: skip
 
@@ -37,7 +38,7 @@ def job_controls(scn: dict, models: list[str]) -> None:
     top = [*first, *second]
     scn["model"] = top[0].selectbox("Model", _with(models, scn["model"]), key=state.bind("model"))
     scn["method"] = top[1].segmented_control("Method", list(METHODS), key=state.bind("method"),
-                                             format_func=ui.METHOD_NAMES.get) or scn["method"]  # fmt: skip
+                                             format_func=SHORT_METHODS.get) or scn["method"]  # fmt: skip
     key = state.WIDGET_PREFIX + "tokens-text"
     st.session_state.setdefault(key, tokens_text(scn["tokens"]))
     text = top[2].text_input("Tokens per epoch", key=key, help="e.g. 250k, 100M, 1.5B")
@@ -149,7 +150,7 @@ def file_controls(scn: dict) -> None:
         st.text("\n".join(changed))
     else:
         st.caption("Every assumption is the catalog's or the default scenario's.")
-    mid, right, _ = st.columns([1, 1.4, 2], vertical_alignment="center")
+    mid, right, _ = st.columns([1, 2, 1], vertical_alignment="center")
     mid.button("Reset", on_click=state.reset, icon=":material/restart_alt:", disabled=not changed,
                key="scenario-reset")  # fmt: skip
     right.download_button("Download scenario", scenario_mod.to_json(scn).encode("utf-8"),
