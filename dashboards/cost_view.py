@@ -13,6 +13,9 @@ from dashboards import charts, ui
 def flags(option) -> list[str]:
     """What a reader must know before acting on an option: spot capacity, an unconfirmed or legacy or example
     price, a different (proprietary) model. Read from the planner's fields (a new status is one more line)."""
+    given = getattr(option, "flags", None)  # the planner's own flags, where it gives them
+    if given:
+        return [f for f in (given.split(", ") if isinstance(given, str) else given) if f]
     out = []
     status = str(getattr(option, "status", "") or "")
     if getattr(option, "pricing_kind", None) == "spot":
@@ -33,7 +36,11 @@ def config_text(option) -> str:
     cfg = getattr(option, "config", None) or {}
     if not cfg:
         return ""
-    parts = [f"micro-batch {cfg['micro_batch']} × {cfg.get('seq_len', '?')} tokens"] if "micro_batch" in cfg else []
+    parts = (
+        [f"micro-batch {cfg['micro_batch']} × {cfg.get('seq_len', '?')} tokens"]
+        if "micro_batch" in cfg
+        else []
+    )
     if cfg.get("grad_checkpointing"):
         parts.append("activation checkpointing")
     if (cfg.get("num_gpus") or 1) > 1:
@@ -50,7 +57,9 @@ def _facts(option, runs: float) -> str:
         bits.append(f"{option.job_hours:,.1f} h per run")
         hours, fits = month_fit(option.job_hours, runs, option.runs_capacity)
         if fits is not None:
-            bits.append(f"the month's {runs:g} runs {'fit' if fits else 'do NOT fit'} ({hours:,.0f} h of work)")
+            bits.append(
+                f"the month's {runs:g} runs {'fit' if fits else 'do NOT fit'} ({hours:,.0f} h of work)"
+            )
     cfg = config_text(option)
     if cfg:
         bits.append(f"configuration used: {cfg}")
@@ -84,12 +93,16 @@ def show_verdict(plan: dict, scn: dict | None = None) -> bool:
                    f"self-hosted option ({_name(best_self)}).", icon=":material/cloud:")  # fmt: skip
     cols = st.columns(3)
     cols[0].metric("Self-hosted, per month", ui.usd(best_self.usd_total))
-    cols[0].markdown(f"{ui.basis_badge(best_self.basis)} price as of {best_self.as_of}")  # a date the catalog validated
+    cols[0].markdown(
+        f"{ui.basis_badge(best_self.basis)} price as of {best_self.as_of}"
+    )  # a date the catalog validated
     cols[0].text(f"{best_self.provider} {best_self.option}, {best_self.gpu} × {best_self.n_gpus:g}\n"
                  + _facts(best_self, runs).replace(" · ", "\n"))  # fmt: skip
     cols[1].metric("Managed, per month", ui.usd(best_managed.usd_total))
     cols[1].markdown(f"{ui.basis_badge('catalog')} price as of {best_managed.as_of}")
-    cols[1].text(f"{best_managed.provider} {best_managed.option}\n" + _facts(best_managed, runs).replace(" · ", "\n"))
+    cols[1].text(
+        f"{best_managed.provider} {best_managed.option}\n" + _facts(best_managed, runs).replace(" · ", "\n")
+    )
     cols[2].metric("Saving per month", ui.usd(saving))
     return True
 
@@ -111,8 +124,12 @@ def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
         for col in ("job_hours", "usd_per_run"):
             bands = [band(v, error["median"]) for v in timed[col]]
             projected = timed["basis"] == "projected"
-            timed[f"{col}_plus"] = [hi - v if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)]
-            timed[f"{col}_minus"] = [v - lo if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)]
+            timed[f"{col}_plus"] = [
+                hi - v if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)
+            ]
+            timed[f"{col}_minus"] = [
+                v - lo if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)
+            ]
     timed["label"] = timed["provider"] + " · " + timed["option"]
     fig = charts.basis_scatter(timed, "job_hours", "usd_per_run", title="Cost against time per run",
                                x_title="hours per run (log scale)",
@@ -123,8 +140,10 @@ def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
     charts.add_line(fig, front["job_hours"].tolist(), front["usd_per_run"].tolist(), "Pareto front")
     fig.update_xaxes(type="log", dtick=1)  # decades only: minor log ticks crowd the axis
     fig.update_yaxes(type="log", tickprefix="$", dtick=1)
-    note = (f"USD per run: the month's cost over its {runs:g} runs (reserved blocks and owned servers included). "
-            "On the line: no option is both cheaper and faster. Managed APIs publish no run time.")
+    note = (
+        f"USD per run: the month's cost over its {runs:g} runs (reserved blocks and owned servers included). "
+        "On the line: no option is both cheaper and faster. Managed APIs publish no run time."
+    )
     if error:
         note += (f" Bars on projected points: ±{error['median']:.0%}, the planner's median out-of-sample error of "
                  f"tokens/s ({error['n']} measured rows; worst {error['worst']:.0%}).")  # fmt: skip
@@ -161,6 +180,23 @@ def show_cost_chart(options: pd.DataFrame, *, runs: float, key: str, self_basis:
 
 OPTION_COLUMNS = ["rank", "provider", "option", "kind", "usd_total", "usd_per_run", "job_hours", "flags", "config",
                   "gpu", "n_gpus", "tokens_per_s", "basis", "peak_allocated_gib", "as_of", "source"]  # fmt: skip
+
+
+def show_unranked(comparison) -> None:
+    """Options priced but not ranked with the rest: other models, and runs set aside (with the reason)."""
+    from dashboards.display import display
+
+    frame = comparison.frame("all")
+    if frame.empty or "group" not in frame:
+        return
+    for group, title in (("other model", "Other models (not like for like)"), ("set aside", "Set aside")):
+        part = frame[frame["group"] == group]
+        if not part.empty:
+            with st.expander(f"{title}: {len(part)} options"):
+                cols = ["set_aside", *OPTION_COLUMNS] if group == "set aside" else OPTION_COLUMNS
+                st.dataframe(
+                    display(option_frame(part), cols, rename={"set_aside": "why set aside"}), hide_index=True
+                )
 
 
 def show_options_table(options: pd.DataFrame) -> None:

@@ -43,7 +43,7 @@ def _training(key: str, stamp: tuple) -> dict:
 
     comparison = compare_training(*_applied(key), loaders.measurements())
     saving, best_self, best_managed = savings(comparison)
-    return {"comparison": comparison, "options": comparison.frame(), "break_even": break_even_table(comparison),
+    return {"comparison": comparison, "options": comparison.frame("ranked"), "break_even": break_even_table(comparison),
             "curves": cost_curves(comparison), "saving": saving, "best_self": best_self,
             "best_managed": best_managed}  # fmt: skip
 
@@ -126,7 +126,7 @@ def price_key_of(option, catalog) -> str | None:
 def _gpus_needed(workload: tuple, stamp: tuple) -> pd.DataFrame:
     from planner.capacity import Workload, gpus_needed
 
-    return gpus_needed(Workload(**dict(workload)), loaders.catalog(), loaders.measurements())
+    return gpus_needed(Workload.build(**dict(workload)), loaders.catalog(), loaders.measurements())
 
 
 def gpus_needed(workload: dict) -> pd.DataFrame:

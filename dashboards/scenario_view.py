@@ -54,11 +54,47 @@ def job_controls(scn: dict, models: list[str]) -> None:
     scn["utilisation"] = mid[2].slider("Utilisation of billed GPU-hours", 0.05, 1.0, step=0.05,
                                        key=state.bind("utilisation"),
                                        help="Share of paid hours spent in training steps.")  # fmt: skip
-    scn["ops_usd_per_month"] = mid[3].number_input(
-        "Operating and people costs (USD per month)", 0.0, 1e8, step=500.0, key=state.bind("ops_usd_per_month"),
-        help="Engineering time, storage, monitoring: added to every self-hosted and on-prem option. "
-        "At 0, self-hosting has no fixed cost and wins at any volume where its runs are cheaper.",
-    )  # fmt: skip
+    scn["ops_usd_per_month"] = ops_control(mid[3], scn)
+
+
+def ops_control(col, scn: dict) -> float | None:
+    """Engineering cost of self-hosted cloud jobs, starting from the catalog's (None while it is that)."""
+    from dashboards import loaders
+    from planner.cost import cloud_ops_usd_per_month
+
+    catalog_value = float(cloud_ops_usd_per_month(_catalog_with_defaults(scn, loaders.catalog())))
+    key = state.WIDGET_PREFIX + "ops_usd_per_month"
+    st.session_state.setdefault(
+        key, float(catalog_value if scn["ops_usd_per_month"] is None else scn["ops_usd_per_month"])
+    )
+    value = col.number_input("Engineering cost of cloud jobs (USD per month)", 0.0, 1e8, step=500.0, key=key,
+                             help=f"Images, launch scripts, monitoring, failed runs; added to every self-hosted cloud "
+                             f"option. Catalog: {catalog_value:,.0f} (defaults.csv: engineers × cost per engineer-year).")  # fmt: skip
+    return None if abs(value - catalog_value) < 0.005 else float(value)
+
+
+def _catalog_with_defaults(scn: dict, catalog):
+    from dataclasses import replace
+
+    defaults = {n: replace(d, value=scn["defaults"].get(n, d.value)) for n, d in catalog.defaults.items()}
+    return replace(catalog, defaults=defaults)
+
+
+def defaults_controls(scn: dict, catalog) -> None:
+    """Every operating assumption of data/catalog/defaults.csv (people, spot preemption), from its value."""
+    overrides = dict(scn["defaults"])
+    rows = list(catalog.defaults.values())
+    cols = st.columns(max(1, min(len(rows), 4)))
+    for i, default in enumerate(rows):
+        key = f"{state.WIDGET_PREFIX}defaults-{default.name}"
+        st.session_state.setdefault(key, float(overrides.get(default.name, default.value)))
+        value = cols[i % len(cols)].number_input(f"{default.name.replace('_', ' ')} ({default.unit})", 0.0, 1e9,
+                                                 key=key, format="%.4g", help=f"catalog: {default.value:g}; {default.source}")  # fmt: skip
+        if abs(value - default.value) > 1e-12:
+            overrides[default.name] = float(value)
+        else:
+            overrides.pop(default.name, None)
+    scn["defaults"] = overrides
 
 
 def _gpu_names() -> list[str]:
@@ -86,7 +122,9 @@ def cost_controls(scn: dict) -> None:
     cols = st.columns(len(FACTORS))
     for col, name in zip(cols, FACTORS, strict=True):
         label = spec[name][3]
-        scn[name] = col.number_input(label[0].upper() + label[1:], 0.01, 100.0, step=0.05, key=state.bind(name))
+        scn[name] = col.number_input(
+            label[0].upper() + label[1:], 0.01, 100.0, step=0.05, key=state.bind(name)
+        )
 
 
 def _override(scn: dict, field: str, pick: str, catalog_value: float, label: str, step: float) -> None:
@@ -127,10 +165,13 @@ def onprem_controls(scn: dict, catalog) -> None:
         return
     first = sites[0]
     labels = {"years": "Depreciation (years)", "usd_per_kwh": "Power (USD per kWh)", "pue": "PUE",
-              "utilisation": "Utilisation of the hardware", "colo_usd_per_kw_month": "Colocation (USD per kW-month)"}  # fmt: skip
-    cols = st.columns(len(labels))
+              "utilisation": "Utilisation of the hardware", "colo_usd_per_kw_month": "Colocation (USD per kW-month)",
+              "support_frac_per_year": "Support contract (share of price a year)",
+              "setup_usd_per_unit": "Set-up (USD per unit)", "people_fte": "People (engineers per site)"}  # fmt: skip
+    labels = {k: v for k, v in labels.items() if hasattr(first, k)}
+    cols = [*st.columns(4), *st.columns(4)]
     overrides = dict(scn["onprem"])
-    for col, (name, label) in zip(cols, labels.items(), strict=True):
+    for col, (name, label) in zip(cols, labels.items(), strict=False):  # 8 places, as many assumptions
         catalog_value = float(getattr(first, name))
         key = f"{state.WIDGET_PREFIX}onprem-{name}"
         st.session_state.setdefault(key, float(overrides.get(name, catalog_value)))

@@ -109,26 +109,23 @@ def qlora_70b_48gb(rows: list[dict], catalog, meas) -> Claim:
 
 def qlora_13b_hours(scenario, catalog, meas) -> Claim:
     """QLoRA fine-tunes a 13B model on one A100 or H100 in hours."""
-    from dataclasses import replace
-
-    from planner.cost import choose_config
-    from planner.throughput import predict_tokens_per_s
+    from planner.job_plan import TrainScenario, choose_config
 
     claim = "QLoRA fine-tunes a 13B model on one A100 or H100 in hours"
-    scn = replace(scenario, model="qwen2.5-14b", method="qlora")
+    scn = TrainScenario.build("qwen2.5-14b", scenario.tokens, method="qlora", epochs=scenario.epochs,
+                              utilisation=scenario.utilisation)  # fmt: skip
     tokens = scn.billed_tokens
     test = (f"one run of this page's job ({tokens / 1e6:,.0f}M tokens) with qwen2.5-14b (the nearest catalog "
             f"model) on one GPU, within {HOURS_LIMIT:g} h")  # fmt: skip
     results, bases = [], set()
     for name in ("A100 80GB", "H100 SXM"):
         gpu = catalog.gpus.get(name)
-        fit = choose_config(scn, gpu, meas, catalog, max_gpus=1) if gpu else None
-        if fit is None:
+        plan = choose_config(scn, gpu, meas, catalog, counts=(1,)) if gpu else None
+        if plan is None:
             results.append((name, None))
             continue
-        tput = predict_tokens_per_s(fit[0], gpu, meas, catalog)
-        bases.add(tput.basis)
-        results.append((name, tokens / tput.tokens_per_s / 3600))
+        bases.add(plan.throughput.basis)
+        results.append((name, plan.job_hours))
     hours = [h for _, h in results if h is not None]
     verdict = FAILS if not hours else HOLDS if max(hours) <= HOURS_LIMIT else CONDITIONS if min(hours) <= HOURS_LIMIT else FAILS  # fmt: skip
     figure = "; ".join(f"{n}: {h:,.1f} h" if h is not None else f"{n}: does not fit" for n, h in results)

@@ -70,6 +70,17 @@ DEFAULT_ACTIVATION_FACTOR = 1.0
 DEFAULT_OVERHEAD_GIB = 0.5
 # Keep 5% of the GPU free: the caching allocator reserves more than it allocates (fragmentation).
 DEFAULT_HEADROOM_FRAC = 0.05
+# Reserved minus allocated at the peak, as the upper envelope of the committed single-GPU rows
+# (data/results/h200-standard-train.jsonl, h200-tuned-train.jsonl; 14 rows): at least a floor, else a share of
+# the allocated peak. plain: 1.4-7.0 GiB (3-23 %); tuned (expandable segments, fewer, larger blocks): 0.8-2.0 GiB
+# (2-3.4 %). A stop-gap until the memory model fits the reserved peak itself.
+RESERVED_MARGIN = {"plain": (4.5, 0.076), "tuned": (0.9, 0.034)}  # profile: (floor GiB, share of allocated)
+
+
+def reserved_gib(peak_allocated_gib: float, profile: str) -> float:
+    """What the caching allocator holds at the peak: the allocated peak plus the fitted margin."""
+    floor_gib, share = RESERVED_MARGIN.get(profile, RESERVED_MARGIN["plain"])
+    return peak_allocated_gib + max(floor_gib, share * peak_allocated_gib)
 
 
 def weight_bytes(config: TrainConfig) -> float:
@@ -236,6 +247,7 @@ class MemoryPrediction:
     fits: bool | None  # on that GPU with the headroom kept free; None without a GPU
     headroom_gib: float | None  # usable memory left after the peak (negative: short by that much)
     config: dict = field(default_factory=dict)
+    reserved_gib: float | None = None  # allocated peak plus what the caching allocator holds beyond it
 
 
 def _predicted(config: TrainConfig, meas: Measurements) -> tuple[dict[str, float], str]:
@@ -278,4 +290,5 @@ def predict_memory(
         fits=fits,
         headroom_gib=headroom,
         config=config.describe(),
+        reserved_gib=reserved_gib(peak, config.profile),
     )

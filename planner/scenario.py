@@ -9,7 +9,7 @@ A scenario is a plain dict (JSON-ready):
                     factors of planner.cost.TrainScenario (gpu_price_factor, ...)
     selection       gpus, kinds (empty: all)
     overrides       prices {price_key: USD per GPU-hour}, managed {offer label: USD per 1M training tokens},
-                    onprem {field: value, for every on-prem site}
+                    onprem {field: value, for every on-prem site}, defaults {name: value of defaults.csv}
 
 Nothing here prices anything: apply() returns the TrainScenario and the catalog (with overrides substituted)
 that planner.cost.compare_training prices. A file or URL is data: parsed with json and checked field by
@@ -38,7 +38,8 @@ from core.vocab import METHODS, PROFILES
 SCHEMA = "peftplan-scenario/1"
 KINDS = ("on-demand", "spot", "reserved", "on-prem")
 # On-prem assumptions a scenario may replace for every site (a new catalog column is one more name here).
-ONPREM_FIELDS = ("years", "usd_per_kwh", "pue", "utilisation", "server_usd_per_gpu", "colo_usd_per_kw_month")
+ONPREM_FIELDS = ("years", "usd_per_kwh", "pue", "utilisation", "colo_usd_per_kw_month", "support_frac_per_year",
+                 "setup_usd_per_unit", "people_fte")  # fmt: skip
 
 
 def _num(lo: float, hi: float, integer: bool = False):
@@ -81,7 +82,9 @@ FIELDS: dict[str, tuple] = {
     "profile": (*_choice(*PROFILES), "plain", "profile"),
     "managed_scope": (*_choice("all", "same-model"), "all", "managed offers"),
     "utilisation": (*_num(0.05, 1), 0.9, "utilisation of billed GPU-hours"),
-    "ops_usd_per_month": (*_num(0, 1e8), 0.0, "operating and people costs (USD per month)"),
+    # None: the catalog's engineering cost (defaults.csv cloud_ops_fte × usd_per_engineer_year)
+    "ops_usd_per_month": (*_num(0, 1e8), None, "operating and people costs of self-hosted cloud jobs (USD per month)"),
+    "max_hours_per_run": (*_num(0.1, 730), 730.0, "longest acceptable run (hours)"),
     "gpu_price_factor": (*_num(0.01, 100), 1.0, "GPU prices (× catalog)"),
     "managed_price_factor": (*_num(0.01, 100), 1.0, "managed prices (× catalog)"),
     "throughput_factor": (*_num(0.01, 100), 1.0, "throughput (× projection)"),
@@ -93,6 +96,7 @@ OVERRIDES = {
     "prices": ("USD per GPU-hour", _num(0, 10_000)),
     "managed": ("USD per 1M training tokens", _num(0, 100_000)),
     "onprem": ("on-prem assumption", _num(0, 1e9)),
+    "defaults": ("operating assumption", _num(0, 1e9)),  # data/catalog/defaults.csv: people, spot preemption
 }
 NUMERIC = frozenset(name for name, spec in FIELDS.items() if spec[1].startswith(("a number", "an integer")))
 
@@ -143,6 +147,9 @@ def validate(data: Mapping, file: str | None = "scenario") -> dict:
                 raise _bad(file, name, value, SCHEMA)
         elif name in FIELDS:
             check, accepted = FIELDS[name][:2]
+            if value is None and FIELDS[name][2] is None:  # "the catalog's value"
+                scn[name] = None
+                continue
             try:
                 scn[name] = check(value)
             except (TypeError, ValueError):
@@ -211,6 +218,8 @@ def _number_text(value: str, name: str) -> float:
 
 
 def _show(value) -> str:
+    if value is None:
+        return "the catalog's"
     return f"{value:,g}" if isinstance(value, int | float) else (", ".join(value) or "all") if isinstance(value, list) else str(value)  # fmt: skip
 
 
@@ -245,7 +254,7 @@ def _check_keys(given: dict, known: set[str], field: str) -> None:
 
 def apply(scn: dict, catalog):
     """(planner.cost.TrainScenario, the catalog narrowed to the selection with the overrides substituted)."""
-    from planner.cost import TrainScenario
+    from planner.job_plan import TrainScenario
 
     prices = {price_key(p): p for p in catalog.prices}
     offers = {o.label: o for o in catalog.managed}
@@ -261,8 +270,11 @@ def apply(scn: dict, catalog):
     onprem = {g: replace(site, **{k: v for k, v in onprem_fields.items() if hasattr(site, k)})
               for g, site in catalog.onprem.items()
               if (not gpus or g in gpus) and (not kinds or "on-prem" in kinds)}  # fmt: skip
-    train = TrainScenario(**{name: scn[name] for name in FIELDS})
-    return train, replace(catalog, prices=kept, managed=managed, onprem=onprem)
+    _check_keys(scn["defaults"], set(catalog.defaults), "defaults")
+    defaults = {n: replace(d, value=scn["defaults"].get(n, d.value)) for n, d in catalog.defaults.items()}
+    values = {name: scn[name] for name in FIELDS if name not in ("model", "tokens")}
+    train = TrainScenario.build(scn["model"], scn["tokens"], **values)
+    return train, replace(catalog, prices=kept, managed=managed, onprem=onprem, defaults=defaults)
 
 
 def month_fit(

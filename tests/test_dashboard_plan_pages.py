@@ -43,7 +43,7 @@ def usd_totals(scenario: TrainScenario, folder) -> dict[str, float]:
 def test_overview_verdict_and_chart_are_the_planners(results):
     at = open_page()
     assert_clean(at)
-    scenario = TrainScenario(**plans.DEFAULT_SCENARIO)
+    scenario = TrainScenario.build(**plans.DEFAULT_SCENARIO)
     expected = usd_totals(scenario, results)
     shown = bars(figure(at, "Monthly cost of 4 runs"))
     assert shown and all(shown[label] == pytest.approx(expected[label]) for label in shown)
@@ -73,7 +73,7 @@ def test_cost_what_if_matches_the_planner(results):
     at.segmented_control(key="scn-method").set_value("qlora")
     at.multiselect(key="scn-kinds").select("on-demand").run()
     assert_clean(at)
-    scenario = TrainScenario(
+    scenario = TrainScenario.build(
         model="llama-3.1-8b", tokens=50_000_000, method="qlora", epochs=3.0, runs_per_month=10.0
     )
     catalog = apply_scenario({"kinds": ["on-demand"]})
@@ -124,7 +124,7 @@ def test_onprem_assumptions_reach_the_planner(results):
     at = open_page("cost")
     at.number_input(key="scn-onprem-usd_per_kwh").set_value(0.5).run()
     assert_clean(at)
-    comparison = compare_training(TrainScenario(**plans.DEFAULT_SCENARIO), apply_scenario({"onprem": {"usd_per_kwh": 0.5}}),
+    comparison = compare_training(TrainScenario.build(**plans.DEFAULT_SCENARIO), apply_scenario({"onprem": {"usd_per_kwh": 0.5}}),
                                   load_measurements(results))  # fmt: skip
     expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options if o.kind == "on-prem"}
     shown = bars(figure(at, "Monthly cost of 4 runs"))
@@ -136,8 +136,9 @@ def test_capacity_matches_the_planner(results):
     assert_clean(at)
     at.number_input(key="cap-deadline").set_value(24.0).run()
     assert_clean(at)
-    need = gpus_needed(Workload("llama-3.1-8b", 100_000_000, 4.0, "lora", 3.0, 24.0), load_catalog(),
-                       load_measurements(results))  # fmt: skip
+    work = Workload.build("llama-3.1-8b", 100_000_000, jobs_per_month=4.0, method="lora", epochs=3.0,
+                          deadline_hours=24.0)  # fmt: skip
+    need = gpus_needed(work, load_catalog(), load_measurements(results))
     fig = figure(at, "GPUs needed")
     shown = {x: y for t in fig["data"] for x, y in zip(t["x"], t["y"], strict=True)}
     expected = dict(zip(need["gpu"], need["gpus_needed"], strict=True))

@@ -61,6 +61,20 @@ def test_a_price_override_reaches_the_planner_and_scales_the_run_cost():
     ]
 
 
+def test_engineering_cost_starts_from_the_catalog_and_people_costs_are_editable():
+    from planner.cost import cloud_ops_usd_per_month
+
+    catalog = load_catalog()
+    train, cat = scenario.apply(scenario.validate({}), catalog)
+    cloud = next(o for o in compare_training(train, cat).options if o.kind == "self-hosted")
+    assert cloud.ops_usd_per_month == pytest.approx(cloud_ops_usd_per_month(catalog))  # not 0
+    # people cost halved: the engineering cost is engineers × cost per engineer-year / 12
+    half = catalog.default("usd_per_engineer_year") / 2
+    train, cat = scenario.apply(scenario.validate({"defaults": {"usd_per_engineer_year": half}}), catalog)
+    cheaper = next(o for o in compare_training(train, cat).options if o.option == cloud.option)
+    assert cheaper.ops_usd_per_month == pytest.approx(cloud.ops_usd_per_month / 2)
+
+
 def test_an_override_of_a_price_the_catalog_lacks_is_a_message():
     with pytest.raises(InputError, match="prices.Nobody"):
         scenario.apply(scenario.validate({"prices": {"Nobody X100": 1.0}}), load_catalog())

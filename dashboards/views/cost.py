@@ -25,6 +25,8 @@ with st.expander("Scaling: prices and throughput (× catalog or projection)"):
 with st.expander("Prices"):
     unchanged = plans.training({**scn, "prices": {}})["best_self"]
     scenario_view.price_controls(scn, catalog, plans.price_key_of(unchanged, catalog))
+with st.expander("People and spot assumptions"):
+    scenario_view.defaults_controls(scn, catalog)
 with st.expander("On-prem assumptions"):
     scenario_view.onprem_controls(scn, catalog)
     st.dataframe(display(cost_view.onprem_table(catalog)), hide_index=True)
@@ -45,6 +47,7 @@ if view == VIEWS[0]:
     cost_view.show_cost_chart(options, runs=runs, key="cost-options",
                               self_basis=plan["best_self"].basis if plan["best_self"] else "projected")  # fmt: skip
     cost_view.show_options_table(options)
+    cost_view.show_unranked(plan["comparison"])
     skipped = plan["comparison"].skipped
     if skipped:
         with st.expander(f"{len(skipped)} options not priced, and why"):
