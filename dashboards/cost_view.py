@@ -244,7 +244,12 @@ def show_tornado(frame: pd.DataFrame, *, key: str) -> None:
     )
 
 
-def show_break_even(table: pd.DataFrame, kinds: tuple[str, ...] = ("self-hosted", "on-prem")) -> None:
+BREAK_EVEN_COLUMNS = ["managed_option", "verdict", "break_even_runs_per_month", "self_option", "self_usd_total",
+                      "managed_usd_total", "self_basis", "self_as_of", "managed_as_of", "match", "status"]  # fmt: skip
+
+
+def show_break_even(table: pd.DataFrame, kinds: tuple[str, ...] = ("self-hosted", "on-prem"),
+                    columns: list[str] = BREAK_EVEN_COLUMNS) -> None:  # fmt: skip
     """Break-even of the cheapest self-hosted (and on-prem) option against each managed offer."""
     if table.empty:
         st.info("No break-even to show: a self-hosted and a managed option are both needed.")
@@ -252,9 +257,7 @@ def show_break_even(table: pd.DataFrame, kinds: tuple[str, ...] = ("self-hosted"
     table = table[table["self_kind"].isin(kinds)]
     from dashboards.display import display
 
-    cols = ["managed_option", "verdict", "break_even_runs_per_month", "self_option", "self_usd_total",
-            "managed_usd_total", "self_basis", "self_as_of", "managed_as_of", "match", "status"]  # fmt: skip
-    st.dataframe(display(table, cols), hide_index=True)
+    st.dataframe(display(table, columns), hide_index=True)
 
 
 def onprem_table(catalog) -> pd.DataFrame:

@@ -40,7 +40,8 @@ with right:
     cost_view.show_pareto(options, runs=scn["runs_per_month"], key="overview-pareto")
 
 st.subheader("Break-even against each managed API")
-cost_view.show_break_even(plan["break_even"], kinds=("self-hosted",))
+cost_view.show_break_even(plan["break_even"], kinds=("self-hosted",),
+                          columns=cost_view.BREAK_EVEN_COLUMNS[:6])  # the rest are on the Cost page
 for note in plan["comparison"].notes:
     st.caption(note)
 
