@@ -22,10 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.spec import _choice, _positive, check_model, spec_hash, spec_to_dict
+from benchmarks.spec import _choice, _positive, check_memory_cap, check_model, spec_hash, spec_to_dict
 from core.errors import InputError
 from core.shapes import ALL_LINEAR, get_shape, resolve_targets
 from core.vocab import BASES, DEVICES, DTYPES, MODES, PROFILES, TASK_MODES, TASKS
+
+TUNED_TASKS = ("prefill", "decode", "mixed")  # tasks the tuned profile (benchmarks/lora_serve.py) serves
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class InferSpec:
     batch: int = 1
     prompt_len: int = 512
     new_tokens: int = 128  # decode, mixed and fidelity; end-of-sequence disabled, so every row is this long
-    profile: str = "plain"  # plain = eager generate | tuned = static-cache compiled generate (decode only)
+    profile: str = "plain"  # plain = eager peft | tuned = lean LoRA path (+ compiled static-cache decode)
     dtype: str = "bf16"  # bf16 | fp32 (fp32 is for exactness checks on small models, bf16 base only)
     rank: int = 16  # LoRA rank of the random adapters
     alpha: int = 32
@@ -52,6 +54,8 @@ class InferSpec:
     checkpoint: str | None = None  # a local folder with real weights instead of a random-init shape
     adapter: str | None = None  # a saved adapter folder instead of a random adapter (dynamic / merged)
     allow_mismatch: bool = False  # load `adapter` even if it was saved for another base (with a warning)
+    memory_cap_gib: float | None = None  # emulate a smaller card: the most the allocator may reserve (CUDA)
+    register: str | None = None  # adapter registry (path or URL) to record the adapters the run saves or loads
 
     def __post_init__(self):
         for field, choices in (("base", BASES), ("mode", MODES), ("task", TASKS), ("profile", PROFILES),
@@ -66,9 +70,12 @@ class InferSpec:
         targets = self.targets if self.targets == ALL_LINEAR else tuple(resolve_targets(self.targets))
         object.__setattr__(self, "targets", targets)
         check_model(self.model, self.checkpoint)
+        check_memory_cap(self)
         self._check_length()
         self._check_combination()
         self._check_adapter()
+        if self.register is not None:
+            check_registry(self.register)
 
     def _check_length(self) -> None:
         """The tokens a task runs through the model must fit the model's positions."""
@@ -84,9 +91,9 @@ class InferSpec:
         if self.mode not in TASK_MODES[self.task]:
             raise InputError(f"task '{self.task}' does not run in mode '{self.mode}'", field="mode", value=self.mode,
                              accepted=" or ".join(TASK_MODES[self.task]) + f" for task '{self.task}'")  # fmt: skip
-        if self.profile == "tuned" and self.task != "decode":
-            raise InputError("the tuned profile (static-cache compiled generate) is measured for decode only",
-                             field="profile", value=self.profile, accepted=f"plain for task '{self.task}'")  # fmt: skip
+        if self.profile == "tuned" and self.task not in TUNED_TASKS:
+            raise InputError(f"the tuned profile serves tasks {', '.join(TUNED_TASKS)}", field="profile",
+                             value=self.profile, accepted=f"plain for task '{self.task}'")  # fmt: skip
         if self.profile == "tuned" and self.warmup < 1:
             raise InputError("the first compiled call compiles: it must be a warm-up run", field="warmup",
                              value=self.warmup, accepted="1 or more with profile 'tuned'")  # fmt: skip
@@ -117,5 +124,18 @@ class InferSpec:
                              accepted="a folder saved with peft's save_pretrained")  # fmt: skip
 
     to_dict = spec_to_dict
-    hash = property(lambda self: spec_hash(self.to_dict()), doc="spec_hash of to_dict()")
+    # where adapters are recorded changes no measurement: `register` stays out of the hash (and rows
+    # written before the field existed keep theirs)
+    hash = property(lambda self: spec_hash({k: v for k, v in self.to_dict().items() if k != "register"}),
+                    doc="spec_hash of to_dict() without `register`")  # fmt: skip
+
+
+def check_registry(location: object) -> None:
+    from registry.db import url_of
+
+    if not isinstance(location, str) or not location.strip():
+        raise InputError("bad value", field="register", value=location, accepted="a registry file path or URL")
+    if url_of(location).password is not None:  # the spec is written into every row
+        raise InputError("a password in the registry URL would be written into every result row", field="register",
+                         accepted="a URL without a password (PGPASSWORD or ~/.pgpass hold it)")  # fmt: skip
 

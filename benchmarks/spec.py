@@ -27,6 +27,8 @@ def spec_to_dict(spec) -> dict:
     """A spec as plain JSON-ready data (target tuples become lists): what rows store and hashes cover."""
     d = dataclasses.asdict(spec)
     d["targets"] = spec.targets if isinstance(spec.targets, str) else list(spec.targets)
+    if d.get("memory_cap_gib", 0) is None:  # uncapped: left out, so specs from before the field hash as they did
+        del d["memory_cap_gib"]
     return d
 
 
@@ -78,6 +80,20 @@ def check_model(model: str, checkpoint: str | None, seq_len: int | None = None) 
                          value=seq_len, accepted=f"1..{shape.max_positions}")
 
 
+def check_memory_cap(spec) -> None:
+    """`memory_cap_gib` emulates a smaller card on a larger one: the caching allocator may reserve at most that
+    much (torch.cuda.set_per_process_memory_fraction, applied by benchmarks/memory_cap.py before anything is
+    allocated); an `oom` row under the cap is the measured answer "does not fit"."""
+    cap = spec.memory_cap_gib
+    if cap is None:
+        return
+    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not cap > 0:
+        raise InputError("bad value", field="memory_cap_gib", value=cap, accepted="a number of GiB > 0, or null")
+    if spec.device != "cuda" or getattr(spec, "num_gpus", 1) != 1:
+        raise InputError("the cap is the CUDA caching allocator's, in one process", field="memory_cap_gib",
+                         value=cap, accepted="null unless device is cuda and num_gpus is 1")
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     """One training benchmark: a model, a fine-tuning method and the knobs that change speed and memory."""
@@ -104,6 +120,7 @@ class TrainSpec:
     num_gpus: int = 1
     sharding: str | None = None
     cpu_offload: bool = False
+    memory_cap_gib: float | None = None  # emulate a smaller card: the most the allocator may reserve (CUDA)
 
     def __post_init__(self):
         _choice("method", self.method, METHODS)
@@ -129,6 +146,7 @@ class TrainSpec:
         object.__setattr__(self, "targets", targets)
         check_model(self.model, self.checkpoint, self.seq_len)
         check_sharding(self)
+        check_memory_cap(self)
         if self.method == "qlora" and self.device == "cpu" and self.optimizer == "paged_adamw_8bit":
             raise InputError("paged 8-bit AdamW needs CUDA", field="optimizer", value=self.optimizer,
                              accepted="adamw_fused on the CPU")
