@@ -35,7 +35,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # page file → URL path (st.navigation derives it from the file name; the default page is "/")
 PAGES = {"overview": "", "cost": "cost", "capacity": "capacity", "claims": "claims", "training": "training",
-         "inference": "inference", "regressions": "regressions", "data": "data"}  # fmt: skip
+         "inference": "inference", "regressions": "regressions", "adapters": "adapters", "data": "data"}  # fmt: skip
+# Pages that draw no chart, and what shows they are drawn
+NO_CHART = {"claims": "text=What would measure it", "adapters": '[data-testid="stMain"] h1'}
 WIDTHS = (1440, 800)
 FILL_HINT = '[data-testid="stAlertContentInfo"]:has-text("peftplan bench")'
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -85,11 +87,11 @@ def screenshot(page, name: str) -> None:
 
 
 def check_page(page, base: str, name: str, shot: str, *, need_chart: bool) -> None:
-    """Open a page; it must draw a chart (or, where rows are missing, say which command fills it; the Claims
-    page draws none) and show no error box."""
+    """Open a page; it must draw a chart (or, where rows are missing, say which command fills it; the pages of
+    NO_CHART draw none) and show no error box."""
     page.goto(f"{base}/{PAGES[name]}", wait_until="domcontentloaded")
-    if name == "claims":
-        page.get_by_text("What would measure it").first.wait_for(timeout=30000)
+    if name in NO_CHART:
+        page.locator(NO_CHART[name]).first.wait_for(timeout=30000)
     else:
         page.wait_for_selector(CHART if need_chart else f"{CHART}, {FILL_HINT}", state="visible", timeout=30000)
     settle(page)
