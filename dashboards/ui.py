@@ -111,4 +111,5 @@ def usd(value: float | None) -> str:
     """'$1,234' (no cents above $100), '—' for a missing figure."""
     if value is None or value != value:
         return "—"
-    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+    sign = "−" if value < 0 else ""  # "−$999", not "$-999"
+    return f"{sign}${abs(value):,.0f}" if abs(value) >= 100 else f"{sign}${abs(value):,.2f}"
