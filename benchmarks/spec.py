@@ -37,10 +37,13 @@ def _choice(field: str, value, choices) -> None:
         raise InputError("unknown value", field=field, value=value, accepted=", ".join(map(str, choices)))
 
 
+MAX_INT = 2**31 - 1  # no count in a spec comes near it; 10**20 is a typo
+
+
 def _positive(field: str, value, *, zero_ok: bool = False) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 if zero_ok else value > 0)
+    ok = isinstance(value, int) and not isinstance(value, bool) and (0 if zero_ok else 1) <= value <= MAX_INT
     if not ok:
-        raise InputError("bad value", field=field, value=value, accepted="an integer " + (">= 0" if zero_ok else "> 0"))
+        raise InputError("bad value", field=field, value=value, accepted=f"an integer from {0 if zero_ok else 1} to {MAX_INT}")
 
 
 def check_sharding(spec: TrainSpec) -> None:
@@ -137,8 +140,8 @@ class TrainSpec:
                              accepted="1 or more with profile tuned")
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise InputError("bad value", field="dropout", value=self.dropout, accepted="a number in [0, 1)")
-        if not isinstance(self.lr, (int, float)) or self.lr <= 0:
-            raise InputError("bad value", field="lr", value=self.lr, accepted="a number > 0")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 10:
+            raise InputError("bad value", field="lr", value=self.lr, accepted="a finite number > 0 and <= 10")
         for field in ("grad_checkpointing", "cpu_offload"):
             if not isinstance(getattr(self, field), bool):
                 raise InputError("bad value", field=field, value=getattr(self, field), accepted="true or false")
@@ -174,7 +177,7 @@ def build_spec(cls, values: dict, *, where: str = "<spec>"):
         values["targets"] = tuple(values["targets"])
     try:
         return cls(**values)
-    except InputError as exc:
-        raise exc.located(file=where) from None
+    except InputError as exc:  # an error in a catalog (models.csv) keeps its own file
+        raise (exc.located(file=where) if exc.file is None else exc) from None
     except TypeError as exc:
         raise InputError(f"bad spec ({exc})", file=where) from None

@@ -161,9 +161,7 @@ def show(fig, data: pd.DataFrame, *, key: str, basis: str, note: str = "") -> No
     """Render a figure, its basis and note, and a download of the data behind it as CSV."""
     st.plotly_chart(fig, key=f"chart-{key}", config=PLOTLY_CONFIG)
     left, right = st.columns([4, 1], vertical_alignment="center")
-    left.markdown(basis_badge(basis))
-    if note:
-        left.text(note)  # may name hardware or dates from the files: shown as text
+    left.markdown(f"{basis_badge(basis)} {note}".strip())  # file text in a note comes escaped (ui.plain)
     right.download_button(
         "Download CSV",
         data.to_csv(index=False).encode("utf-8"),

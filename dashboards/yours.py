@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
-from dashboards import loaders
+from dashboards import loaders, ui
 
 KEY = "your-rows"
 SOURCE_SHIPPED, SOURCE_YOURS = "shipped", "yours"
@@ -33,16 +33,16 @@ def frame(kind: str, *, key: str) -> pd.DataFrame:
         if KEY in st.session_state:
             name, rows = st.session_state[KEY]
             st.button(
-                f"Stop comparing with {name}", on_click=_clear, key=f"{key}-clear", icon=":material/close:"
+                f"Stop comparing with {ui.plain(name)}", on_click=_clear, key=f"{key}-clear", icon=":material/close:"
             )
     if KEY not in st.session_state:
         return pd.DataFrame()
     name, rows = st.session_state[KEY]
     mine = [r for r in rows if r["kind"] == kind]
     if not mine:
-        st.info(f"Your file {name} holds no {kind} rows.")
+        st.info(f"Your file {ui.plain(name)} holds no {kind} rows.")
         return pd.DataFrame()
-    st.caption(f"Marked ★ yours: {len(mine)} {kind} rows of {name} (not stored).")
+    st.caption(f"Marked ★ yours: {len(mine)} {kind} rows of {ui.plain(name)} (not stored).")
     return loaders.frame_of(mine).assign(source=SOURCE_YOURS)
 
 

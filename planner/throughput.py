@@ -54,6 +54,7 @@ DEFAULT_SCALING_EFFICIENCY = 0.85
 CKPT_TRAFFIC_FACTOR = 4 / 3
 
 
+@lru_cache(maxsize=4096)  # pure in the configuration; fits over many rows repeat them
 def flops_per_token(config: TrainConfig) -> float:
     return train_flops_per_token(
         config.shape,
@@ -65,6 +66,7 @@ def flops_per_token(config: TrainConfig) -> float:
     )
 
 
+@lru_cache(maxsize=4096)  # pure in the configuration; fits over many rows repeat them
 def traffic_bytes_per_token(config: TrainConfig) -> float:
     kept = activation_bytes_per_token_layer(config) * config.shape.num_layers
     return kept * (CKPT_TRAFFIC_FACTOR if config.grad_checkpointing else 1.0)

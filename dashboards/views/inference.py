@@ -74,9 +74,9 @@ def single_figures(ops, columns: dict[str, tuple[str, str]]) -> None:
         cols = st.columns(len(shown) + 1)
         for col, (label, (value, unit)) in zip(cols, shown.items(), strict=False):  # the last column: where
             col.metric(f"{label} ({unit})", f"{value:,.3g}")
-        cols[-1].caption(f"{row['model']} · rank {row['rank']} · {row['device_name']} · commit "
-                         f"{str(row['git_commit'])[:10]} · {row.get('measured_at', '')}"
-                         + (charts.YOURS_MARK if row["source"] == "yours" else ""))  # fmt: skip
+        where = (f"{row['model']} · rank {row['rank']} · {row['device_name']} · commit "
+                 f"{str(row['git_commit'])[:10]} · {row.get('measured_at', '')}")  # fmt: skip
+        cols[-1].caption(ui.plain(where) + (charts.YOURS_MARK if row["source"] == "yours" else ""))
 
 
 tabs = st.tabs(
@@ -100,8 +100,8 @@ with tabs[2]:
 
     for model in sorted(rows["model"].dropna().unique()):
         used = {task: dynamic_overhead(model, task, loaders.measurements()) for task in ("decode", "prefill")}
-        st.markdown(f"The serving cost model uses, for **{model}**: " + "; ".join(
-            f"{task} {fig.value:+.0%} {ui.basis_badge(fig.basis)}" for task, fig in used.items()))  # fmt: skip
+        st.markdown(f"The serving cost model uses, for **{ui.plain(model)}**: " + "; ".join(
+            f"{task} {fig.value:+.0%} {ui.basis_badge(fig.basis)} ({fig.model})" for task, fig in used.items()))  # fmt: skip
     for task, metric, lower in (("decode", "ms_per_token", True), ("prefill", "prefill_tokens_per_s", False)):
         pairs = tables.mode_overhead(rows[rows["task"] == task], metric, lower_is_better=lower)
         pairs = pairs.assign(case=pairs["model"] + " · " + pairs["base"] + " · " + pairs["profile"] + " · prompt "

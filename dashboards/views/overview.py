@@ -52,8 +52,7 @@ if train.empty:
 else:
     heads = tables.headline_train(tables.view(train, tables.TRAIN_SPEC, tables.TRAIN_METRICS))
     st.dataframe(display(heads), hide_index=True)
-    st.markdown(ui.basis_badge("measured"))
-    st.text(ui.hardware_note(train))
+    st.markdown(f"{ui.basis_badge('measured')} {ui.hardware_note(train)}")  # hardware_note escapes device names
 infer = loaders.load_frame("infer")
 if not infer.empty:
     decode = tables.headline_decode(tables.view(infer, tables.INFER_SPEC, tables.INFER_METRICS))
