@@ -22,7 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.spec import _choice, _positive, check_model, spec_hash, spec_to_dict
+from benchmarks.spec import spec_hash, spec_to_dict
+from core.config import check_model
+from core.config import choice as _choice
+from core.config import positive as _positive
 from core.errors import InputError
 from core.shapes import ALL_LINEAR, get_shape, resolve_targets
 from core.vocab import BASES, DEVICES, DTYPES, MODES, PROFILES, TASK_MODES, TASKS

@@ -10,11 +10,13 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
+from core.config import CONFIG_FIELDS, TrainConfig
+from core.config import choice as _choice
+from core.config import positive as _positive
 from core.errors import InputError
-from core.shapes import ALL_LINEAR, get_shape, resolve_targets
-from core.vocab import ATTN_IMPLS, DEVICES, METHODS, OPTIMIZERS, PROFILES, SHARDINGS
+from core.shapes import ALL_LINEAR
+from core.vocab import DEVICES
 
 
 def spec_hash(spec_dict: dict) -> str:
@@ -30,52 +32,25 @@ def spec_to_dict(spec) -> dict:
     return d
 
 
-def _choice(field: str, value, choices) -> None:
-    if value not in choices:
-        raise InputError("unknown value", field=field, value=value, accepted=", ".join(map(str, choices)))
-
-
-def _positive(field: str, value, *, zero_ok: bool = False) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 if zero_ok else value > 0)
-    if not ok:
-        raise InputError("bad value", field=field, value=value, accepted="an integer " + (">= 0" if zero_ok else "> 0"))
-
-
-def check_sharding(spec: TrainSpec) -> None:
-    """Sharding and CPU offload exist for runs over several processes only; there sharding defaults to
-    full_shard (set here, so that equal runs hash equal)."""
-    if spec.num_gpus == 1:
-        for field, default in (("sharding", None), ("cpu_offload", False)):
-            if getattr(spec, field) != default:
-                raise InputError("needs num_gpus > 1 (one GPU trains unsharded)", field=field,
-                                 value=getattr(spec, field), accepted=f"{json.dumps(default)} with num_gpus = 1")
-        return
-    if spec.profile == "tuned":
-        raise InputError("the tuned profile is built for one GPU", field="profile", value=spec.profile,
-                         accepted="plain with num_gpus > 1")
-    if spec.sharding is None:
-        object.__setattr__(spec, "sharding", SHARDINGS[0])
-    _choice("sharding", spec.sharding, SHARDINGS)
-    if spec.cpu_offload and spec.device != "cuda":
-        raise InputError("CPU offload moves GPU shards to the host", field="cpu_offload", value=True,
-                         accepted="false with device cpu")
-    if spec.checkpoint is not None:
-        raise InputError("sharded runs build random-init catalog shapes", field="checkpoint", value=spec.checkpoint,
-                         accepted="null with num_gpus > 1 (a checkpoint folder runs with num_gpus = 1)")
-
-
-def check_model(model: str, checkpoint: str | None, seq_len: int | None = None) -> None:
-    """A catalog shape name, or (with a checkpoint folder) any label; the sequence must fit its positions."""
-    if checkpoint is not None:
-        folder = Path(checkpoint)
-        if not (folder / "config.json").is_file():
-            raise InputError("checkpoint folder has no config.json", field="checkpoint", value=checkpoint,
-                             accepted="a local folder saved with save_pretrained (config.json + *.safetensors)")
-        return
-    shape = get_shape(model)
-    if seq_len is not None and seq_len > shape.max_positions:
-        raise InputError(f"sequence longer than {model}'s {shape.max_positions} positions", field="seq_len",
-                         value=seq_len, accepted=f"1..{shape.max_positions}")
+def check_run(spec: TrainSpec) -> None:
+    """What the benchmark can run, beyond what the configuration accepts (core.config.TrainConfig)."""
+    if spec.num_gpus > 1:
+        if spec.profile == "tuned":
+            raise InputError("the tuned profile is built for one GPU", field="profile", value=spec.profile,
+                             accepted="plain with num_gpus > 1")
+        if spec.cpu_offload and spec.device != "cuda":
+            raise InputError("CPU offload moves GPU shards to the host", field="cpu_offload", value=True,
+                             accepted="false with device cpu")
+        if spec.checkpoint is not None:
+            raise InputError("sharded runs build random-init catalog shapes", field="checkpoint",
+                             value=spec.checkpoint,
+                             accepted="null with num_gpus > 1 (a checkpoint folder runs with num_gpus = 1)")
+    if spec.profile == "tuned" and spec.warmup_steps == 0:  # compilation must not land in the timed steps
+        raise InputError("the tuned profile compiles during the first step", field="warmup_steps", value=0,
+                         accepted="1 or more with profile tuned")
+    if spec.method == "qlora" and spec.device == "cpu" and spec.optimizer == "paged_adamw_8bit":
+        raise InputError("paged 8-bit AdamW needs CUDA", field="optimizer", value=spec.optimizer,
+                         accepted="adamw_fused on the CPU")
 
 
 @dataclass(frozen=True)
@@ -106,32 +81,22 @@ class TrainSpec:
     cpu_offload: bool = False
 
     def __post_init__(self):
-        _choice("method", self.method, METHODS)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("attn_impl", self.attn_impl, ATTN_IMPLS)
-        _choice("profile", self.profile, PROFILES)
+        # The configuration's fields are validated (and normalised) by its one definition.
+        config = TrainConfig(**{f: getattr(self, f) for f in CONFIG_FIELDS})
+        object.__setattr__(self, "targets", config.targets)
+        object.__setattr__(self, "sharding", config.sharding)
         _choice("device", self.device, DEVICES)
-        for field in ("rank", "alpha", "micro_batch", "seq_len", "grad_accum", "measure_steps", "num_gpus"):
-            _positive(field, getattr(self, field))
+        _positive("measure_steps", self.measure_steps)
         for field in ("warmup_steps", "seed"):
             _positive(field, getattr(self, field), zero_ok=True)
-        if self.profile == "tuned" and self.warmup_steps == 0:  # compilation must not land in the timed steps
-            raise InputError("the tuned profile compiles during the first step", field="warmup_steps", value=0,
-                             accepted="1 or more with profile tuned")
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise InputError("bad value", field="dropout", value=self.dropout, accepted="a number in [0, 1)")
-        if not isinstance(self.lr, (int, float)) or self.lr <= 0:
+        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or self.lr <= 0:
             raise InputError("bad value", field="lr", value=self.lr, accepted="a number > 0")
-        for field in ("grad_checkpointing", "cpu_offload"):
-            if not isinstance(getattr(self, field), bool):
-                raise InputError("bad value", field=field, value=getattr(self, field), accepted="true or false")
-        targets = self.targets if self.targets == ALL_LINEAR else tuple(resolve_targets(self.targets))
-        object.__setattr__(self, "targets", targets)
-        check_model(self.model, self.checkpoint, self.seq_len)
-        check_sharding(self)
-        if self.method == "qlora" and self.device == "cpu" and self.optimizer == "paged_adamw_8bit":
-            raise InputError("paged 8-bit AdamW needs CUDA", field="optimizer", value=self.optimizer,
-                             accepted="adamw_fused on the CPU")
+        check_run(self)
+
+    @property
+    def config(self) -> TrainConfig:
+        """The configuration this spec measures (what the planner matches rows on)."""
+        return TrainConfig(**{f: getattr(self, f) for f in CONFIG_FIELDS})
 
     to_dict = spec_to_dict
     hash = property(lambda self: spec_hash(self.to_dict()), doc="spec_hash of to_dict()")

@@ -46,6 +46,7 @@ class TrainRecord:
     timestamp: str
     spec_hash: str
     file: str
+    peak_reserved_gib: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def _train_record(row: dict, gpus: dict[str, Gpu]) -> TrainRecord:
         timestamp=str(row["provenance"].get("timestamp") or ""),
         spec_hash=row["spec_hash"],
         file=row.get("_file", ""),
+        peak_reserved_gib=_number(m, "peak_reserved_gib"),
     )
 
 
