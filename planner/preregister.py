@@ -13,6 +13,7 @@ Public:
     write_predictions(rows, path) -> None
     load_predictions(path) -> list[dict]
     out_of_sample(predictions, meas) -> (DataFrame, DataFrame)          errors per entry and metric; summary
+    committed_out_of_sample(meas, folder=PREDICTIONS_DIR) -> list[(file, DataFrame, DataFrame)]
 """
 
 from __future__ import annotations
@@ -146,6 +147,13 @@ OOS_GOALS = {
     "peak_allocated_gib": (0.01, 0.03),
     "peak_reserved_gib": (0.01, 0.03),
 }
+
+
+def committed_out_of_sample(meas: Measurements, folder: str | Path = PREDICTIONS_DIR) -> list[tuple]:
+    """out_of_sample for every predictions file of a folder: (file name, rows, summary) each."""
+    folder = Path(folder)
+    files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    return [(f.name, *out_of_sample(load_predictions(f), meas)) for f in files]
 
 
 def main(argv: list[str] | None = None) -> int:
