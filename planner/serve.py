@@ -159,16 +159,17 @@ def _strategies(scn: ServeScenario, gpu: Gpu, meas: Measurements, catalog: Catal
         n = _replica_gpus(scn, gpu, adapters, base)
         if n is None:
             continue
-        prefill = prefill_tokens_per_s(scn.model, base, gpu, meas, catalog, n, scn.prompt_tokens)
+        prefill = prefill_tokens_per_s(scn.model, base, gpu, meas, catalog, n, scn.prompt_tokens, batch=scn.batch)
         context = scn.prompt_tokens + scn.output_tokens // 2
-        step = decode_step_s(scn.model, base, gpu, scn.batch, context, meas, catalog, n)
+        step = decode_step_s(scn.model, base, gpu, scn.batch, context, meas, catalog, n, prompt_len=scn.prompt_tokens)
         t_prefill = scn.prompt_tokens / prefill.value
         t_decode = scn.output_tokens * step.value / scn.batch
         figures = [prefill, step]
         if strategy == "dynamic":
+            same = dict(base=base, batch=scn.batch, prompt_len=scn.prompt_tokens, gpu=gpu.name)
             over_p, over_d = (
-                dynamic_overhead(scn.model, "prefill", meas),
-                dynamic_overhead(scn.model, "decode", meas),
+                dynamic_overhead(scn.model, "prefill", meas, **same),
+                dynamic_overhead(scn.model, "decode", meas, **same),
             )
             seconds = t_prefill * (1 + over_p.value) + t_decode * (1 + over_d.value)
             figures += [over_p, over_d]
