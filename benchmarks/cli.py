@@ -6,6 +6,7 @@ This module never imports torch: specs are validated here, and each one runs in 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -34,10 +35,13 @@ def _add_sweep_args(p: argparse.ArgumentParser, kind: str) -> None:
     p.add_argument("--only", help="run only entries whose name matches this glob or substring")
     p.add_argument("--device", choices=DEVICES, help="run every entry on this device")
     p.add_argument("--force", action="store_true", help="redo entries that already have an ok row")
-    p.add_argument("--timeout-s", type=_positive_int, default=600, help="per-spec limit for a single spec")
+    p.add_argument("--timeout-s", type=_positive_int, default=None,
+                   help=f"per-spec time limit in seconds (default: each suite entry's own; {SINGLE_TIMEOUT_S} for a single spec)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench, kind=kind)
 
+
+SINGLE_TIMEOUT_S = 600
 
 # Flags of a single training spec (the suite file's fields); None means "the spec's default".
 TRAIN_FLAGS = (
@@ -82,13 +86,15 @@ def _single_entry(args) -> list:
     if "targets" in values and values["targets"] != "all-linear":
         values["targets"] = tuple(values["targets"].split(","))
     values["name"] = f"{values['model']}-{values['method']}"
-    values["timeout_s"] = args.timeout_s
+    values["timeout_s"] = args.timeout_s or SINGLE_TIMEOUT_S
     return [make_entry("train", values, where="command line", suite=None, device=args.device)]
 
 
 def cmd_bench(args) -> int:
     if args.suite:
         entries = load_suite(args.suite, args.kind, only=args.only, device=args.device)
+        if args.timeout_s:  # the command line's limit wins over the suite's
+            entries = [dataclasses.replace(e, timeout_s=args.timeout_s) for e in entries]
         default_out = RESULTS_DIR / f"{Path(args.suite).stem}.jsonl"
     elif args.kind == "train":
         entries, default_out = _single_entry(args), RESULTS_DIR / "adhoc.jsonl"

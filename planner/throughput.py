@@ -267,7 +267,7 @@ def scaling_efficiency(
 
 
 def _row_scaling(record: TrainRecord, gpu: Gpu, meas: Measurements, catalog: Catalog) -> float:
-    single = record.config.with_(num_gpus=1, sharding=None)
+    single = record.config.with_(num_gpus=1, sharding=None, cpu_offload=False)
     base = meas.find_train(single, gpu.name)
     if base is not None and base.tokens_per_s:
         one_gpu = base.tokens_per_s
@@ -302,7 +302,7 @@ def predict_tokens_per_s(
             energy,
             e_basis,
         )
-    single = config.with_(num_gpus=1, sharding=None)
+    single = config.with_(num_gpus=1, sharding=None, cpu_offload=False)
     cal, note = calibration(single, gpu, meas, catalog)
     scaling, s_note = scaling_efficiency(config, gpu, meas, catalog)
     tps = config.num_gpus * scaling / cal.seconds_per_token(single, gpu)
