@@ -15,21 +15,13 @@ from core.config import CONFIG_FIELDS, TrainConfig
 from core.config import choice as _choice
 from core.config import positive as _positive
 from core.errors import InputError
-from core.shapes import ALL_LINEAR
-from core.vocab import DEVICES
+from core.vocab import DEVICES, METHODS
 
 
 def spec_hash(spec_dict: dict) -> str:
     """Digest of the canonical JSON of a spec: equal specs, equal hash, whatever the key order."""
     canonical = json.dumps(spec_dict, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def spec_to_dict(spec) -> dict:
-    """A spec as plain JSON-ready data (target tuples become lists): what rows store and hashes cover."""
-    d = dataclasses.asdict(spec)
-    d["targets"] = spec.targets if isinstance(spec.targets, str) else list(spec.targets)
-    return d
 
 
 def check_run(spec: TrainSpec) -> None:
@@ -53,38 +45,45 @@ def check_run(spec: TrainSpec) -> None:
                          accepted="adamw_fused on the CPU")
 
 
-@dataclass(frozen=True)
-class TrainSpec:
-    """One training benchmark: a model, a fine-tuning method and the knobs that change speed and memory."""
+def compose(spec, config_cls, config, values: dict, run_defaults: dict, required: dict) -> None:
+    """Set a spec's configuration (given, or built from the flat `values`, which the configuration's class
+    validates) and its run fields (popped from `values`, else their defaults). `required` maps config fields
+    without a default in the spec to the values accepted."""
+    run = {k: values.pop(k, default) for k, default in run_defaults.items()}
+    if config is None:
+        for field, accepted in required.items():
+            if field not in values:
+                raise InputError("missing field", field=field, accepted=", ".join(accepted))
+        config = config_cls(**values)
+    elif values:
+        raise TypeError(f"{type(spec).__name__} got both a config and config fields: {sorted(values)}")
+    object.__setattr__(spec, "config", config)
+    for k, v in run.items():
+        object.__setattr__(spec, k, v)
 
-    model: str
-    method: str  # lora | qlora (NF4 base, double quantisation, bf16 compute) | full
-    rank: int = 16  # LoRA rank: higher adds capacity and memory
-    alpha: int = 32
-    dropout: float = 0.0
-    targets: str | tuple[str, ...] = ALL_LINEAR
-    micro_batch: int = 4
-    seq_len: int = 2048
-    grad_accum: int = 1
-    grad_checkpointing: bool = False
-    optimizer: str = "adamw_fused"
-    attn_impl: str = "sdpa"
-    profile: str = "plain"
+
+RUN_DEFAULTS = {"warmup_steps": 2, "measure_steps": 8, "lr": 1e-4, "seed": 0, "device": "cuda"}
+
+
+@dataclass(frozen=True, init=False)
+class TrainSpec:
+    """One training benchmark: the configuration it measures (core.config.TrainConfig: model, method and every
+    knob that moves speed or memory) and how it is measured (warm-up and measured steps, learning rate,
+    seed, device). Built from flat fields, as suites and rows hold them: TrainSpec(model=..., method=...,
+    micro_batch=..., warmup_steps=...); the configuration's fields read through (spec.micro_batch)."""
+
+    config: TrainConfig
     warmup_steps: int = 2
     measure_steps: int = 8
     lr: float = 1e-4
     seed: int = 0
     device: str = "cuda"
-    checkpoint: str | None = None  # a local folder with real weights instead of a random-init shape
-    num_gpus: int = 1
-    sharding: str | None = None
-    cpu_offload: bool = False
 
-    def __post_init__(self):
-        # The configuration's fields are validated (and normalised) by its one definition.
-        config = TrainConfig(**{f: getattr(self, f) for f in CONFIG_FIELDS})
-        object.__setattr__(self, "targets", config.targets)
-        object.__setattr__(self, "sharding", config.sharding)
+    FIELD_NAMES = (*CONFIG_FIELDS, *RUN_DEFAULTS)  # the flat fields of suites, flags and rows
+    REQUIRED = ("model", "method")
+
+    def __init__(self, config: TrainConfig | None = None, **values):
+        compose(self, TrainConfig, config, values, RUN_DEFAULTS, {"method": METHODS})
         _choice("device", self.device, DEVICES)
         _positive("measure_steps", self.measure_steps)
         for field in ("warmup_steps", "seed"):
@@ -93,27 +92,39 @@ class TrainSpec:
             raise InputError("bad value", field="lr", value=self.lr, accepted="a number > 0")
         check_run(self)
 
-    @property
-    def config(self) -> TrainConfig:
-        """The configuration this spec measures (what the planner matches rows on)."""
-        return TrainConfig(**{f: getattr(self, f) for f in CONFIG_FIELDS})
+    def __getattr__(self, name: str):
+        if name in CONFIG_FIELDS or name in ("shape", "tokens_per_step", "target_modules"):
+            return getattr(object.__getattribute__(self, "config"), name)
+        raise AttributeError(name)
 
-    to_dict = spec_to_dict
+    def to_dict(self) -> dict:
+        """The flat fields, JSON-ready (what rows store and the hash covers)."""
+        d = {f: getattr(self.config, f) for f in CONFIG_FIELDS} | {f: getattr(self, f) for f in RUN_DEFAULTS}
+        d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
+        return d
+
+    def with_(self, **changes) -> TrainSpec:
+        return TrainSpec(**(self.to_dict() | changes))
+
     hash = property(lambda self: spec_hash(self.to_dict()), doc="spec_hash of to_dict()")
 
-    @property
-    def tokens_per_step(self) -> int:
-        return self.micro_batch * self.seq_len * self.grad_accum * self.num_gpus
+
+def spec_fields(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(every flat field, the required ones) of a spec class."""
+    if hasattr(cls, "FIELD_NAMES"):
+        return cls.FIELD_NAMES, cls.REQUIRED
+    fields = dataclasses.fields(cls)
+    return tuple(f.name for f in fields), tuple(f.name for f in fields if f.default is dataclasses.MISSING)
 
 
 def build_spec(cls, values: dict, *, where: str = "<spec>"):
     """Construct a spec from a mapping (a suite entry or CLI flags); unknown keys and wrong types give one
     InputError naming `where` (file and entry), the field and what is accepted."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields, required = spec_fields(cls)
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise InputError("unknown field", file=where, field=unknown[0], accepted=", ".join(fields))
-    missing = [n for n, f in fields.items() if n not in values and f.default is dataclasses.MISSING]
+    missing = [n for n in required if n not in values]
     if missing:
         raise InputError("missing field", file=where, field=missing[0])
     values = dict(values)

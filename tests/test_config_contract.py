@@ -97,6 +97,33 @@ def test_cli_choices_are_the_vocabulary():
 
 
 def test_spec_fields_are_config_fields_plus_run_fields():
-    fields = {f.name for f in dataclasses.fields(TrainSpec)}
-    assert set(CONFIG_FIELDS) <= fields
-    assert fields - set(CONFIG_FIELDS) == {"warmup_steps", "measure_steps", "lr", "seed", "device"}
+    # composition: the spec holds a TrainConfig and adds only how it is measured
+    assert [f.name for f in dataclasses.fields(TrainSpec)] == [
+        "config", "warmup_steps", "measure_steps", "lr", "seed", "device"
+    ]  # fmt: skip
+    spec = TrainSpec(model="llama-3.1-8b", method="qlora", micro_batch=2, seed=3)
+    assert isinstance(spec.config, TrainConfig) and spec.micro_batch == spec.config.micro_batch == 2
+    assert TrainSpec(**spec.to_dict()) == spec and spec.with_(seed=4).config == spec.config
+
+
+def test_inference_configuration_is_defined_once():
+    from benchmarks.infer_spec import InferSpec
+    from core.infer_config import INFER_CONFIG_FIELDS, InferConfig, infer_config_from_spec
+
+    spec = InferSpec(model="llama-3.1-8b", mode="merged", task="decode", repeats=5)
+    assert spec.config == InferConfig("llama-3.1-8b", "merged", "decode")
+    # a row whose spec leaves the prompt length out reads as the benchmark's 512, not 0
+    row_config = infer_config_from_spec({"model": "llama-3.1-8b", "mode": "merged", "task": "decode"})
+    assert row_config.prompt_len == spec.prompt_len == 512
+    assert not {"warmup", "repeats", "seed", "device", "adapter", "allow_mismatch"} & set(INFER_CONFIG_FIELDS)
+    with pytest.raises(InputError, match="does not run in mode"):
+        InferSpec(model="llama-3.1-8b", mode="base", task="merge")
+    base = InferConfig("llama-3.1-8b", "merged", "decode")
+    for change in (
+        {"batch": 8},
+        {"prompt_len": 1024},
+        {"profile": "tuned"},
+        {"base": "nf4"},
+        {"new_tokens": 64},
+    ):
+        assert dataclasses.replace(base, **change).key != base.key
