@@ -184,3 +184,29 @@ def test_a_measured_row_replaces_the_prediction_on_its_gpu_only(tmp_path):
 def test_no_rows_still_answers():
     pred = predict_memory(TrainConfig("qwen2.5-72b", "qlora", micro_batch=1), "h200", empty_measurements())
     assert pred.basis == "projected" and pred.peak_allocated_gib > 0 and "no measured rows" in pred.model
+
+
+def test_reserved_memory_fit_recovers_a_known_gap(tmp_path):
+    # Test rows whose reserved peak is allocated + 1.5 GiB + 0.1 × (activations + logits), as predicted.
+    rows = []
+    for batch, seq in [(1, 512), (2, 1024), (4, 2048), (1, 4096)]:
+        config = TrainConfig("llama-3.1-8b", "lora", micro_batch=batch, seq_len=seq)
+        t = memory_terms(config)
+        row = train_row(micro_batch=batch, seq_len=seq, peak_allocated_gib=40.0)
+        row["metrics"]["peak_reserved_gib"] = 40.0 + 1.5 + 0.1 * (t["activations_gib"] + t["logits_gib"])
+        rows.append(row)
+    meas = measurements(tmp_path, rows)
+    other = TrainConfig("llama-3.1-8b", "lora", micro_batch=3, seq_len=1000)
+    pred = predict_memory(other, "h200", meas)
+    t = memory_terms(other)
+    assert pred.reserved_basis == "projected" and "reserved fitted on 4" in pred.reserved_derivation
+    assert pred.reserved_gib == pytest.approx(
+        pred.peak_allocated_gib + 1.5 + 0.1 * (t["activations_gib"] + t["logits_gib"])
+    )
+    # a measured row gives its own reserved peak
+    measured = predict_memory(TrainConfig("llama-3.1-8b", "lora", micro_batch=4, seq_len=2048), "h200", meas)
+    assert measured.reserved_basis == "measured" and measured.reserved_gib == pytest.approx(
+        rows[2]["metrics"]["peak_reserved_gib"]
+    )
+    # without rows: the stated default gap
+    assert predict_memory(other).reserved_gib == pytest.approx(predict_memory(other).peak_allocated_gib + 2.0)
