@@ -20,6 +20,7 @@ Rows are parsed and validated here, never executed or unpickled.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def validate_row(row: object, *, file: str = "<row>", line: int | None = None) -
     for key, value in row["metrics"].items():
         if value is not None and not isinstance(value, (int, float, str, bool, list, dict)):
             raise fail("metric of an unsupported type", f"metrics.{key}", value)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value != value:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isnan(value):
             raise fail("metric is NaN (write null for 'not measured')", f"metrics.{key}", value)
     for field in PROVENANCE_REQUIRED:
         if field not in row["provenance"]:

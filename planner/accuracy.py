@@ -13,6 +13,7 @@ Public:
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,7 @@ def summarise(frame, goals: dict[str, tuple[float, float]]):
     summary = []
     for metric, (goal_median, goal_worst) in goals.items():
         picked = frame.loc[frame["metric"] == metric, "error_frac"] if not frame.empty else []
-        errors = [abs(e) for e in picked if e is not None and e == e]
+        errors = [abs(e) for e in picked if e is not None and not math.isnan(e)]
         if not errors:
             continue
         median, worst = statistics.median(errors), max(errors)

@@ -209,14 +209,18 @@ def decode_step_s(
     return Figure(step_bytes / (eff * gpu.bandwidth_tb_s * 1e12 * n_gpus), basis, note)
 
 
+def _twin(r: InferRecord) -> tuple:
+    """What a dynamic row and its merged twin share."""
+    return (r.gpu, r.model, r.base, r.batch, r.prompt_len, r.profile)
+
+
 def _overhead_pairs(task: str, metric: str, meas: Measurements) -> list[tuple[InferRecord, float]]:
     """(dynamic row, overhead) for every dynamic row whose merged twin (equal but mode) was measured."""
     rows = [r for r in meas.infer if r.task == task and not r.is_cpu and isinstance(r.metrics.get(metric), (int, float))]
-    twin = lambda r: (r.gpu, r.model, r.base, r.batch, r.prompt_len, r.profile)  # noqa: E731
-    merged = {twin(r): r for r in sorted(rows, key=lambda r: r.timestamp) if r.mode == "merged"}
+    merged = {_twin(r): r for r in sorted(rows, key=lambda r: r.timestamp) if r.mode == "merged"}
     pairs = []
     for r in rows:
-        m = merged.get(twin(r))
+        m = merged.get(_twin(r))
         if r.mode == "dynamic" and m is not None and m.metrics[metric] > 0 and r.metrics[metric] > 0:
             a, b = r.metrics[metric], m.metrics[metric]
             pairs.append((r, (a / b if task == "decode" else b / a) - 1))

@@ -15,6 +15,7 @@ Public:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -127,7 +128,7 @@ def empty_measurements() -> Measurements:
 
 def _number(metrics: dict, name: str) -> float | None:
     value = metrics.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
         return None
     return float(value)
 
