@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check planner benchmarks dashboards tests
+	$(BIN)/ruff check planner benchmarks dashboards registry tests
 
 bench-cpu: $(STAMP)
 	$(BIN)/peftplan bench train --suite cpu-smoke --device cpu

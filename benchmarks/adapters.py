@@ -7,24 +7,23 @@ A random adapter: peft initialises B to zero, so a fresh adapter changes nothing
 outputs the way a trained one does, and merging it changes the weights for real.
 
 Provenance: a saved adapter folder holds peft's files (adapter_config.json, adapter_model.safetensors) and
-FINGERPRINT_FILE, the base model's fingerprint (benchmarks.models.fingerprint: shape and config hash, or a
-hash of a checkpoint's weights files). Loading into a base with another fingerprint is refused with one
+FINGERPRINT_FILE, the base model's fingerprint (benchmarks.models.fingerprint; registry/fingerprint.py says what
+it holds and compares it). Loading into a base with another fingerprint is refused with one
 InputError naming both: an adapter trained on one base version, loaded into the next with the same shapes,
 would otherwise run without a word. `allow_mismatch` turns the refusal into a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import warnings
 from pathlib import Path
 
 import torch
 
-from core.errors import InputError
+from registry.fingerprint import FINGERPRINT_FILE, check_base, recorded_fingerprint
 
-FINGERPRINT_FILE = "base_fingerprint.json"
 DELTA_RATIO = 0.1  # std of the adapter's weight update / std of the base weight it updates
 
 
@@ -91,39 +90,10 @@ def save_adapter(model, name: str, parent: str | Path, fingerprint: dict) -> Pat
     return folder
 
 
-def describe(fingerprint: dict | None) -> str:
-    if not fingerprint:
-        return "no recorded base"
-    digests = [f"{k} {str(v)[:12]}" for k, v in sorted(fingerprint.items()) if k != "model"]
-    return f"{fingerprint.get('model')} ({', '.join(digests)})"
-
-
-def recorded_fingerprint(folder: str | Path) -> dict | None:
-    path = Path(folder) / FINGERPRINT_FILE
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError("not a valid JSON file", file=str(path), accepted="the file save_adapter writes") from None
-    if not isinstance(record, dict) or not isinstance(record.get("base"), dict):
-        raise InputError("no base fingerprint in the file", file=str(path), field="base",
-                         accepted="an object with the base model's fingerprint")  # fmt: skip
-    return record["base"]
-
-
 def check_fingerprint(folder: str | Path, expected: dict, allow_mismatch: bool = False) -> None:
     """Refuse an adapter saved for another base (or with no record of its base), unless allow_mismatch."""
-    recorded = recorded_fingerprint(folder)
-    if recorded == expected:
-        return
-    what = "adapter records no base model" if recorded is None else "adapter was saved for another base model"
-    if allow_mismatch:
-        warnings.warn(f"{folder}: {what}: saved for {describe(recorded)}, loaded into {describe(expected)} "
-                      "(allowed by allow_mismatch)", stacklevel=2)  # fmt: skip
-        return
-    raise InputError(what, file=str(Path(folder) / FINGERPRINT_FILE), field="base", value=describe(recorded),
-                     accepted=f"an adapter saved for {describe(expected)}, or allow_mismatch to load it anyway")
+    where = str(Path(folder) / FINGERPRINT_FILE)
+    check_base(recorded_fingerprint(folder), expected, where=where, allow_mismatch=allow_mismatch)
 
 
 def load_adapter(model, folder: str | Path, name: str, expected: dict, allow_mismatch: bool = False):
@@ -154,3 +124,25 @@ def adapter_bytes(model, name: str) -> int:
 
 def file_bytes(folder: str | Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).glob("*.safetensors"))
+
+
+def registered(folder: str | Path, registry: str, *, origin: dict, seed: int | None = None) -> dict:
+    """Record a saved adapter in the adapter registry and return what a result row keeps of it (its id and
+    weights hash). A random adapter (`seed` given) is registered with "no training data"; a user's adapter
+    is only looked up (its data is the user's to record), and its id is None when it is not registered."""
+    from registry import store
+    from registry.db import open_registry
+    from registry.folder import read_adapter
+
+    adapter = read_adapter(folder)
+    engine = open_registry(registry)
+    if seed is None:
+        found = store.entries(engine, weights=adapter.weights_sha256)
+        entry_id = found[0]["id"] if found else None
+    else:
+        label = f"none: random weights drawn with seed {seed} (benchmarks/adapters.py)"
+        data = {"label": label, "sha256": hashlib.sha256(label.encode()).hexdigest(), "record": {"kind": "none", "seed": seed}}
+        entry, _ = store.register(engine, adapter, data, base_fingerprint=adapter.base_fingerprint, origin=origin)
+        entry_id = entry["id"]
+    engine.dispose()
+    return {"registry_id": entry_id, "weights_sha256": adapter.weights_sha256, "registry": registry}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.provenance import device_name_without_torch
@@ -62,6 +63,8 @@ def register(sub) -> None:
     train.add_argument("--grad-checkpointing", action="store_true", default=None)
     infer = bench_sub.add_parser("infer", help="inference benchmarks: merged vs dynamic adapters")
     _add_sweep_args(infer, "infer")
+    infer.add_argument("--register-adapters", metavar="PATH|URL", help="record the adapters the runs save or load in "
+                       "this adapter registry (rows then carry their registry ids)")  # fmt: skip
 
     results = sub.add_parser("results", help="read result files")
     results_sub = results.add_subparsers(dest="results_command", required=True, parser_class=type(results))
@@ -100,6 +103,8 @@ def cmd_bench(args) -> int:
         entries, default_out = _single_entry(args), RESULTS_DIR / "adhoc.jsonl"
     else:
         raise InputError("give --suite", field="--suite", accepted=", ".join(suite_names()) + " or a .toml file")
+    if getattr(args, "register_adapters", None):
+        entries = [replace(e, spec=replace(e.spec, register=args.register_adapters)) for e in entries]
     out = check_writable(args.out or default_out)
     if not entries:
         print(f"peftplan: nothing to run (no {args.kind} entries match)", file=sys.stderr)

@@ -30,6 +30,7 @@ from benchmarks.adapters import (
     hotswap,
     load_adapter,
     lora_layers,
+    registered,
     save_adapter,
 )
 from benchmarks.infer_ops import compare_logits, continuation_logits, measure_generation, prompts
@@ -105,6 +106,8 @@ def prepare(spec: InferSpec):
     base_fp = fingerprint(spec.model, spec.checkpoint)
     if spec.mode != "base":
         model = first_adapter(model, spec, base_fp)
+        if spec.adapter is not None and spec.register is not None:
+            figures["registry_adapters"] = [registered(spec.adapter, spec.register, origin={})]
         if spec.mode == "merged" and spec.task not in ("merge", "fidelity"):
             model, merge_s = timed(spec.device, model.merge_and_unload)
             figures |= {"merge_s": merge_s, "merge_method": merge_method(spec)}
@@ -199,6 +202,7 @@ def run_adapters(model, spec: InferSpec, base_fp: dict) -> dict:
                                        seed=spec.seed + i)  # fmt: skip
             folders[name] = save_adapter(model, name, Path(tmp), base_fp)
             model.delete_adapter(name)
+        records = register_saved(spec, folders)  # untimed: before any measurement
         model.set_adapter(ADAPTER)
         load_s = []
         for i in runs:
@@ -222,7 +226,17 @@ def run_adapters(model, spec: InferSpec, base_fp: dict) -> dict:
         "adapter_file_mib": file_mib,
         "resident_adapters": len(names),
         "weights_gib": weights_gib(model, spec.device),
-    }
+    } | ({"registry_adapters": records} if records else {})
+
+
+def register_saved(spec: InferSpec, folders: dict[str, Path]) -> list[dict]:
+    """With spec.register: record the random adapters the run saved (adapter a_i drawn with seed + i) in the
+    adapter registry, each pointing back at this spec's hash; returns what the row keeps of them."""
+    if spec.register is None:
+        return []
+    origin = {"kind": "infer", "spec_hash": spec.hash, "task": spec.task, "folder": "temporary (removed after the run)"}
+    return [registered(folder, spec.register, origin=origin | {"adapter": name}, seed=spec.seed + i)
+            for i, (name, folder) in enumerate(folders.items())]  # fmt: skip
 
 
 TASKS = {"prefill": run_prefill, "decode": run_decode, "merge": run_merge, "adapters": run_adapters,

@@ -21,6 +21,7 @@ RUN_DEFAULTS = {
     "device": "cuda",
     "adapter": None,
     "allow_mismatch": False,
+    "register": None,  # adapter registry (path or URL) to record the adapters the run saves or loads
 }
 
 
@@ -29,7 +30,8 @@ class InferSpec:
     """One inference benchmark: the configuration it measures and how: `warmup` untimed runs (the first
     compiled call compiles), `repeats` measured runs (figures are their median), seed, device, and `adapter`,
     a saved adapter folder instead of a random adapter (dynamic / merged), loaded even if saved for another
-    base when `allow_mismatch` (with a warning). Built from flat fields like TrainSpec."""
+    base when `allow_mismatch` (with a warning), and `register`, an adapter registry (path or URL) that
+    records the adapters the run saves or loads. Built from flat fields like TrainSpec."""
 
     config: InferConfig
     warmup: int = 1
@@ -38,6 +40,7 @@ class InferSpec:
     device: str = "cuda"
     adapter: str | None = None
     allow_mismatch: bool = False
+    register: str | None = None
 
     FIELD_NAMES = (*INFER_CONFIG_FIELDS, *RUN_DEFAULTS)
     REQUIRED = ("model", "mode", "task")
@@ -56,6 +59,8 @@ class InferSpec:
             raise InputError("the first compiled call compiles: it must be a warm-up run", field="warmup",
                              value=self.warmup, accepted="1 or more with profile 'tuned'")  # fmt: skip
         self._check_adapter()
+        if self.register is not None:
+            check_registry(self.register)
 
     def __getattr__(self, name: str):
         if name in INFER_CONFIG_FIELDS:
@@ -88,4 +93,19 @@ class InferSpec:
     def with_(self, **changes) -> InferSpec:
         return InferSpec(**(self.to_dict() | changes))
 
-    hash = property(lambda self: spec_hash(self.to_dict()), doc="spec_hash of to_dict()")
+    # where adapters are recorded changes no measurement: `register` stays out of the hash (and rows
+    # written before the field existed keep theirs)
+    hash = property(
+        lambda self: spec_hash({k: v for k, v in self.to_dict().items() if k != "register"}),
+        doc="spec_hash of to_dict() without `register`",
+    )
+
+
+def check_registry(location: object) -> None:
+    from registry.db import url_of
+
+    if not isinstance(location, str) or not location.strip():
+        raise InputError("bad value", field="register", value=location, accepted="a registry file path or URL")
+    if url_of(location).password is not None:  # the spec is written into every row
+        raise InputError("a password in the registry URL would be written into every result row", field="register",
+                         accepted="a URL without a password (PGPASSWORD or ~/.pgpass hold it)")  # fmt: skip

@@ -9,18 +9,16 @@ full bf16 copy of the model ever exists (a 70B shape builds in seconds in under 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
 
 from core.shapes import ModelShape, get_shape
 from core.vocab import BASES
+from registry.fingerprint import checkpoint_fingerprint, config_fingerprint
 
 QUANTS = BASES  # how the base weights are stored
 CONFIGS = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}
@@ -42,21 +40,12 @@ def hf_config(shape: ModelShape):
 
 
 def fingerprint(model: str, checkpoint: str | None = None) -> dict:
-    """Identity of a base model: its shape and a hash of its config, or for a checkpoint folder a hash of its
-    config and weights files. Adapters record it; loading into a base with another fingerprint is refused."""
+    """Identity of a base model: a hash of the config its catalog shape builds, or for a checkpoint folder a
+    hash of its config and weights files (registry/fingerprint.py). Adapters record it; loading into a base
+    with another fingerprint is refused."""
     if checkpoint is not None:
-        digest = hashlib.sha256()
-        folder = Path(checkpoint)
-        for path in sorted(folder.glob("*.safetensors")) + [folder / "config.json"]:
-            digest.update(path.name.encode())
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 24), b""):
-                    digest.update(block)
-        return {"model": model, "checkpoint_sha256": digest.hexdigest()}
-    config = hf_config(get_shape(model)).to_dict()
-    config.pop("transformers_version", None)
-    text = json.dumps(config, sort_keys=True, default=str)
-    return {"model": model, "config_sha256": hashlib.sha256(text.encode()).hexdigest()}
+        return checkpoint_fingerprint(model, checkpoint)
+    return config_fingerprint(model, hf_config(get_shape(model)).to_dict())
 
 
 @contextmanager

@@ -24,6 +24,9 @@ PAGES = {
         st.Page("views/inference.py", title="Inference", icon=":material/bolt:"),
         st.Page("views/regressions.py", title="Regressions", icon=":material/timeline:"),
     ],
+    "Registry": [
+        st.Page("views/adapters.py", title="Adapters", icon=":material/extension:"),
+    ],
     "Sources": [
         st.Page("views/data.py", title="Data", icon=":material/table:"),
     ],

@@ -52,10 +52,10 @@ def _training(scenario: tuple, selection: Selection, stamp: tuple) -> dict:
     from planner.cost import TrainScenario, compare_training
 
     comparison = compare_training(
-        TrainScenario(**dict(scenario)), catalog_for(selection), loaders.measurements()
+        TrainScenario.build(**dict(scenario)), catalog_for(selection), loaders.measurements()
     )
     saving, best_self, best_managed = savings(comparison)
-    return {"comparison": comparison, "options": comparison.frame(), "break_even": break_even_table(comparison),
+    return {"comparison": comparison, "options": comparison.frame("ranked"), "break_even": break_even_table(comparison),
             "curves": cost_curves(comparison), "saving": saving, "best_self": best_self,
             "best_managed": best_managed}  # fmt: skip
 
@@ -70,7 +70,7 @@ def _sensitivity(scenario: tuple, selection: Selection, stamp: tuple) -> pd.Data
     from planner.breakeven import sensitivity
     from planner.cost import TrainScenario
 
-    return sensitivity(TrainScenario(**dict(scenario)), catalog_for(selection), loaders.measurements())
+    return sensitivity(TrainScenario.build(**dict(scenario)), catalog_for(selection), loaders.measurements())
 
 
 def sensitivity(scenario: dict, selection: Selection = Selection()) -> pd.DataFrame:
@@ -84,7 +84,7 @@ def _payback(scenario: tuple, selection: Selection, stamp: tuple) -> pd.DataFram
     from planner.breakeven import payback
     from planner.cost import TrainScenario
 
-    found = payback(TrainScenario(**dict(scenario)), catalog_for(selection), loaders.measurements())
+    found = payback(TrainScenario.build(**dict(scenario)), catalog_for(selection), loaders.measurements())
     return pd.DataFrame([asdict(p) for p in found])
 
 
@@ -96,7 +96,7 @@ def payback(scenario: dict, selection: Selection = Selection()) -> pd.DataFrame:
 def _gpus_needed(workload: tuple, stamp: tuple) -> pd.DataFrame:
     from planner.capacity import Workload, gpus_needed
 
-    return gpus_needed(Workload(**dict(workload)), loaders.catalog(), loaders.measurements())
+    return gpus_needed(Workload.build(**dict(workload)), loaders.catalog(), loaders.measurements())
 
 
 def gpus_needed(workload: dict) -> pd.DataFrame:

@@ -4,6 +4,7 @@
     results ...    benchmarks/cli.py   (reads result files)
     plan ...       planner/plan_cli.py (cost, memory, capacity; pure Python)
     dashboard      dashboards/cli.py   (starts the Streamlit app)
+    adapters ...   registry/cli.py     (the adapter registry)
 
 Only the layer of the command that runs is imported: `peftplan plan ...` needs neither the benchmark's
 dependencies (torch, transformers, peft) nor the dashboard's (streamlit, plotly).
@@ -24,6 +25,7 @@ COMMANDS = {
     "results": ("benchmarks.cli", "read result files"),
     "plan": ("planner.plan_cli", "cost, memory, capacity and accuracy of the planner"),
     "dashboard": ("dashboards.cli", "start the Streamlit dashboard"),
+    "adapters": ("registry.cli", "the adapter registry: which adapter, which data, which base, where"),
 }
 
 

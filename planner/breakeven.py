@@ -4,7 +4,8 @@ Each option's monthly cost is a piecewise-linear curve in runs per month (planne
 linear between the points where a new commitment block or server set is needed. The break-even against a
 managed API is the smallest number of runs per month from which self-hosting stays no dearer (found exactly,
 segment by segment). Payback is the months an on-prem purchase takes to pay for itself when it runs a
-continuous pipeline, against renting the same work and against the cheapest managed offer. Sensitivity
+continuous pipeline, against renting the same work and against the cheapest managed offer; it buys whole
+units (an 8-GPU server, a card in its host) and pays set-up, support, colocation, power and people. Sensitivity
 moves each input by ±25 % and records how the monthly saving of self-hosting moves (tornado chart data).
 
 Public:
@@ -73,17 +74,17 @@ def _best(options: list[TrainOption], kind: str, runs: float) -> TrainOption | N
 
 
 def break_even_table(comparison: TrainComparison, max_runs: float = 1000.0):
-    """For each managed option, the break-even against the cheapest cloud and the cheapest on-prem option
-    at the scenario's runs per month."""
+    """For each managed option (the same open model first, then other models), the break-even against the
+    cheapest cloud and the cheapest on-prem option at the scenario's runs per month."""
     import pandas as pd
 
     scn = comparison.scenario
     rows = []
     for kind in ("self-hosted", "on-prem"):
-        mine = _best(comparison.options, kind, scn.runs_per_month)
+        mine = _best(comparison.options + comparison.others, kind, scn.runs_per_month)
         if mine is None:
             continue
-        for managed in (o for o in comparison.options if o.kind == "managed"):
+        for managed in (o for o in comparison.options + comparison.others if o.kind == "managed"):
             runs = break_even_runs(mine, managed, max_runs)
             rows.append(
                 {
@@ -93,6 +94,8 @@ def break_even_table(comparison: TrainComparison, max_runs: float = 1000.0):
                     "managed_model": managed.managed_model,
                     "match": managed.match,
                     "status": managed.status,
+                    "group": managed.group,
+                    "flags": ", ".join(dict.fromkeys(mine.flags + managed.flags)),
                     "break_even_runs_per_month": runs,
                     "break_even_tokens_per_month": None if runs is None else runs * scn.billed_tokens,
                     "verdict": _verdict(runs, max_runs),
@@ -119,7 +122,7 @@ def cost_curves(
     scn = comparison.scenario
     if options is None:
         options = [
-            o for k in ("self-hosted", "on-prem") if (o := _best(comparison.options, k, scn.runs_per_month))
+            o for k in ("self-hosted", "on-prem") if (o := _best(comparison.options + comparison.others, k, scn.runs_per_month))
         ]
         options += [o for o in comparison.options if o.kind == "managed"]
     top = max_runs or max(4 * scn.runs_per_month, 10.0)
@@ -142,9 +145,11 @@ def cost_curves(
 class Payback:
     gpu: str
     n_gpus: int
-    capex_usd: float
+    unit: str  # what is bought
+    units: int
+    capex_usd: float  # units × (price + set-up)
     runs_per_month: float  # what the owned GPUs can run when busy all their available hours
-    onprem_usd_per_month: float  # running costs: energy and colocation (depreciation excluded)
+    onprem_usd_per_month: float  # running costs: energy, colocation, support, people (depreciation excluded)
     cloud_usd_per_month: float  # renting the same work at the cheapest cloud option
     cloud_option: str
     managed_usd_per_month: float | None
@@ -169,17 +174,22 @@ def payback(
     for own in (o for o in comparison.options if o.kind == "on-prem"):
         site = catalog.onprem[own.gpu]
         runs = own.runs_capacity
-        capex = own.n_gpus * site.server_usd_per_gpu * scenario.onprem_capex_factor
+        price = site.unit_usd * scenario.onprem_capex_factor
+        capex = own.units * (price + site.setup_usd_per_unit)
         colo = own.n_gpus * site.colo_usd_per_kw_month * site.system_w_per_gpu / 1000
-        running = colo + runs * own.usd_per_run + own.ops_usd_per_month  # depreciation is the capex itself
-        cloud = _best(comparison.options, "self-hosted", runs)
-        managed = _best(comparison.options, "managed", runs)
+        support = own.units * site.support_frac_per_year * price / 12
+        # depreciation is the capex itself
+        running = colo + support + runs * own.usd_per_run + own.ops_usd_per_month
+        cloud = _best(comparison.options + comparison.others, "self-hosted", runs)
+        managed = _best(comparison.options + comparison.others, "managed", runs)
         cloud_usd = cloud.usd_for_runs(runs) if cloud else math.inf
         managed_usd = managed.usd_for_runs(runs) if managed else None
         out.append(
             Payback(
                 gpu=own.gpu,
                 n_gpus=own.n_gpus,
+                unit=own.unit,
+                units=own.units,
                 capex_usd=capex,
                 runs_per_month=runs,
                 onprem_usd_per_month=running,
@@ -200,9 +210,9 @@ def savings(comparison: TrainComparison) -> tuple[float, TrainOption | None, Tra
     """Monthly saving of the cheapest self-hosted or on-prem option over the cheapest managed one (offers of
     the same open model when there are any). Positive: self-hosting is cheaper."""
     runs = comparison.scenario.runs_per_month
-    mine = [o for k in ("self-hosted", "on-prem") if (o := _best(comparison.options, k, runs))]
+    mine = [o for k in ("self-hosted", "on-prem") if (o := _best(comparison.options + comparison.others, k, runs))]
     best_self = min(mine, key=lambda o: o.usd_for_runs(runs)) if mine else None
-    best_managed = _best(comparison.options, "managed", runs)
+    best_managed = _best(comparison.options + comparison.others, "managed", runs)
     if best_self is None or best_managed is None:
         return math.nan, best_self, best_managed
     return best_managed.usd_total - best_self.usd_total, best_self, best_managed

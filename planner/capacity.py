@@ -1,204 +1,199 @@
-"""Capacity: how many GPUs of each type a monthly workload needs, and what fits in which GPU's memory.
+"""Capacity: how many GPUs of each type a monthly workload needs, as a schedule of whole jobs, and what
+fits in which GPU's memory.
 
-A workload is jobs per month × tokens per job × epochs of one model and method, with a deadline: the
-wall-clock hours within which the month's jobs must be done (730 h = spread over the month). For each GPU
-type the planner takes the fewest GPUs per job that fit (planner.cost.choose_config), then the GPUs per job
-(1, 2, 4, 8) that minimise the total while each job meets the deadline.
+A workload is jobs per month × tokens per job × epochs of one training configuration, with a deadline: the
+wall-clock hours within which all the month's jobs must be done (730 h = spread over the month). A job is
+never split: it runs start to end on one group of GPUs. For each GPU type and each group size n (1, 2, 4, 8
+GPUs per job) the planner takes the fastest configuration that fits (planner.job_plan.plan_job), so a job
+takes h(n) hours and a group can run k(n) = floor(deadline / h(n)) jobs back to back. The fewest GPUs that
+run every job by the deadline is then a small covering problem, solved exactly by dynamic programming:
+
+    gpus(j) = min over n of  n + gpus(j − k(n)),   gpus(j ≤ 0) = 0
+
+The schedule lists the groups, and for each job its group, start and finish; rounds are the jobs that run at
+the same time. Groups do not change size within the month (a simplification: reshaping groups mid-month
+could occasionally save GPUs).
 
 Public:
-    Workload(model, tokens_per_job, jobs_per_month=1, method="lora", epochs=1, deadline_hours=730, ...)
-    gpus_needed(workload, catalog=None, meas=None) -> DataFrame     one row per GPU type
-    fits_matrix(models=None, methods=("lora", "qlora", "full"), seq_lens=(2048,), gpus=None,
-                micro_batch=4, catalog=None, meas=None, headroom_frac=DEFAULT_HEADROOM_FRAC) -> DataFrame
+    Workload(job: TrainConfig, tokens_per_job, jobs_per_month=1, epochs=1, deadline_hours=730, ...)
+        .build(model, tokens_per_job, **values)
+    schedule_jobs(n_jobs, deadline_hours, job_hours_by_n) -> Schedule | None
+    gpus_needed(workload, catalog=None, meas=None) -> DataFrame      one row per GPU type, fewest first
+    fits_matrix(models=None, methods=..., seq_lens=(2048,), gpus=None, micro_batch=4, catalog=None,
+                meas=None) -> DataFrame
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from core.errors import InputError
-from core.shapes import get_shape, load_shapes
-from core.vocab import METHODS
-from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
+from planner.capacity_matrix import fits_matrix
+from planner.catalog import Catalog, Gpu, load_catalog
 from planner.config import TrainConfig
-from planner.cost import DEFAULT_UTILISATION, GPU_COUNTS, HOURS_PER_MONTH, TrainScenario, choose_config
+from planner.job_plan import (
+    DEFAULT_UTILISATION,
+    GPU_COUNTS,
+    HOURS_PER_MONTH,
+    JobPlan,
+    TrainScenario,
+    plan_job,
+)
 from planner.measured import Measurements, empty_measurements
-from planner.memory import DEFAULT_HEADROOM_FRAC, predict_memory
-from planner.throughput import predict_tokens_per_s
+
+__all__ = ["Schedule", "Workload", "fits_matrix", "gpus_needed", "schedule_jobs"]
+MAX_JOBS_PER_MONTH = 100_000
 
 
 @dataclass(frozen=True)
 class Workload:
-    model: str
+    job: TrainConfig  # micro_batch is the largest tried; checkpointing and GPUs per job are chosen
     tokens_per_job: int
     jobs_per_month: float = 1.0
-    method: str = "lora"
     epochs: float = 1.0
     deadline_hours: float = HOURS_PER_MONTH
-    rank: int = 16
-    targets: str | tuple[str, ...] = "all-linear"
-    micro_batch: int = 4
-    seq_len: int = 2048
-    profile: str = "plain"
     utilisation: float = DEFAULT_UTILISATION
+
+    def __post_init__(self):
+        for name, ok, accepted in (
+            (
+                "jobs_per_month",
+                0 < self.jobs_per_month <= MAX_JOBS_PER_MONTH,
+                f"in (0, {MAX_JOBS_PER_MONTH}]",
+            ),
+            ("deadline_hours", 0 < self.deadline_hours <= HOURS_PER_MONTH, "hours in (0, 730]"),
+        ):
+            if not ok:
+                raise InputError("bad value", field=name, value=getattr(self, name), accepted=accepted)
+        self.scenario()  # validates tokens, epochs, utilisation
+
+    @classmethod
+    def build(cls, model: str, tokens_per_job: int, **values) -> Workload:
+        """A workload from flat values: TrainConfig's fields and the workload's own."""
+        mine = {f.name for f in fields(cls)} - {"job"}
+        job = TrainConfig(model, **{k: v for k, v in values.items() if k not in mine})
+        return cls(job, tokens_per_job, **{k: v for k, v in values.items() if k in mine})
+
+    @property
+    def n_jobs(self) -> int:
+        return max(1, math.ceil(self.jobs_per_month - 1e-9))
 
     def scenario(self) -> TrainScenario:
         return TrainScenario(
-            self.model,
+            self.job,
             self.tokens_per_job,
-            self.method,
-            self.epochs,
-            self.jobs_per_month,
-            self.rank,
-            self.targets,
-            self.micro_batch,
-            self.seq_len,
-            self.profile,
-            self.utilisation,
+            epochs=self.epochs,
+            runs_per_month=self.jobs_per_month,
+            utilisation=self.utilisation,
+            max_hours_per_run=self.deadline_hours,
         )
 
 
+@dataclass(frozen=True)
+class Schedule:
+    groups: list[int]  # GPUs of each group
+    jobs: list[dict]  # job, group, gpus, start_h, end_h
+    finish_hours: float  # when the last job ends
+
+    @property
+    def n_gpus(self) -> int:
+        return sum(self.groups)
+
+    def rounds(self) -> list[dict]:
+        """Jobs that start together: round r is every group's r-th job."""
+        by_start: dict[float, list[dict]] = {}
+        for job in self.jobs:
+            by_start.setdefault(round(job["start_h"], 9), []).append(job)
+        return [
+            {"round": i, "jobs": [j["job"] for j in js], "start_h": s, "end_h": max(j["end_h"] for j in js)}
+            for i, (s, js) in enumerate(sorted(by_start.items()), start=1)
+        ]
+
+
+def schedule_jobs(n_jobs: int, deadline_hours: float, job_hours_by_n: dict[int, float]) -> Schedule | None:
+    """The fewest GPUs that run n_jobs whole jobs by the deadline, groups of n GPUs each running
+    floor(deadline / h(n)) jobs back to back; ties: the earlier finish. None when no job fits the deadline."""
+    per_group = {n: int(deadline_hours / h + 1e-9) for n, h in job_hours_by_n.items() if h > 0}
+    per_group = {n: k for n, k in per_group.items() if k > 0}
+    if not per_group:
+        return None
+    best: list[tuple[int, float, tuple[int, ...]]] = [(0, 0.0, ())]  # jobs -> (gpus, finish, groups)
+    for j in range(1, n_jobs + 1):
+        options = []
+        for n, k in per_group.items():
+            gpus, finish, groups = best[max(0, j - k)]
+            done = min(k, j)  # this group runs the last `done` jobs
+            options.append((gpus + n, max(finish, done * job_hours_by_n[n]), groups + (n,)))
+        best.append(min(options, key=lambda o: (o[0], o[1], len(o[2]))))
+    gpus, finish, groups = best[n_jobs]
+    jobs, left = [], n_jobs
+    for g, n in enumerate(sorted(groups, reverse=True), start=1):
+        for i in range(min(per_group[n], left)):
+            h = job_hours_by_n[n]
+            jobs.append({"job": len(jobs) + 1, "group": g, "gpus": n, "start_h": i * h, "end_h": (i + 1) * h})
+        left -= min(per_group[n], left)
+    return Schedule(sorted(groups, reverse=True), jobs, finish)
+
+
+def _groups_text(groups: list[int]) -> str:
+    counts: dict[int, int] = {}
+    for n in groups:
+        counts[n] = counts.get(n, 0) + 1
+    return " + ".join(f"{c} × {n} GPU{'s' if n > 1 else ''}" for n, c in counts.items())
+
+
 def _plan_gpu(work: Workload, gpu: Gpu, meas: Measurements, catalog: Catalog) -> dict:
-    fit = choose_config(work.scenario(), gpu, meas, catalog)
-    if fit is None:
+    scn = work.scenario()
+    plans: dict[int, JobPlan] = {n: p for n in GPU_COUNTS if (p := plan_job(scn, gpu, n, meas, catalog))}
+    if not plans:
         return {"gpu": gpu.name, "fits": False, "note": f"does not fit 8 × {gpu.name}"}
-    cfg, mem = fit
-    best = None
-    for n in (c for c in GPU_COUNTS if c >= cfg.num_gpus):
-        tput = predict_tokens_per_s(cfg.with_(num_gpus=n), gpu, meas, catalog)
-        job_hours = work.tokens_per_job * work.epochs / tput.tokens_per_s / 3600 / work.utilisation
-        if job_hours > work.deadline_hours:
-            continue
-        concurrent = max(1, math.ceil(work.jobs_per_month * job_hours / work.deadline_hours - 1e-9))
-        if best is None or n * concurrent < best[0] * best[1]:
-            best = (n, concurrent, tput, job_hours)
-    row = {
-        "gpu": gpu.name,
-        "fits": True,
-        "config": cfg.describe(),
-        "peak_allocated_gib": mem.peak_allocated_gib,
-        "memory_basis": mem.basis,
-        "memory_gib": gpu.memory_gib,
-    }
-    if best is None:
+    sched = schedule_jobs(work.n_jobs, work.deadline_hours, {n: p.job_hours for n, p in plans.items()})
+    row = {"gpu": gpu.name, "fits": True, "memory_gib": gpu.memory_gib}
+    if sched is None:
+        fastest = min(plans.values(), key=lambda p: p.job_hours)
         return {
             **row,
             "meets_deadline": False,
-            "note": f"one job takes longer than {work.deadline_hours:g} h on 8 GPUs",
+            "job_hours": fastest.job_hours,
+            "note": f"one job takes {fastest.job_hours:,.1f} h on {fastest.config.num_gpus} GPUs, "
+            f"longer than the {work.deadline_hours:g} h deadline",
         }
-    n, concurrent, tput, job_hours = best
+    main = plans[sched.groups[0]]
     return {
         **row,
         "meets_deadline": True,
-        "gpus_per_job": n,
-        "concurrent_jobs": concurrent,
-        "gpus_needed": n * concurrent,
-        "tokens_per_s_per_job": tput.tokens_per_s,
-        "job_hours": job_hours,
-        "gpu_hours_per_month": work.jobs_per_month * job_hours * n,
-        "basis": tput.basis,
-        "model": tput.model,
-        "note": "",
+        "gpus_needed": sched.n_gpus,
+        "groups": _groups_text(sched.groups),
+        "gpus_per_job": sched.groups[0] if len(set(sched.groups)) == 1 else None,
+        "rounds": len(sched.rounds()),
+        "finish_hours": sched.finish_hours,
+        "job_hours": main.job_hours,
+        "tokens_per_s_per_job": main.tokens_per_s,
+        "gpu_hours_per_month": sum((j["end_h"] - j["start_h"]) * j["gpus"] for j in sched.jobs),
+        "micro_batch": main.config.micro_batch,
+        "grad_checkpointing": main.config.grad_checkpointing,
+        "memory_state": main.fit.state,
+        "headroom_gib": main.fit.headroom_gib,
+        "config": main.config.describe(),
+        "basis": main.throughput.basis,
+        "derivation": main.throughput.model,
+        "schedule": sched.jobs,
+        "rounds_detail": sched.rounds(),
+        "note": "tight memory" if main.fit.state == "tight" else "",
     }
 
 
 def gpus_needed(workload: Workload, catalog: Catalog | None = None, meas: Measurements | None = None):
-    """GPUs needed per GPU type for the workload to meet its deadline (fewest first)."""
+    """GPUs needed per GPU type for every job of the workload to end by the deadline (fewest first), with
+    the schedule behind each count."""
     import pandas as pd
 
     catalog = catalog or load_catalog()
     meas = meas if meas is not None else empty_measurements()
-    TrainConfig(
-        workload.model,
-        workload.method,
-        workload.rank,
-        workload.targets,
-        workload.micro_batch,
-        workload.seq_len,
-        profile=workload.profile,
-    )  # validates the workload's fields
-    if workload.deadline_hours <= 0 or workload.jobs_per_month <= 0:
-        raise InputError(
-            "bad workload",
-            field="deadline_hours/jobs_per_month",
-            value=(workload.deadline_hours, workload.jobs_per_month),
-            accepted="positive numbers",
-        )
     frame = pd.DataFrame([_plan_gpu(workload, gpu, meas, catalog) for gpu in catalog.gpus.values()])
     if "gpus_needed" in frame:
-        frame = frame.sort_values(["gpus_needed", "gpu"], na_position="last", ignore_index=True)
-    return frame
-
-
-def _matrix_cell(
-    model: str, method: str, seq: int, gpu: Gpu, micro_batch: int, meas, catalog, headroom_frac: float
-) -> dict:
-    """The fastest one-GPU configuration that fits (checkpointing and smaller batches tried), or the
-    fewest GPUs that would fit when none does."""
-    cell = {"gpu": gpu.name, "model": model, "method": method, "seq_len": seq, "memory_gib": gpu.memory_gib}
-    best, smallest = None, None
-    for ckpt, batch in [(False, micro_batch)] + [
-        (True, b) for b in dict.fromkeys((micro_batch, 2, 1)) if b <= micro_batch
-    ]:
-        cfg = TrainConfig(model, method, 16, "all-linear", batch, seq, ckpt)
-        mem = predict_memory(cfg, gpu, meas, catalog, headroom_frac)
-        smallest = (
-            mem if smallest is None or mem.peak_allocated_gib < smallest.peak_allocated_gib else smallest
+        frame = frame.sort_values(
+            ["gpus_needed", "finish_hours", "gpu"], na_position="last", ignore_index=True
         )
-        if mem.fits:
-            tps = predict_tokens_per_s(cfg, gpu, meas, catalog).tokens_per_s
-            if best is None or tps > best[2]:
-                best = (cfg, mem, tps)
-    mem = best[1] if best else smallest
-    cell.update(
-        peak_allocated_gib=mem.peak_allocated_gib,
-        headroom_gib=mem.headroom_gib,
-        headroom_frac=mem.headroom_gib / gpu.memory_gib,
-        fits=best is not None,
-        basis=mem.basis,
-        micro_batch=mem.config["micro_batch"],
-        grad_checkpointing=mem.config["grad_checkpointing"],
-        tokens_per_s=best[2] if best else None,
-        min_gpus=1 if best else None,
-    )
-    if best is None:
-        scn = TrainScenario(model, 1, method, micro_batch=micro_batch, seq_len=seq)
-        fit = choose_config(scn, gpu, meas, catalog)
-        cell["min_gpus"] = fit[0].num_gpus if fit else None
-    cell["config"] = (
-        f"batch {cell['micro_batch']}" + (", checkpointing" if cell["grad_checkpointing"] else "")
-        if best
-        else (f"needs {cell['min_gpus']} GPUs (FSDP)" if cell["min_gpus"] else "needs > 8 GPUs")
-    )
-    return cell
-
-
-def fits_matrix(
-    models: list[str] | None = None,
-    methods: tuple[str, ...] = METHODS,
-    seq_lens: tuple[int, ...] = (2048,),
-    gpus: list[str] | None = None,
-    micro_batch: int = 4,
-    catalog: Catalog | None = None,
-    meas: Measurements | None = None,
-    headroom_frac: float = DEFAULT_HEADROOM_FRAC,
-):
-    """GPU × model × method × sequence length: whether it fits one GPU, with which configuration, and the
-    headroom left (negative: short by that much). Models default to every released model in the catalog."""
-    import pandas as pd
-
-    catalog = catalog or load_catalog()
-    meas = meas if meas is not None else empty_measurements()
-    models = models or [m for m, s in load_shapes().items() if "test shape" not in s.source]
-    chosen = [resolve_gpu(g, catalog.gpus) for g in (gpus or list(catalog.gpus))]
-    rows = []
-    for model in models:
-        limit = get_shape(model).max_positions
-        for method in methods:
-            for seq in (s for s in seq_lens if s <= limit):
-                rows.extend(
-                    _matrix_cell(model, method, seq, gpu, micro_batch, meas, catalog, headroom_frac)
-                    for gpu in chosen
-                )
-    return pd.DataFrame(rows)
+    return frame

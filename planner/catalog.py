@@ -10,9 +10,13 @@ Public functions:
     load_gpu_prices(path, gpus) -> tuple[GpuPrice, ...]
     load_managed(path) -> tuple[ManagedOffer, ...]
     load_onprem(path, gpus) -> dict[str, OnPrem]
+    load_defaults(path) -> dict[str, Default]                (operating assumptions: people, spot preemption)
     resolve_gpu(name, gpus) -> Gpu                           (canonical name or alias, any case; InputError)
     gpu_of_device(device_name, gpus) -> str | None           (provenance.device_name -> catalog name)
-    catalog_frame(catalog, which) -> pandas.DataFrame        (which: gpus | gpu_prices | managed | onprem)
+    catalog_frame(catalog, which) -> pandas.DataFrame        (which: gpus | gpu_prices | managed | onprem | defaults)
+
+Every price row has a `status`: current; legacy (closed to new users); unconfirmed (one secondary source, or
+sources disagree); example (a worked example from a docs page: shown, never ranked).
 """
 
 from __future__ import annotations
@@ -26,8 +30,15 @@ from core.paths import CATALOG_DIR
 from planner import catalog_fields as fields
 
 PRICING_KINDS = ("on-demand", "spot", "reserved")
-MANAGED_METHODS = ("lora", "full", "sft", "dpo", "rft")
-STATUSES = ("active", "legacy")
+MANAGED_METHODS = ("lora", "full", "sft", "dpo", "rft", "import")  # import: serving only, no training
+STATUSES = ("current", "legacy", "unconfirmed", "example")
+# Operating assumptions every plan needs (data/catalog/defaults.csv); a missing one is an error, never a 0.
+DEFAULT_NAMES = (
+    "usd_per_engineer_year",
+    "cloud_ops_fte",
+    "spot_preemptions_per_day",
+    "spot_restart_lost_hours",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class GpuPrice:
     gpus_per_instance: int  # the smallest number of GPUs one can rent
     min_commit_hours: float  # reserved: hours paid per commitment block, used or not
     instance: str
+    status: str  # current | legacy | unconfirmed | example
     source: str
     as_of: str
 
@@ -80,7 +92,8 @@ class ManagedOffer:
     usd_per_1m_output: float | None
     hosting_usd_per_hour: float | None
     storage_usd_per_month: float
-    status: str  # active | legacy
+    multi_lora: bool  # True: many adapters share one hosted deployment of their base
+    status: str  # current | legacy | unconfirmed | example
     source: str
     as_of: str
 
@@ -92,13 +105,33 @@ class ManagedOffer:
 @dataclass(frozen=True)
 class OnPrem:
     gpu: str
-    server_usd_per_gpu: float
-    years: float  # straight-line depreciation
+    unit: str  # what one buys: "8-GPU HGX server", "PCIe card in a 2U host"
+    unit_gpus: int  # GPUs in one purchasable unit
+    unit_usd: float
+    years: float  # straight-line depreciation (also spreads the set-up cost)
     usd_per_kwh: float
     pue: float
     utilisation: float  # share of the hardware's hours that can run jobs
     system_w_per_gpu: float  # whole server at load, per GPU (GPU, CPUs, fans, network)
     colo_usd_per_kw_month: float
+    support_frac_per_year: float  # hardware support contract, share of the unit price a year
+    setup_usd_per_unit: float  # racking, cabling, burn-in: once per unit
+    people_fte: float  # engineers needed to run the site
+    status: str
+    source: str
+    as_of: str
+
+    @property
+    def usd_per_gpu(self) -> float:
+        return self.unit_usd / self.unit_gpus
+
+
+@dataclass(frozen=True)
+class Default:
+    name: str
+    value: float
+    unit: str
+    status: str
     source: str
     as_of: str
 
@@ -110,6 +143,10 @@ class Catalog:
     managed: tuple[ManagedOffer, ...]
     onprem: dict[str, OnPrem]
     directory: str
+    defaults: dict[str, Default]
+
+    def default(self, name: str) -> float:
+        return self.defaults[name].value
 
 
 # ---- the four catalogs ----------------------------------------------------------------------------------
@@ -170,6 +207,7 @@ _PRICE_FIELDS = {
     "gpus_per_instance": fields.positive_int,
     "min_commit_hours": fields.nonneg,
     "instance": fields.opt_text,
+    "status": fields.enum(*STATUSES),
     "source": fields.text,
     "as_of": fields.date,
 }
@@ -210,6 +248,7 @@ _MANAGED_FIELDS = {
     "usd_per_1m_output": fields.opt_nonneg,
     "hosting_usd_per_hour": fields.opt_nonneg,
     "storage_usd_per_month": fields.zero_if_blank,
+    "multi_lora": fields.boolean,
     "status": fields.enum(*STATUSES),
     "source": fields.text,
     "as_of": fields.date,
@@ -220,7 +259,10 @@ def _check_offer(path: Path, line: int, row: dict) -> None:
     def fail(field: str, what: str, accepted: str) -> InputError:
         return InputError(what, file=str(path), row=line, field=field, value=row[field], accepted=accepted)
 
-    if row["usd_per_1m_training_tokens"] is None and row["usd_per_training_hour"] is None:
+    if row["method"] == "import":
+        if row["hosting_usd_per_hour"] is None:
+            raise fail("hosting_usd_per_hour", "an import offer needs its hosting price", "USD per hour")
+    elif row["usd_per_1m_training_tokens"] is None and row["usd_per_training_hour"] is None:
         raise fail("usd_per_1m_training_tokens", "no training price", "a price per 1M tokens or per hour")
     if row["open_weights"]:
         if row["max_params_b"] is None or row["min_params_b"] is None:
@@ -242,13 +284,19 @@ def load_managed(path: Path) -> tuple[ManagedOffer, ...]:
 
 _ONPREM_FIELDS = {
     "gpu": fields.text,
-    "server_usd_per_gpu": fields.positive,
+    "unit": fields.text,
+    "unit_gpus": fields.positive_int,
+    "unit_usd": fields.positive,
     "years": fields.positive,
     "usd_per_kwh": fields.nonneg,
     "pue": fields.pue,
     "utilisation": fields.fraction,
     "system_w_per_gpu": fields.positive,
     "colo_usd_per_kw_month": fields.nonneg,
+    "support_frac_per_year": fields.nonneg,
+    "setup_usd_per_unit": fields.nonneg,
+    "people_fte": fields.nonneg,
+    "status": fields.enum(*STATUSES),
     "source": fields.text,
     "as_of": fields.date,
 }
@@ -261,6 +309,34 @@ def load_onprem(path: Path, gpus: dict[str, Gpu]) -> dict[str, OnPrem]:
         fields.check_unique(path, line, "gpu", row["gpu"], set(onprem))
         onprem[row["gpu"]] = OnPrem(**row)
     return onprem
+
+
+_DEFAULT_FIELDS = {
+    "name": fields.enum(*DEFAULT_NAMES),
+    "value": fields.nonneg,
+    "unit": fields.text,
+    "status": fields.enum(*STATUSES),
+    "source": fields.text,
+    "as_of": fields.date,
+}
+
+
+def load_defaults(path: Path) -> dict[str, Default]:
+    """Operating assumptions by name; every name of DEFAULT_NAMES must be there, once."""
+    found: dict[str, Default] = {}
+    for line, row in fields.read_table(path, _DEFAULT_FIELDS):
+        fields.check_unique(path, line, "name", row["name"], set(found))
+        found[row["name"]] = Default(**row)
+    missing = [n for n in DEFAULT_NAMES if n not in found]
+    if missing:
+        raise InputError(
+            "missing operating assumption",
+            file=str(path),
+            field="name",
+            value=missing[0],
+            accepted="one row for each of " + ", ".join(DEFAULT_NAMES),
+        )
+    return found
 
 
 def _stamp(directory: Path) -> tuple:
@@ -277,6 +353,7 @@ def _load(directory: str, _stamp_key: tuple) -> Catalog:
         managed=load_managed(d / "managed.csv"),
         onprem=load_onprem(d / "onprem.csv", gpus),
         directory=str(d),
+        defaults=load_defaults(d / "defaults.csv"),
     )
 
 
@@ -287,7 +364,7 @@ def load_catalog(catalog_dir: str | Path = CATALOG_DIR) -> Catalog:
         raise InputError(
             "catalog folder not found",
             file=str(d),
-            accepted="a folder with gpus.csv, gpu_prices.csv, managed.csv and onprem.csv",
+            accepted="a folder with gpus.csv, gpu_prices.csv, managed.csv, onprem.csv and defaults.csv",
         )
     return _load(str(d.resolve()), _stamp(d))
 
@@ -301,6 +378,7 @@ def catalog_frame(catalog: Catalog, which: str):
         "gpu_prices": list(catalog.prices),
         "managed": list(catalog.managed),
         "onprem": list(catalog.onprem.values()),
+        "defaults": list(catalog.defaults.values()),
     }
     if which not in items:
         raise InputError("unknown catalog", field="which", value=which, accepted=", ".join(items))

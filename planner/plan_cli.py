@@ -2,15 +2,17 @@
 
     peftplan plan memory    --model M --method lora|qlora|full --rank R --targets all-linear|q_proj,v_proj
                             --batch B --seq S [--grad-checkpointing] [--gpu h200] [--profile plain|tuned] [--json]
-    peftplan plan train     --model M --method lora --tokens 100M --epochs 3 [--runs-per-month N] [--json]
+    peftplan plan train     --model M --method lora --tokens 100M --epochs 3 [--runs-per-month N]
+                            [--max-hours-per-run H] [--ops-usd-per-month U] [--all] [--json]
     peftplan plan serve     --model M --adapters A --requests-per-day R --prompt-tokens P --output-tokens O [--json]
     peftplan plan breakeven --model M --method lora --tokens 100M --epochs 3 [--runs-per-month N] [--json]
-    peftplan plan capacity  --model M --tokens 100M --jobs-per-month J --deadline-hours H [--json]
+    peftplan plan capacity  --model M --tokens 100M --jobs-per-month J --deadline-hours H [--utilisation U] [--json]
     peftplan plan capacity  --matrix [--models a,b] [--methods lora,qlora] [--seq 2048,8192] [--json]
     peftplan plan accuracy  [--results DIR] [--json]
 
 Every command takes --results DIR (measured rows) and --catalog DIR. Token counts take suffixes (100M, 1.5B).
-A bad argument prints one message and exits 2.
+A bad or out-of-range number prints one message naming the option and its range, and exits 2; an absurd but
+valid scale (a year-long run, 10 trillion tokens) prints a warning.
 
 Public: register(subparsers)
 """
@@ -43,8 +45,21 @@ def _train_args(p: argparse.ArgumentParser, model_required: bool = True) -> None
 def _job_args(p: argparse.ArgumentParser, tokens_required: bool = True) -> None:
     p.add_argument("--tokens", required=tokens_required, help="training tokens per epoch (100M, 1.5B)")
     p.add_argument("--epochs", default="1")
-    p.add_argument("--runs-per-month", default="1")
     p.add_argument("--utilisation", default="0.9", help="share of billed GPU-hours spent training")
+
+
+def _cost_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-per-month", default="1")
+    p.add_argument(
+        "--max-hours-per-run",
+        default="730",
+        help="set aside options whose run takes longer (hours; default a month)",
+    )
+    p.add_argument(
+        "--ops-usd-per-month",
+        default=None,
+        help="engineering cost of running self-hosted cloud jobs (default: data/catalog/defaults.csv)",
+    )
     p.add_argument(
         "--managed",
         default="all",
@@ -75,8 +90,10 @@ def register(subparsers) -> None:
         p = sub.add_parser(name, help=text)
         _train_args(p)
         _job_args(p)
+        _cost_args(p)
         if name == "train":
-            p.add_argument("--top", type=int, default=25, help="rows of the table")
+            p.add_argument("--top", default="25", help="rows of each table")
+            p.add_argument("--all", action="store_true", help="one ranking of every priced option, flagged")
         else:
             p.add_argument("--max-runs", default="1000", help="search break-evens up to this many runs/month")
         _common(p)
@@ -92,7 +109,7 @@ def register(subparsers) -> None:
     p.add_argument("--batch", default="8", help="concurrent requests per replica")
     p.add_argument("--rank", default="16")
     p.add_argument("--peak-to-mean", default="2.0")
-    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--top", default="25")
     _common(p)
     p.set_defaults(func=commands.cmd_serve)
 

@@ -1,7 +1,7 @@
 """The `peftplan plan` commands: each takes the parsed arguments, prints a table or JSON, returns 0.
 
-Arguments arrive as text and are parsed here (planner.config parsers), so that every bad value raises one
-InputError naming the option. planner/plan_cli.py declares the options.
+Arguments arrive as text and are parsed here (planner.plan_args: finite numbers in stated ranges), so that
+every bad value raises one InputError naming the option. planner/plan_cli.py declares the options.
 
 Public: cmd_memory, cmd_train, cmd_serve, cmd_breakeven, cmd_capacity, cmd_accuracy (args -> exit code)
 """
@@ -13,15 +13,17 @@ import math
 import sys
 from dataclasses import asdict
 
-from core.errors import InputError
+from planner import plan_args
 from planner.breakeven import break_even_table, payback, sensitivity
-from planner.capacity import Workload, fits_matrix, gpus_needed
+from planner.capacity import fits_matrix, gpus_needed
 from planner.catalog import load_catalog, resolve_gpu
-from planner.config import TrainConfig, parse_positive, parse_tokens
-from planner.cost import TrainScenario, compare_training
+from planner.config import TrainConfig
+from planner.cost import compare_training
+from planner.gpu_fit import gpu_fit
 from planner.measured import NO_ROWS_HINT, load_measurements
 from planner.memory import predict_memory
-from planner.serve import ServeScenario, compare_serving
+from planner.plan_tables import print_capacity, print_serving, print_training, table
+from planner.serve import compare_serving
 from planner.throughput import predict_tokens_per_s
 
 
@@ -46,14 +48,7 @@ def _records(frame) -> list[dict]:
     return [] if frame.empty else frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def _table(frame, columns: list[str], title: str | None = None) -> None:
-    if title:
-        print(title)
-    if frame.empty:
-        print("  (none)")
-        return
-    cols = [c for c in columns if c in frame.columns]
-    print(frame[cols].to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+_table = table
 
 
 def _notes(notes: list[str]) -> None:
@@ -67,19 +62,19 @@ def _load(args):
     return catalog, meas
 
 
-def _int(value, flag: str) -> int:
-    return parse_positive(value, flag, integer=True)
+def _int(value, flag: str, hi: int) -> int:
+    return plan_args.number(value, flag, 1, hi, integer=True, lo_open=False)
 
 
 def _config(args) -> TrainConfig:
-    n = _int(args.num_gpus, "--num-gpus")
+    n = _int(args.num_gpus, "--num-gpus", 1024)
     return TrainConfig(
         model=args.model,
         method=args.method,
-        rank=_int(args.rank, "--rank"),
+        rank=_int(args.rank, "--rank", 4096),
         targets=args.targets,
-        micro_batch=_int(args.batch, "--batch"),
-        seq_len=_int(args.seq, "--seq"),
+        micro_batch=_int(args.batch, "--batch", 1024),
+        seq_len=_int(args.seq, "--seq", 10**7),
         grad_checkpointing=args.grad_checkpointing,
         optimizer=args.optimizer,
         attn_impl=args.attn_impl,
@@ -94,6 +89,7 @@ def cmd_memory(args) -> int:
     cfg = _config(args)
     gpu = resolve_gpu(args.gpu, catalog.gpus, field="--gpu")
     mem = predict_memory(cfg, gpu, meas, catalog)
+    fit = gpu_fit(mem, gpu)
     tput = predict_tokens_per_s(cfg, gpu, meas, catalog)
     both = "measured" if mem.basis == tput.basis == "measured" else "projected"
     out = {
@@ -101,8 +97,11 @@ def cmd_memory(args) -> int:
         "gpu": gpu.name,
         "memory_gib": gpu.memory_gib,
         "peak_allocated_gib": mem.peak_allocated_gib,
-        "fits": mem.fits,
-        "headroom_gib": mem.headroom_gib,
+        "reserved_gib": mem.reserved_gib,
+        "need_gib": fit.need_gib,  # reserved plus the CUDA context
+        "state": fit.state,
+        "fits": fit.ok,
+        "headroom_gib": fit.headroom_gib,
         "tokens_per_s": tput.tokens_per_s,
         "basis": both,
         "memory_basis": mem.basis,
@@ -121,8 +120,8 @@ def cmd_memory(args) -> int:
         return 0
     print(
         f"{cfg.model} {cfg.method} on {gpu.name} ({gpu.memory_gib:g} GiB): "
-        f"peak {mem.peak_allocated_gib:.2f} GiB [{mem.basis}], {'fits' if mem.fits else 'does NOT fit'} "
-        f"(headroom {mem.headroom_gib:+.2f} GiB)"
+        f"peak {mem.peak_allocated_gib:.2f} GiB allocated [{mem.basis}], {fit.need_gib:.2f} GiB with the "
+        f"allocator's reserve and the CUDA context: {fit.state} (headroom {fit.headroom_gib:+.2f} GiB)"
     )
     for term, gib in mem.breakdown.items():
         print(f"  {term:<18} {gib:9.2f}")
@@ -132,107 +131,49 @@ def cmd_memory(args) -> int:
     return 0
 
 
-def _scenario(args) -> TrainScenario:
-    return TrainScenario(
-        model=args.model,
-        tokens=parse_tokens(args.tokens, "--tokens"),
-        method=args.method,
-        epochs=parse_positive(args.epochs, "--epochs"),
-        runs_per_month=parse_positive(args.runs_per_month, "--runs-per-month"),
-        rank=_int(args.rank, "--rank"),
-        targets=args.targets,
-        micro_batch=_int(args.batch, "--batch"),
-        seq_len=_int(args.seq, "--seq"),
-        profile=args.profile,
-        utilisation=_fraction(args.utilisation, "--utilisation"),
-        managed_scope=args.managed,
-    )
-
-
-def _fraction(value, flag: str) -> float:
-    x = parse_positive(value, flag)
-    if x > 1:
-        raise InputError("bad value", field=flag, value=value, accepted="a fraction in (0, 1]")
-    return x
-
-
 def cmd_train(args) -> int:
     catalog, meas = _load(args)
-    comparison = compare_training(_scenario(args), catalog, meas)
+    comparison = compare_training(plan_args.train_scenario(args), catalog, meas)
+    top = _int(args.top, "--top", 10_000)
     if args.json:
-        _print_json([asdict(o) for o in comparison.options])
-        _notes(comparison.notes)
-        return 0
-    frame = comparison.frame().head(args.top)
-    _table(
-        frame,
-        [
-            "rank",
-            "provider",
-            "kind",
-            "option",
-            "n_gpus",
-            "tokens_per_s",
-            "job_hours",
-            "usd_per_run",
-            "usd_total",
-            "basis",
-            "as_of",
-        ],
-        f"Training {args.model} {args.method}: {comparison.scenario.billed_tokens / 1e6:,.0f}M billed tokens a run, "
-        f"{comparison.scenario.runs_per_month:g} run(s) a month; usd_total is the month's cost",
-    )
-    managed = [o for o in comparison.options if o.kind == "managed"]
-    for o in managed:
-        print(
-            f"  managed: {o.provider} {o.option} -> {o.match}" + (" [legacy]" if o.status == "legacy" else "")
+        _print_json(
+            {
+                "scenario": asdict(comparison.scenario),
+                "ranked": [asdict(o) for o in comparison.options],
+                "other_models": [asdict(o) for o in comparison.others],
+                "set_aside": [asdict(o) for o in comparison.set_aside],
+                "skipped": [{"option": o, "why": why} for o, why in comparison.skipped],
+                "notes": comparison.notes,
+            }
         )
+    else:
+        print_training(comparison, top, args.all)
     _notes(comparison.notes)
     return 0
 
 
 def cmd_serve(args) -> int:
     catalog, meas = _load(args)
-    scn = ServeScenario(
-        model=args.model,
-        n_adapters=_int(args.adapters, "--adapters"),
-        requests_per_day=parse_positive(args.requests_per_day, "--requests-per-day"),
-        prompt_tokens=_int(args.prompt_tokens, "--prompt-tokens"),
-        output_tokens=_int(args.output_tokens, "--output-tokens"),
-        base=args.base,
-        batch=_int(args.batch, "--batch"),
-        rank=_int(args.rank, "--rank"),
-        peak_to_mean=parse_positive(args.peak_to_mean, "--peak-to-mean"),
-    )
-    comparison = compare_serving(scn, catalog, meas)
+    comparison = compare_serving(plan_args.serve_scenario(args), catalog, meas)
     if args.json:
-        _print_json([asdict(o) for o in comparison.options])
-        _notes(comparison.notes)
-        return 0
-    _table(
-        comparison.frame().head(args.top),
-        [
-            "rank",
-            "provider",
-            "strategy",
-            "option",
-            "n_gpus",
-            "usd_per_month",
-            "usd_per_1m_tokens",
-            "basis",
-            "as_of",
-        ],
-        f"Serving {scn.n_adapters} adapters of {scn.model} ({scn.base}), {scn.requests_per_day:,.0f} requests/day",
-    )
+        _print_json(
+            {
+                "ranked": [asdict(o) for o in comparison.options],
+                "skipped": [{"option": o, "why": why} for o, why in comparison.skipped],
+                "notes": comparison.notes,
+            }
+        )
+    else:
+        print_serving(comparison, _int(args.top, "--top", 10_000))
     _notes(comparison.notes)
     return 0
 
 
 def cmd_breakeven(args) -> int:
     catalog, meas = _load(args)
-    scn = _scenario(args)
+    scn = plan_args.train_scenario(args)
     comparison = compare_training(scn, catalog, meas)
-    max_runs = parse_positive(args.max_runs, "--max-runs")
+    max_runs = plan_args.number(args.max_runs, "--max-runs", 0, 1e6)
     table = break_even_table(comparison, max_runs)
     paybacks = [asdict(p) for p in payback(scn, catalog, meas)]
     tornado = sensitivity(scn, catalog, meas)
@@ -246,13 +187,18 @@ def cmd_breakeven(args) -> int:
             }
         )
         return 0
-    _table(table, ["self_option", "managed_option", "break_even_runs_per_month", "verdict"], "Break-even")
+    _table(
+        table,
+        ["self_option", "managed_option", "group", "break_even_runs_per_month", "verdict", "flags"],
+        "Break-even (self-hosting includes its engineering and people costs: data/catalog/defaults.csv, onprem.csv)",
+    )
     print()
     for p in paybacks:
         vs_cloud = f"{p['months_vs_cloud']:.1f} months" if p["months_vs_cloud"] else "never"
         vs_managed = f"{p['months_vs_managed']:.1f} months" if p["months_vs_managed"] else "never"
         print(
-            f"Payback of {p['n_gpus']} × {p['gpu']} (${p['capex_usd']:,.0f}) running {p['runs_per_month']:.1f} runs/month: "
+            f"Payback of {p['units']} × {p['unit']} ({p['n_gpus']} × {p['gpu']}, ${p['capex_usd']:,.0f} with set-up) "
+            f"running {p['runs_per_month']:.1f} runs/month: "
             f"{vs_cloud} against {p['cloud_option']}, {vs_managed} against {p['managed_option']}"
         )
     print()
@@ -280,44 +226,26 @@ def _split(text: str | None) -> list[str] | None:
 def cmd_capacity(args) -> int:
     catalog, meas = _load(args)
     if args.matrix:
-        seqs = tuple(_int(s, "--seq") for s in (_split(str(args.seq)) or ["2048"]))
+        seqs = tuple(_int(s, "--seq", 10**7) for s in (_split(str(args.seq)) or ["2048"]))
         methods = tuple(_split(args.methods) or ("lora", "qlora", "full"))
-        frame = fits_matrix(
-            _split(args.models), methods, seqs, _split(args.gpus), _int(args.batch, "--batch"), catalog, meas
-        )
-        columns = [
-            "gpu",
-            "model",
-            "method",
-            "seq_len",
-            "peak_allocated_gib",
-            "headroom_gib",
-            "fits",
-            "config",
-            "basis",
-        ]
+        batch = _int(args.batch, "--batch", 1024)
+        job = {"rank": _int(args.rank, "--rank", 4096), "targets": args.targets, "profile": args.profile}
+        frame = fits_matrix(_split(args.models), methods, seqs, _split(args.gpus), batch, catalog, meas, **job)
+        if args.json:
+            _print_json(_records(frame))
+        else:
+            _table(
+                frame,
+                ["gpu", "model", "method", "seq_len", "peak_allocated_gib", "need_gib", "headroom_gib", "state",
+                 "config", "basis"],  # fmt: skip
+            )
     else:
-        if not args.model or not args.tokens:
-            raise InputError("missing argument", field="--model/--tokens", accepted="both, or --matrix")
-        work = Workload(
-            args.model,
-            parse_tokens(args.tokens, "--tokens"),
-            parse_positive(args.jobs_per_month, "--jobs-per-month"),
-            args.method,
-            parse_positive(args.epochs, "--epochs"),
-            parse_positive(args.deadline_hours, "--deadline-hours"),
-            _int(args.rank, "--rank"),
-            args.targets,
-            _int(args.batch, "--batch"),
-            _int(args.seq, "--seq"),
-            args.profile,
-        )
+        work = plan_args.workload(args)
         frame = gpus_needed(work, catalog, meas)
-        columns = ["gpu", "gpus_per_job", "concurrent_jobs", "gpus_needed", "job_hours", "basis", "note"]
-    if args.json:
-        _print_json(_records(frame))
-    else:
-        _table(frame, columns)
+        if args.json:
+            _print_json(_records(frame))
+        else:
+            print_capacity(work, frame)
     if not meas.gpu_train():
         _notes([NO_ROWS_HINT])
     return 0

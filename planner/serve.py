@@ -6,14 +6,19 @@ KV cache of `batch` concurrent requests and the adapters; one request costs it
 
     replica_s = prompt / prefill_tokens_per_s + output × decode_step_s / batch
 
+Decode steps are a roofline (planner.roofline: bytes per step over bandwidth plus the per-step overhead of the
+best measured profile), never a slow eager step scaled by bandwidth; without decode rows, planner.inference.
+
 Strategies:
 - merged, one deployment per adapter: each adapter gets its own replicas (at least one, always on); an NF4
-  base is dequantised to bf16 to merge, so merged weights are served in bf16;
+  model is merged and quantised again, so it is served at its NF4 size;
 - merged, swapping: one pool; every batch of one adapter's requests first swaps that adapter's merged
   weights in (merge + unmerge time, shared by the batch);
 - dynamic: one base plus all adapters, the measured (else assumed) dynamic-over-merged overhead on both
   prefill and decode;
-- managed: per-token prices of the tuned model and/or an hourly hosting fee per deployed adapter, plus storage.
+- managed: per-token prices of the tuned model and/or an hourly hosting fee: one deployment for every adapter
+  where the provider serves many LoRA adapters on one base (multi_lora), else one per adapter; plus storage.
+  Example prices are never ranked.
 Self-hosted GPUs run around the clock at the on-demand or reserved price of each catalog row (spot is left
 out: an interruptible server is not a serving deployment).
 
@@ -43,6 +48,7 @@ from planner.inference import (
 )
 from planner.measured import Measurements, empty_measurements
 from planner.memory import DEFAULT_HEADROOM_FRAC, GIB
+from planner.roofline import decode_roofline
 
 HOURS_PER_MONTH = 730.0
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
@@ -112,9 +118,12 @@ class ServeOption:
     gpus_per_replica: int | None = None
     replicas: int | None = None
     replica_s_per_request: float | None = None
+    ms_per_step: float | None = None  # one decode step of a replica
+    replica_gib: float | None = None  # weights, KV cache and adapters one replica holds
     managed_model: str | None = None
     match: str | None = None
-    status: str = "active"
+    status: str = "current"
+    flags: tuple[str, ...] = ()  # unconfirmed, legacy, different model
 
 
 @dataclass(frozen=True)
@@ -127,17 +136,25 @@ class ServeComparison:
     def frame(self):
         import pandas as pd
 
-        frame = pd.DataFrame([{"rank": i, **asdict(o)} for i, o in enumerate(self.options, start=1)])
+        rows = [{"rank": i, **asdict(o)} for i, o in enumerate(self.options, start=1)]
+        for row in rows:
+            row["flags"] = ", ".join(row["flags"])
+        frame = pd.DataFrame(rows)
         ints = {c: "Int64" for c in ("n_gpus", "gpus_per_replica", "replicas")}
         return frame.astype(ints) if not frame.empty else frame
 
 
-def _replica_gpus(scn: ServeScenario, gpu: Gpu, adapters: int, base: str) -> int | None:
-    need = (
+def _replica_gib(scn: ServeScenario, adapters: int, base: str) -> float:
+    """Memory one replica holds: weights, the KV cache of `batch` requests, the adapters (bf16)."""
+    return (
         serving_weight_bytes(scn.model, base)
         + scn.batch * (scn.prompt_tokens + scn.output_tokens) * kv_bytes_per_token(scn.model)
         + adapters * lora_params(get_shape(scn.model), scn.rank, "all-linear") * 2
     ) / GIB
+
+
+def _replica_gpus(scn: ServeScenario, gpu: Gpu, adapters: int, base: str) -> int | None:
+    need = _replica_gib(scn, adapters, base)
     for n in (1, 2, 4, 8):
         if need <= n * gpu.memory_gib * (1 - DEFAULT_HEADROOM_FRAC):
             return n
@@ -150,29 +167,34 @@ def _worst(*figures: Figure) -> tuple[str, str]:
 
 
 def _strategies(scn: ServeScenario, gpu: Gpu, meas: Measurements, catalog: Catalog):
-    """(strategy, gpus per replica, replicas, replica seconds per request, basis, note) for each strategy."""
+    """(strategy, gpus per replica, replicas, replica seconds per request, basis, note, step s) per strategy."""
     out = []
     a = scn.n_adapters
+    base = scn.base  # an NF4 model is merged and quantised again: served at its NF4 size
     for strategy, adapters in (("merged-per-adapter", 0), ("merged-swap", 0), ("dynamic", a)):
-        # merging into an NF4 base dequantises it: merged weights are served in bf16
-        base = scn.base if strategy == "dynamic" else "bf16"
         n = _replica_gpus(scn, gpu, adapters, base)
         if n is None:
             continue
+        mode = "dynamic" if strategy == "dynamic" else "merged"
         prefill = prefill_tokens_per_s(scn.model, base, gpu, meas, catalog, n, scn.prompt_tokens, batch=scn.batch)
         context = scn.prompt_tokens + scn.output_tokens // 2
-        step = decode_step_s(scn.model, base, gpu, scn.batch, context, meas, catalog, n, prompt_len=scn.prompt_tokens)
+        step = decode_roofline(scn.model, base, mode, gpu, scn.batch, context, meas, catalog, n)
+        roofline = step is not None
+        step = step or decode_step_s(
+            scn.model, base, gpu, scn.batch, context, meas, catalog, n, prompt_len=scn.prompt_tokens
+        )
         t_prefill = scn.prompt_tokens / prefill.value
         t_decode = scn.output_tokens * step.value / scn.batch
         figures = [prefill, step]
         if strategy == "dynamic":
             same = dict(base=base, batch=scn.batch, prompt_len=scn.prompt_tokens, gpu=gpu.name)
-            over_p, over_d = (
-                dynamic_overhead(scn.model, "prefill", meas, **same),
-                dynamic_overhead(scn.model, "decode", meas, **same),
+            over_p = dynamic_overhead(scn.model, "prefill", meas, **same)
+            # the roofline of dynamic rows already holds the adapters' decode overhead
+            over_d = (
+                Figure(0.0, "measured", "") if roofline else dynamic_overhead(scn.model, "decode", meas, **same)
             )
             seconds = t_prefill * (1 + over_p.value) + t_decode * (1 + over_d.value)
-            figures += [over_p, over_d]
+            figures += [over_p] + ([over_d] if not roofline else [])
         elif strategy == "merged-swap":
             swap = merge_s(scn.model, scn.base, gpu, meas, catalog)  # the merge itself starts from the base
             seconds = t_prefill + t_decode + (1 - 1 / a) * swap.value / scn.batch
@@ -184,13 +206,15 @@ def _strategies(scn: ServeScenario, gpu: Gpu, meas: Measurements, catalog: Catal
         else:
             replicas = max(1, math.ceil(scn.peak_requests_per_s * seconds - 1e-9))
         basis, note = _worst(*figures)
-        out.append((strategy, n, replicas, seconds, basis, note))
+        out.append(
+            (strategy, n, replicas, seconds, basis, note, step.value, _replica_gib(scn, adapters, base))
+        )
     return out
 
 
 def _self_hosted(scn: ServeScenario, price: GpuPrice, gpu: Gpu, strategies) -> list[ServeOption]:
     options = []
-    for strategy, n, replicas, seconds, basis, note in strategies:
+    for strategy, n, replicas, seconds, basis, note, step_s, gib in strategies:
         gpus = n * replicas
         billed = math.ceil(gpus / price.gpus_per_instance) * price.gpus_per_instance
         usd = billed * HOURS_PER_MONTH * price.usd_per_gpu_hour
@@ -211,6 +235,10 @@ def _self_hosted(scn: ServeScenario, price: GpuPrice, gpu: Gpu, strategies) -> l
                 gpus_per_replica=n,
                 replicas=replicas,
                 replica_s_per_request=seconds,
+                ms_per_step=step_s * 1000,
+                replica_gib=gib,
+                status=price.status,
+                flags=(price.status,) if price.status != "current" else (),
             )
         )
     return options
@@ -219,6 +247,8 @@ def _self_hosted(scn: ServeScenario, price: GpuPrice, gpu: Gpu, strategies) -> l
 def _managed(
     scn: ServeScenario, offer: ManagedOffer, params_b: float
 ) -> tuple[list[ServeOption], str | None]:
+    if offer.status == "example":
+        return [], "an example figure from a docs page, not a price"
     if offer.open_weights and not offer.min_params_b < params_b <= offer.max_params_b:
         return (
             [],
@@ -239,6 +269,14 @@ def _managed(
         managed_model=offer.managed_model or scn.model,
         match=match,
         status=offer.status,
+        flags=tuple(
+            name
+            for on, name in (
+                (not offer.open_weights, "different model"),
+                (offer.status != "current", offer.status),
+            )
+            if on
+        ),
     )
     options = []
     tokens_usd = None
@@ -261,14 +299,19 @@ def _managed(
             )
         )
     if offer.hosting_usd_per_hour is not None:
-        usd = scn.n_adapters * offer.hosting_usd_per_hour * HOURS_PER_MONTH + storage + (tokens_usd or 0)
-        note = "one hosted deployment per adapter, always on"
+        deployments = 1 if offer.multi_lora else scn.n_adapters
+        usd = deployments * offer.hosting_usd_per_hour * HOURS_PER_MONTH + storage + (tokens_usd or 0)
+        note = (
+            "one hosted deployment of the base carries every adapter (multi-LoRA), always on"
+            if offer.multi_lora
+            else "one hosted deployment per adapter, always on"
+        )
         if tokens_usd is None:
             note += "; token charges on top of hosting, if any, are not in the catalog"
         options.append(
             ServeOption(
                 strategy="managed-hosted",
-                option=f"{offer.offer}: hosted deployment",
+                option=f"{offer.offer}: {deployments} hosted deployment{'s' if deployments > 1 else ''}",
                 usd_per_month=usd,
                 usd_per_1m_tokens=usd / (scn.tokens_per_month / 1e6),
                 model=note,

@@ -35,7 +35,7 @@ def usd_totals(scenario: TrainScenario, folder) -> dict[str, float]:
 def test_overview_verdict_and_chart_are_the_planners(results):
     at = open_page()
     assert_clean(at)
-    scenario = TrainScenario(**plans.DEFAULT_SCENARIO)
+    scenario = TrainScenario.build(**plans.DEFAULT_SCENARIO)
     expected = usd_totals(scenario, results)
     shown = bars(figure(at, "Monthly cost of 4 runs"))
     assert shown and all(shown[label] == pytest.approx(expected[label]) for label in shown)
@@ -65,7 +65,7 @@ def test_cost_what_if_matches_the_planner(results):
     at.segmented_control(key="cost-method").set_value("qlora")
     at.multiselect(key="cost-kinds").select("on-demand").run()
     assert_clean(at)
-    scenario = TrainScenario(
+    scenario = TrainScenario.build(
         model="llama-3.1-8b", tokens=50_000_000, method="qlora", epochs=3.0, runs_per_month=10.0
     )
     catalog = plans.catalog_for(plans.Selection(kinds=("on-demand",)))
@@ -112,7 +112,7 @@ def test_onprem_assumptions_reach_the_planner(results):
     site = next(iter(load_catalog().onprem.values()))
     selection = plans.Selection(onprem=tuple(sorted({"years": float(site.years), "usd_per_kwh": 0.5,
                                                      "pue": float(site.pue), "utilisation": float(site.utilisation)}.items())))  # fmt: skip
-    comparison = compare_training(TrainScenario(**plans.DEFAULT_SCENARIO), plans.catalog_for(selection),
+    comparison = compare_training(TrainScenario.build(**plans.DEFAULT_SCENARIO), plans.catalog_for(selection),
                                   load_measurements(results))  # fmt: skip
     expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options if o.kind == "on-prem"}
     shown = bars(figure(at, "Monthly cost of 4 runs"))
@@ -124,8 +124,9 @@ def test_capacity_matches_the_planner(results):
     assert_clean(at)
     at.number_input(key="cap-deadline").set_value(24.0).run()
     assert_clean(at)
-    need = gpus_needed(Workload("llama-3.1-8b", 100_000_000, 4.0, "lora", 3.0, 24.0), load_catalog(),
-                       load_measurements(results))  # fmt: skip
+    work = Workload.build("llama-3.1-8b", 100_000_000, jobs_per_month=4.0, method="lora", epochs=3.0,
+                          deadline_hours=24.0)  # fmt: skip
+    need = gpus_needed(work, load_catalog(), load_measurements(results))
     fig = figure(at, "GPUs needed")
     shown = {x: y for t in fig["data"] for x, y in zip(t["x"], t["y"], strict=True)}
     expected = dict(zip(need["gpu"], need["gpus_needed"], strict=True))

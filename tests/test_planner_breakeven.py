@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_planner_cost import MANAGED, ONPREM, PRICES
+from test_planner_cost import DEFAULTS, MANAGED, ONPREM, PRICES
 from test_planner_fixtures import measurements, small_catalog, train_row
 
 from planner.breakeven import break_even_runs, break_even_table, cost_curves, payback, savings, sensitivity
@@ -28,7 +28,7 @@ def option(
         usd_total=0.0,
         ops_usd_per_month=ops,
         basis="projected",
-        model="test",
+        derivation="test",
         as_of="2026-01-01",
         source="test",
     )
@@ -77,33 +77,46 @@ def test_break_even_agrees_with_the_cost_curves(mine, theirs, max_runs):
 
 @pytest.fixture
 def golden(tmp_path):
-    catalog = load_catalog(small_catalog(tmp_path / "cat", PRICES, MANAGED, ONPREM))
+    catalog = load_catalog(small_catalog(tmp_path / "cat", PRICES, MANAGED, ONPREM, DEFAULTS))
     meas = measurements(
         tmp_path / "results",
         [train_row(tokens_per_s=10_000.0, peak_allocated_gib=99.0, energy_j_per_token=0.08)],
     )
-    return TrainScenario("llama-3.1-8b", 100_000_000, epochs=2, runs_per_month=3), catalog, meas
+    return TrainScenario.build("llama-3.1-8b", 100_000_000, epochs=2, runs_per_month=3), catalog, meas
+
+
+HOURS = 200e6 / 10_000 / 3600 / 0.9  # one run on one H200 (test_planner_cost's golden scenario)
+SPOT_RUN = HOURS / 0.9 * 1.00  # spot at $1/h, its hours grown by its preemptions: $6.86 a run
+OPS = 0.1 * 120_000 / 12  # $1 000 a month of engineering on self-hosted cloud jobs
 
 
 def test_break_even_table_and_payback_by_hand(golden):
     scenario, catalog, meas = golden
     comparison = compare_training(scenario, catalog, meas)
     table = break_even_table(comparison)
-    onprem = table[(table.self_kind == "on-prem") & (table.managed_option == "TestAPI SFT LoRA up to 16B")]
-    energy = 0.08 * 200e6 * 1000 / 700 / 3.6e6 * 1.5 * 0.10  # $ a run
-    assert onprem.break_even_runs_per_month.item() == pytest.approx((40_000 / 48) / (150 - energy))
-    cloud = table[(table.self_kind == "self-hosted")]
-    assert set(cloud.verdict) == {"self-hosting is cheaper at any volume"}
-    (pb,) = payback(scenario, catalog, meas)
-    hours = 200e6 / 10_000 / 3600 / 0.9
-    runs = 730 * 0.5 / hours  # the owned H200 busy all its available hours
-    assert pb.runs_per_month == pytest.approx(runs) and pb.capex_usd == 40_000
-    assert pb.onprem_usd_per_month == pytest.approx(runs * energy)
-    assert pb.cloud_usd_per_month == pytest.approx(
-        min(runs * hours * 4.0, math.ceil(runs / (168 / hours)) * 336)
+    same = table.managed_option == "TestAPI SFT LoRA up to 16B"
+    # the cheapest cloud option (spot) pays $1 000 a month of engineering: no longer "cheaper at any volume"
+    cloud = table[(table.self_kind == "self-hosted") & same]
+    assert cloud.break_even_runs_per_month.item() == pytest.approx(OPS / (150 - SPOT_RUN))  # 6.99 runs
+    assert "spot" in cloud["flags"].item()
+    # one 8-GPU server: $10 466.67 a month of hardware and $5 000 of people against $150 a run
+    onprem = next(o for o in comparison.options if o.kind == "on-prem")
+    energy = onprem.usd_per_run
+    row = table[(table.self_kind == "on-prem") & same]
+    assert row.break_even_runs_per_month.item() == pytest.approx(
+        (10_466.6667 + 5000) / (150 - energy), rel=1e-6
     )
-    assert pb.months_vs_cloud == pytest.approx(40_000 / (pb.cloud_usd_per_month - pb.onprem_usd_per_month))
+    other = table[table.managed_option == "TestProp model-x tuning"]
+    assert set(other.group) == {"other model"}
+    (pb,) = payback(scenario, catalog, meas)
+    runs = onprem.runs_capacity  # the server busy all its available hours
+    assert (pb.units, pb.n_gpus, pb.unit) == (1, 8, "test 8-GPU server")
+    assert pb.runs_per_month == pytest.approx(runs) and pb.capex_usd == 320_000 + 16_000
+    assert pb.onprem_usd_per_month == pytest.approx(800 + 320_000 * 0.10 / 12 + runs * energy + 5000)
+    assert pb.cloud_usd_per_month == pytest.approx(runs * SPOT_RUN + OPS)
+    assert pb.cloud_usd_per_month < pb.onprem_usd_per_month and pb.months_vs_cloud is None  # spot: never
     assert pb.managed_usd_per_month == pytest.approx(runs * 150)  # the same-open-model offer, not model-x
+    assert pb.months_vs_managed == pytest.approx(336_000 / (runs * 150 - pb.onprem_usd_per_month))
     curves = cost_curves(comparison)
     assert {"option", "kind", "runs_per_month", "usd_per_month"} <= set(curves.columns)
 
@@ -111,12 +124,11 @@ def test_break_even_table_and_payback_by_hand(golden):
 def test_sensitivity_moves_each_input_and_is_sorted_by_swing(golden):
     scenario, catalog, meas = golden
     base, best_self, best_managed = savings(compare_training(scenario, catalog, meas))
-    assert best_self.provider == "TestCloud" and best_managed.provider == "TestAPI"
-    assert base == pytest.approx(450 - 3 * 200e6 / 10_000 / 3600 / 0.9 * 4.0)
+    assert best_self.pricing_kind == "spot" and best_managed.provider == "TestAPI"
+    assert base == pytest.approx(450 - 3 * SPOT_RUN - OPS)
     frame = sensitivity(scenario, catalog, meas)
     assert len(frame) == 8 and list(frame.swing_usd) == sorted(frame.swing_usd, reverse=True)
     price = frame[frame.input == "GPU rental price"].iloc[0]
-    hours = 3 * 200e6 / 10_000 / 3600 / 0.9
-    assert price.saving_low_usd == pytest.approx(450 - hours * 4.0 * 0.75)
-    assert price.saving_high_usd == pytest.approx(450 - hours * 4.0 * 1.25)
+    assert price.saving_low_usd == pytest.approx(450 - 3 * SPOT_RUN * 0.75 - OPS)
+    assert price.saving_high_usd == pytest.approx(450 - 3 * SPOT_RUN * 1.25 - OPS)
     assert set(frame.verdict_low) <= {"self-host", "managed"}

@@ -13,9 +13,9 @@ from planner.catalog import catalog_frame, gpu_of_device, load_catalog, resolve_
 def test_shipped_catalog_loads_with_source_and_date_on_every_row():
     cat = load_catalog()
     assert {"H100 SXM", "H100 PCIe", "H200", "A100 80GB", "A100 40GB", "L40S", "L4", "A10G"} <= set(cat.gpus)
-    rows = [*cat.gpus.values(), *cat.prices, *cat.managed, *cat.onprem.values()]
+    rows = [*cat.gpus.values(), *cat.prices, *cat.managed, *cat.onprem.values(), *cat.defaults.values()]
     assert all(r.source and r.as_of for r in rows)
-    for which in ("gpus", "gpu_prices", "managed", "onprem"):
+    for which in ("gpus", "gpu_prices", "managed", "onprem", "defaults"):
         frame = catalog_frame(cat, which)
         assert not frame.empty and {"source", "as_of"} <= set(frame.columns)
 
@@ -25,7 +25,30 @@ def test_openai_offers_are_legacy_and_unconfirmed_figures_say_so():
     openai = [o for o in cat.managed if o.provider == "OpenAI"]
     assert openai and all(o.status == "legacy" for o in openai)
     bedrock = [o for o in cat.managed if o.provider == "AWS Bedrock"]
-    assert bedrock and all("unconfirmed" in o.source for o in bedrock)
+    assert bedrock and all("unconfirmed" in o.source and o.status == "unconfirmed" for o in bedrock)
+    # a price whose source says unconfirmed has that status, and only then
+    for row in [*cat.prices, *cat.managed, *cat.onprem.values(), *cat.defaults.values()]:
+        assert ("unconfirmed" in row.source) == (row.status == "unconfirmed"), row
+
+
+def test_catalog_review_fixes():
+    cat = load_catalog()
+    azure = next(o for o in cat.managed if o.provider == "Azure OpenAI")
+    assert azure.status == "example" and "example purposes only" in azure.source
+    runpod = next(p for p in cat.prices if p.provider == "RunPod" and p.gpu == "L40S")
+    assert runpod.usd_per_gpu_hour == 0.86 and "pod" in runpod.instance
+    together70 = next(o for o in cat.managed if o.provider == "Together AI" and o.offer == "SFT LoRA 70-100B")
+    assert together70.hosting_usd_per_hour == 2 * 3.36 and together70.multi_lora
+    fireworks = [o for o in cat.managed if o.provider == "Fireworks AI"]
+    assert fireworks and all("date it was read" in o.source for o in fireworks)
+    cmi = next(o for o in cat.managed if o.method == "import")
+    assert cmi.provider == "AWS Bedrock" and cmi.hosting_usd_per_hour == pytest.approx(2 * 0.05718 * 60)
+    # on-prem in units one can buy: SXM parts as 8-GPU servers, PCIe cards one at a time, never a silent 0
+    assert cat.onprem["H200"].unit_gpus == cat.onprem["H100 SXM"].unit_gpus == 8
+    assert cat.onprem["L40S"].unit_gpus == 1 and cat.onprem["L40S"].unit_usd >= 7_500
+    for site in cat.onprem.values():
+        assert site.people_fte > 0 and site.setup_usd_per_unit > 0 and site.support_frac_per_year > 0
+    assert all(d.value > 0 for d in cat.defaults.values())
 
 
 @pytest.mark.parametrize(
@@ -130,9 +153,35 @@ CASES = [
         "gpt-4.1 fine-tuning,gpt-4.1,maybe",
         r"field 'open_weights'.*true or false",
     ),
-    ("managed.csv", ",,legacy,", ",,retired,", r"field 'status'.*active, legacy"),
+    (
+        "managed.csv",
+        ",false,legacy,",
+        ",false,retired,",
+        r"field 'status'.*current, legacy, unconfirmed, example",
+    ),
+    (
+        "gpu_prices.csv",
+        "p5.48xlarge,current,",
+        "p5.48xlarge,maybe,",
+        r"gpu_prices.csv, row 2, field 'status'",
+    ),
+    ("managed.csv", ",3.36,,true,current,", ",3.36,,yes,current,", r"field 'multi_lora'.*true or false"),
+    (
+        "managed.csv",
+        ",,,,,6.8616,1.95,false,",
+        ",,,,,,1.95,false,",
+        r"field 'hosting_usd_per_hour': an import offer needs its hosting price",
+    ),
+    ("defaults.csv", "cloud_ops_fte,0.1,", "cloud_ops_fte,-0.1,", r"defaults.csv, row 3, field 'value'"),
+    ("defaults.csv", "cloud_ops_fte,0.1,", "cloud_ops,0.1,", r"defaults.csv, row 3, field 'name'"),
+    (
+        "onprem.csv",
+        "8-GPU HGX server,8,400000",
+        "8-GPU HGX server,0,400000",
+        r"field 'unit_gpus'.*positive integer",
+    ),
     ("managed.csv", "sft,25.00,", "sft,-25.00,", r"field 'usd_per_1m_training_tokens'.*>= 0"),
-    ("managed.csv", "lora,0.48,", "qlora,0.48,", r"field 'method'.*lora, full, sft, dpo, rft"),
+    ("managed.csv", "lora,0.48,", "qlora,0.48,", r"field 'method'.*lora, full, sft, dpo, rft, import"),
     (
         "managed.csv",
         "OpenAI,gpt-4.1-mini fine-tuning",
@@ -141,18 +190,18 @@ CASES = [
     ),
     (
         "onprem.csv",
-        "H200,50000,4,0.09,1.58,0.7",
-        "H200,50000,4,0.09,0.9,0.7",
+        "400000,4,0.09,1.58,0.7",
+        "400000,4,0.09,0.9,0.7",
         r"onprem.csv, row 3, field 'pue'.*>= 1",
     ),
     (
         "onprem.csv",
-        "H200,50000,4,0.09,1.58,0.7",
-        "H200,50000,4,0.09,1.58,1.5",
+        "400000,4,0.09,1.58,0.7",
+        "400000,4,0.09,1.58,1.5",
         r"field 'utilisation'.*\(0, 1\]",
     ),
-    ("onprem.csv", "H200,50000,", "H999,50000,", r"onprem.csv, row 3, field 'gpu': unknown GPU"),
-    ("onprem.csv", "H200,50000,", "H100 SXM,50000,", r"onprem.csv, row 3, field 'gpu': duplicate entry"),
+    ("onprem.csv", "H200,8-GPU", "H999,8-GPU", r"onprem.csv, row 3, field 'gpu': unknown GPU"),
+    ("onprem.csv", "H200,8-GPU", "H100 SXM,8-GPU", r"onprem.csv, row 3, field 'gpu': duplicate entry"),
 ]
 
 
@@ -169,6 +218,13 @@ def test_missing_folder_and_missing_file(tmp_path):
     d = copy_catalog(tmp_path / "cat")
     (d / "onprem.csv").unlink()
     with pytest.raises(InputError, match=r"onprem.csv: catalog file not found"):
+        load_catalog(d)
+    d = copy_catalog(tmp_path / "cat2")
+    path = d / "defaults.csv"
+    path.write_text("".join(line for line in path.read_text().splitlines(True) if "spot_restart" not in line))
+    with pytest.raises(
+        InputError, match=r"defaults.csv.*missing operating assumption.*spot_restart_lost_hours"
+    ):
         load_catalog(d)
 
 

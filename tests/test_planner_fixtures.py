@@ -141,24 +141,34 @@ def measurements(directory: Path, rows: list[dict]) -> Measurements:
 def copy_catalog(directory: Path) -> Path:
     """A copy of the shipped catalog in a tmp folder, to edit for error cases."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in ("gpus.csv", "gpu_prices.csv", "managed.csv", "onprem.csv", "models.csv"):
+    for name in ("gpus.csv", "gpu_prices.csv", "managed.csv", "onprem.csv", "defaults.csv", "models.csv"):
         shutil.copy(CATALOG_DIR / name, directory / name)
     return directory
 
 
-PRICES_HEADER = "provider,gpu,region,pricing_kind,term,usd_per_gpu_hour,gpus_per_instance,min_commit_hours,instance,source,as_of\n"
+PRICES_HEADER = (
+    "provider,gpu,region,pricing_kind,term,usd_per_gpu_hour,gpus_per_instance,min_commit_hours,instance,"
+    "status,source,as_of\n"
+)
 MANAGED_HEADER = (
     "provider,offer,managed_model,open_weights,min_params_b,max_params_b,method,usd_per_1m_training_tokens,"
     "usd_per_training_hour,min_charge_usd,usd_per_1m_input,usd_per_1m_cached_input,usd_per_1m_output,"
-    "hosting_usd_per_hour,storage_usd_per_month,status,source,as_of\n"
+    "hosting_usd_per_hour,storage_usd_per_month,multi_lora,status,source,as_of\n"
 )
-ONPREM_HEADER = "gpu,server_usd_per_gpu,years,usd_per_kwh,pue,utilisation,system_w_per_gpu,colo_usd_per_kw_month,source,as_of\n"
+ONPREM_HEADER = (
+    "gpu,unit,unit_gpus,unit_usd,years,usd_per_kwh,pue,utilisation,system_w_per_gpu,colo_usd_per_kw_month,"
+    "support_frac_per_year,setup_usd_per_unit,people_fte,status,source,as_of\n"
+)
+DEFAULTS_HEADER = "name,value,unit,status,source,as_of\n"
 
 
-def small_catalog(directory: Path, prices: str, managed: str, onprem: str) -> Path:
-    """A catalog with the shipped GPUs and only the given (test) price, managed and on-prem lines."""
+def small_catalog(directory: Path, prices: str, managed: str, onprem: str, defaults: str | None = None) -> Path:
+    """A catalog with the shipped GPUs and only the given (test) price, managed and on-prem lines (and
+    operating assumptions: the shipped ones unless given)."""
     copy_catalog(directory)
     (directory / "gpu_prices.csv").write_text(PRICES_HEADER + prices)
     (directory / "managed.csv").write_text(MANAGED_HEADER + managed)
     (directory / "onprem.csv").write_text(ONPREM_HEADER + onprem)
+    if defaults is not None:
+        (directory / "defaults.csv").write_text(DEFAULTS_HEADER + defaults)
     return directory

@@ -8,7 +8,7 @@ import streamlit as st
 from core.vocab import METHODS, PROFILES
 from dashboards import cost_view, loaders, plans, ui
 from planner.config import parse_tokens
-from planner.cost import DEFAULT_UTILISATION
+from planner.cost import DEFAULT_UTILISATION, cloud_ops_usd_per_month
 
 KINDS = ("on-demand", "spot", "reserved", "on-prem")
 default = plans.DEFAULT_SCENARIO
@@ -41,8 +41,9 @@ with st.expander("Training configuration"):
     profile = cfg[3].selectbox("Profile", list(PROFILES), key="cost-profile")
     scope = cfg[4].selectbox("Managed offers", ["all", "same-model"], key="cost-scope",
                              help="same-model: only offers that tune this open model")  # fmt: skip
-    ops = st.number_input("Fixed cost of running self-hosted jobs (USD per month)", 0.0, 1e6, 0.0, 100.0,
-                          key="cost-ops", help="Engineering time, storage, monitoring.")  # fmt: skip
+    ops = st.number_input("Fixed cost of running self-hosted jobs (USD per month)", 0.0, 1e6,
+                          cloud_ops_usd_per_month(catalog), 100.0, key="cost-ops",
+                          help="Engineering time, storage, monitoring (default: data/catalog/defaults.csv).")  # fmt: skip
 
 with st.expander("On-prem assumptions"):
     onprem = {}
