@@ -6,7 +6,6 @@ This module never imports torch: specs are validated here, and each one runs in 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,42 +13,43 @@ from pathlib import Path
 from benchmarks.provenance import device_name_without_torch
 from benchmarks.runner import run_sweep
 from benchmarks.store import check_writable
-from benchmarks.suites import SPEC_TYPES, load_suite, make_entry, suite_names
+from benchmarks.suites import MAX_TIMEOUT_S, SPEC_TYPES, load_suite, make_entry, suite_names
+from benchmarks.sweep_locks import sweep_locks
 from core.errors import InputError
+from core.numbers import number_arg
 from core.paths import RESULTS_DIR
 from core.vocab import DEVICES, METHODS
 
+_INT = number_arg(0, 2**31 - 1, integer=True)  # the spec checks each field's own range
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text!r}")
-    return value
+
+def _path_arg(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (write . for the current folder)")
+    return Path(text)
 
 
 def _add_sweep_args(p: argparse.ArgumentParser, kind: str) -> None:
     p.add_argument("--suite", help=f"a built-in suite ({', '.join(suite_names())}) or a .toml file")
-    p.add_argument("--out", type=Path, help="results file to append to (default data/results/SUITE.jsonl)")
+    p.add_argument("--out", type=_path_arg, help="results file to append to (default data/results/SUITE.jsonl)")
     p.add_argument("--only", help="run only entries whose name matches this glob or substring")
     p.add_argument("--device", choices=DEVICES, help="run every entry on this device")
     p.add_argument("--force", action="store_true", help="redo entries that already have an ok row")
-    p.add_argument("--timeout-s", type=_positive_int, default=None,
-                   help=f"per-spec time limit in seconds (default: each suite entry's own; {SINGLE_TIMEOUT_S} for a single spec)")
+    p.add_argument("--timeout-s", type=number_arg(1, MAX_TIMEOUT_S, integer=True), default=None,
+                   help="per-spec limit for a single spec (default 600)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--wait", action="store_true", help="if another sweep holds the device or output, wait for it")
+    p.add_argument("--share-device", action="store_true",
+                   help="measure even if another sweep holds the device (rows record device_shared)")
     p.set_defaults(func=cmd_bench, kind=kind)
 
 
-SINGLE_TIMEOUT_S = 600
-
 # Flags of a single training spec (the suite file's fields); None means "the spec's default".
 TRAIN_FLAGS = (
-    ("--model", str), ("--method", str), ("--rank", int), ("--alpha", int), ("--dropout", float),
-    ("--targets", str), ("--micro-batch", int), ("--seq-len", int), ("--grad-accum", int),
-    ("--optimizer", str), ("--attn-impl", str), ("--profile", str), ("--warmup-steps", int),
-    ("--measure-steps", int), ("--lr", float), ("--seed", int), ("--checkpoint", str),
+    ("--model", str), ("--method", str), ("--rank", _INT), ("--alpha", _INT), ("--dropout", number_arg(0, 1)),
+    ("--targets", str), ("--micro-batch", _INT), ("--seq-len", _INT), ("--grad-accum", _INT),
+    ("--optimizer", str), ("--attn-impl", str), ("--profile", str), ("--warmup-steps", _INT),
+    ("--measure-steps", _INT), ("--lr", number_arg(1e-12, 10)), ("--seed", _INT), ("--checkpoint", str),
 )  # fmt: skip
 
 
@@ -69,9 +69,15 @@ def register(sub) -> None:
     results = sub.add_parser("results", help="read result files")
     results_sub = results.add_subparsers(dest="results_command", required=True, parser_class=type(results))
     show = results_sub.add_parser("show", help="a table of the rows in a file or folder")
-    show.add_argument("path", type=Path)
+    show.add_argument("path", type=_path_arg)
     show.add_argument("--kind", choices=sorted(SPEC_TYPES))
     show.set_defaults(func=cmd_results_show)
+    check = results_sub.add_parser("check", help="list the bad lines of a results file (exit 1 if any)")
+    check.add_argument("file", type=_path_arg)
+    check.set_defaults(func=cmd_results_check)
+    repair = results_sub.add_parser("repair", help="move the bad lines of a results file aside (keeps a copy)")
+    repair.add_argument("file", type=_path_arg)
+    repair.set_defaults(func=cmd_results_repair)
     compare = results_sub.add_parser("compare", help="the regression gate: exit 1 if NEW is worse than BASELINE")
     compare.add_argument("baseline", type=Path, help="a results file or folder (e.g. data/results/)")
     compare.add_argument("new", type=Path, help="the fresh run's results file or folder")
@@ -79,25 +85,37 @@ def register(sub) -> None:
     compare.set_defaults(func=cmd_results_compare)
 
 
+def _spec_flags(args) -> dict:
+    """The single-spec flags given on the command line (name -> value)."""
+    values = {f.lstrip("-").replace("-", "_"): getattr(args, f.lstrip("-").replace("-", "_"), None) for f, _ in TRAIN_FLAGS}
+    values["grad_checkpointing"] = getattr(args, "grad_checkpointing", None)
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def _single_entry(args) -> list:
-    values = {f.lstrip("-").replace("-", "_"): getattr(args, f.lstrip("-").replace("-", "_")) for f, _ in TRAIN_FLAGS}
-    values["grad_checkpointing"] = args.grad_checkpointing
-    values = {k: v for k, v in values.items() if v is not None}
+    values = _spec_flags(args)
     if "model" not in values or "method" not in values:
         raise InputError("give --suite, or at least --model and --method", field="--model/--method",
                          accepted=f"methods {', '.join(METHODS)}")  # fmt: skip
     if "targets" in values and values["targets"] != "all-linear":
         values["targets"] = tuple(values["targets"].split(","))
     values["name"] = f"{values['model']}-{values['method']}"
-    values["timeout_s"] = args.timeout_s or SINGLE_TIMEOUT_S
+    values["timeout_s"] = args.timeout_s or 600
     return [make_entry("train", values, where="command line", suite=None, device=args.device)]
+
+
+def _suite_entries(args) -> list:
+    given = [f"--{k.replace('_', '-')}" for k in _spec_flags(args)] + (["--timeout-s"] if args.timeout_s else [])
+    if given:
+        raise InputError("single-spec flags do nothing beside --suite", field=given[0], accepted="--suite with "
+                         "--only, --device, --out, --force; or a single spec's flags without --suite")  # fmt: skip
+    entries = load_suite(args.suite, args.kind, only=args.only, device=args.device)
+    return entries
 
 
 def cmd_bench(args) -> int:
     if args.suite:
-        entries = load_suite(args.suite, args.kind, only=args.only, device=args.device)
-        if args.timeout_s:  # the command line's limit wins over the suite's
-            entries = [dataclasses.replace(e, timeout_s=args.timeout_s) for e in entries]
+        entries = _suite_entries(args)
         default_out = RESULTS_DIR / f"{Path(args.suite).stem}.jsonl"
     elif args.kind == "train":
         entries, default_out = _single_entry(args), RESULTS_DIR / "adhoc.jsonl"
@@ -107,13 +125,19 @@ def cmd_bench(args) -> int:
         entries = [replace(e, spec=replace(e.spec, register=args.register_adapters)) for e in entries]
     out = check_writable(args.out or default_out)
     if not entries:
-        print(f"peftplan: nothing to run (no {args.kind} entries match)", file=sys.stderr)
-        return 0
+        raise InputError(f"the suite has no {args.kind} entries", file=args.suite, accepted=f"[[{args.kind}]] tables")
     devices = {e.spec.device for e in entries}
-    device_name = device_name_without_torch(devices.pop()) if len(devices) == 1 else None
-    summary = run_sweep(entries, out, device_name=device_name, force=args.force, progress=not args.no_progress)
+    device = next(iter(devices)) if len(devices) == 1 else None
+    device_name = device_name_without_torch(device) if device else None
+    with sweep_locks(out, device, wait=args.wait, share_device=args.share_device) as device_shared:
+        summary = run_sweep(entries, out, device_name=device_name, force=args.force, progress=not args.no_progress,
+                            device_shared=device_shared)  # fmt: skip
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items())) or "nothing run"
-    print(f"{counts}; {summary.skipped} skipped; rows in {out}", file=sys.stderr)
+    collected = f"{summary.collected} collected from a killed run; " if summary.collected else ""
+    print(f"{counts}; {collected}{summary.skipped} skipped; rows in {out}", file=sys.stderr)
+    if summary.stopped:
+        print(f"peftplan: error: sweep stopped: {summary.stopped}; run it again once there is room", file=sys.stderr)
+        return 1
     return 0 if set(summary.counts) <= {"ok"} else 1
 
 
@@ -123,6 +147,32 @@ def cmd_results_show(args) -> int:
     print(render(args.path, kind=args.kind))
     return 0
 
+
+def cmd_results_check(args) -> int:
+    from benchmarks.store import scan_file
+
+    if not args.file.is_file():
+        raise InputError("not a regular file", file=str(args.file), accepted="a .jsonl results file")
+    good, bad = scan_file(args.file)
+    for problem in bad:
+        print(problem)
+    print(f"{len(good)} valid row(s), {len(bad)} bad line(s) in {args.file}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_results_repair(args) -> int:
+    from benchmarks.store import repair
+
+    if not args.file.is_file():
+        raise InputError("not a regular file", file=str(args.file), accepted="a .jsonl results file")
+    kept, bad, backup, aside = repair(args.file)
+    for problem in bad:
+        print(f"moved aside: {problem}")
+    if bad:
+        print(f"{kept} row(s) kept; {len(bad)} bad line(s) moved to {aside}; the original is in {backup}")
+    else:
+        print(f"{kept} row(s), no bad line: {args.file} is unchanged")
+    return 0
 
 
 def cmd_results_compare(args) -> int:

@@ -33,8 +33,15 @@ from benchmarks.adapters import (
     registered,
     save_adapter,
 )
-from benchmarks.infer_ops import compare_logits, continuation_logits, measure_generation, prompts
+from benchmarks.infer_ops import (
+    compare_logits,
+    continuation_logits,
+    measure_generation,
+    profile_generation,
+    prompts,
+)
 from benchmarks.infer_spec import InferSpec
+from benchmarks.lora_serve import ADAPTER_DTYPE, BATCHED, LEAN, install_batched, install_lean
 from benchmarks.measure import launch_overhead_us, timed, weights_gib
 from benchmarks.models import build_model, fingerprint, shape_of
 
@@ -99,6 +106,23 @@ def first_adapter(model, spec: InferSpec, base_fp: dict):
     return add_random_adapter(model, ADAPTER, rank=spec.rank, alpha=spec.alpha, targets=spec.targets, seed=spec.seed)
 
 
+def compute_dtype(spec: InferSpec) -> torch.dtype:
+    return torch.float32 if spec.dtype == "fp32" else torch.bfloat16
+
+
+def serve_tuned(model, spec: InferSpec, rows: list[str] | None = None) -> list[str]:
+    """The tuned profile's adapter path (benchmarks/lora_serve.py): one adapter on every row through the lean
+    forward, or each row its own adapter through the batched gather. Returns what was applied for the row."""
+    applied = ["static_cache_generate"] if spec.task != "prefill" else []
+    if spec.mode != "dynamic":
+        return applied
+    if rows is not None and len(set(rows)) > 1:
+        install_batched(model, sorted(set(rows)), rows, compute_dtype(spec))
+        return applied + [BATCHED]
+    install_lean(model, rows[0] if rows else ADAPTER, compute_dtype(spec))
+    return applied + [ADAPTER_DTYPE, LEAN]
+
+
 def prepare(spec: InferSpec):
     """Build the base and serve it in the spec's mode (merge and fidelity merge inside the task, so they
     start dynamic). Returns (model, fingerprint of the base, figures)."""
@@ -111,6 +135,8 @@ def prepare(spec: InferSpec):
         if spec.mode == "merged" and spec.task not in ("merge", "fidelity"):
             model, merge_s = timed(spec.device, model.merge_and_unload)
             figures |= {"merge_s": merge_s, "merge_method": merge_method(spec)}
+    if spec.profile == "tuned" and spec.task != "mixed":  # mixed installs its path once its adapters exist
+        figures["tuned_applied"] = serve_tuned(model, spec)
     gc.collect()
     figures["weights_gib"] = weights_gib(model, spec.device)
     return model, base_fp, figures
@@ -119,8 +145,13 @@ def prepare(spec: InferSpec):
 def run_generation(model, spec: InferSpec, new_tokens: int, adapter_names: list[str] | None = None) -> dict:
     vocab = shape_of(spec.model, spec.checkpoint).vocab_size
     ids = prompts(spec.batch, spec.prompt_len, vocab, spec.device, spec.seed)
-    return measure_generation(model, ids, new_tokens=new_tokens, profile=spec.profile, warmup=spec.warmup,
-                              repeats=spec.repeats, device=spec.device, adapter_names=adapter_names)  # fmt: skip
+    static = spec.profile == "tuned" and new_tokens > 1  # prefill alone has no decode step to compile
+    metrics = measure_generation(model, ids, new_tokens=new_tokens, static=static, warmup=spec.warmup,
+                                 repeats=spec.repeats, device=spec.device, adapter_names=adapter_names)  # fmt: skip
+    if spec.profile == "tuned":  # where a tuned run's time goes ($PEFTPLAN_PROFILE_OUT; eager runs are not asked)
+        profile_generation(model, ids, new_tokens, static=static, device=spec.device, adapter_names=adapter_names,
+                           label=f"{spec.model} {spec.base} {spec.mode} {spec.task} b{spec.batch} {spec.profile}")
+    return metrics
 
 
 def run_prefill(model, spec: InferSpec, base_fp: dict) -> dict:
@@ -142,6 +173,9 @@ def run_mixed(model, spec: InferSpec, base_fp: dict) -> dict:
                                    seed=spec.seed + i)  # fmt: skip
     resident = {"distinct_adapters": len(names), "weights_gib": weights_gib(model, spec.device)}
     rows = [names[i % len(names)] for i in range(spec.batch)]
+    if spec.profile == "tuned":  # the rows' adapters are set on the layers: generate gets no adapter_names
+        resident["tuned_applied"] = serve_tuned(model, spec, rows)
+        rows = None
     return run_generation(model, spec, new_tokens=spec.new_tokens, adapter_names=rows) | resident | {
         "kernel_launch_us": launch_overhead_us(spec.device)}
 

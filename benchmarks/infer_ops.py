@@ -74,11 +74,12 @@ def hf_model(model):
 
 
 def generate_once(model, ids: torch.Tensor, new_tokens: int, *, static: bool, device: str,
-                  adapter_names: list[str] | None = None) -> dict:  # fmt: skip
-    """One timed greedy generate call of exactly `new_tokens` tokens."""
+                  adapter_names: list[str] | None = None, extra: list | None = None) -> dict:  # fmt: skip
+    """One timed greedy generate call of exactly `new_tokens` tokens (`extra`: more logits processors)."""
     clock = TokenClock(device)
+    processors = LogitsProcessorList([clock, *(extra or [])])
     kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "max_new_tokens": new_tokens,
-              "min_new_tokens": new_tokens, "do_sample": False, "logits_processor": LogitsProcessorList([clock])}  # fmt: skip
+              "min_new_tokens": new_tokens, "do_sample": False, "logits_processor": processors}  # fmt: skip
     if static:
         kwargs["cache_implementation"] = "static"
     if adapter_names is not None:
@@ -97,11 +98,10 @@ def generate_once(model, ids: torch.Tensor, new_tokens: int, *, static: bool, de
     return {"ttft_s": marks[0], "decode_s": marks[-1] - marks[0], "steps_s": steps_s, "total_s": total_s, "tokens": out}
 
 
-def measure_generation(model, ids: torch.Tensor, *, new_tokens: int, profile: str, warmup: int, repeats: int,
+def measure_generation(model, ids: torch.Tensor, *, new_tokens: int, static: bool, warmup: int, repeats: int,
                        device: str, adapter_names: list[str] | None = None) -> dict:  # fmt: skip
     """Warm-up runs, then `repeats` measured runs (peak memory reset before them); medians of the figures.
-    new_tokens = 1 measures prefill (time to first token) only."""
-    static = profile == "tuned"
+    new_tokens = 1 measures prefill (time to first token) only. `static`: the compiled static-cache path."""
     # A compiled static-cache run must warm up at the measured length (another length is another graph).
     warm_tokens = new_tokens if static else min(new_tokens, WARMUP_TOKENS)
     warm = [generate_once(model, ids, warm_tokens, static=static, device=device, adapter_names=adapter_names)
@@ -157,3 +157,57 @@ def compare_logits(reference: torch.Tensor, other: torch.Tensor) -> dict:
         "token_agreement": float((other.argmax(-1) == reference.argmax(-1)).float().mean()),
         "compared_tokens": int(rel.numel()),
     }
+
+
+PROFILE_ENV = "PEFTPLAN_PROFILE_OUT"  # a file: one more generate call per spec is profiled, its summary appended
+PROFILE_ROWS = 25
+PROFILE_STEPS = 8  # decode steps recorded (the last ones of the call): the profile stays small at any length
+
+
+class _ProfilerStep(LogitsProcessor):
+    """Advances the profiler's schedule at each new token, so that only chosen decode steps are recorded."""
+
+    def __init__(self, prof):
+        self.prof = prof
+
+    def __call__(self, input_ids, scores):
+        self.prof.step()
+        return scores
+
+
+def profile_generation(model, ids: torch.Tensor, new_tokens: int, *, static: bool, device: str, label: str,
+                       adapter_names: list[str] | None = None) -> None:  # fmt: skip
+    """Where the time of one (warm) generate call goes, by operator, appended to $PEFTPLAN_PROFILE_OUT when set
+    (after the measured runs: the figures of the row are not taken under the profiler)."""
+    import os
+
+    path = os.environ.get(PROFILE_ENV)
+    if not path:
+        return
+    try:
+        summary = _profile_summary(model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names)
+    except Exception as exc:  # noqa: BLE001 — a failed profile must not cost the measured row
+        summary = f"profiling failed: {type(exc).__name__}: {exc}"
+    with open(path, "a") as fh:
+        fh.write(f"\n=== {label}: {new_tokens} new tokens ===\n{summary}\n")
+
+
+def _profile_summary(model, ids, new_tokens: int, *, static: bool, device: str, adapter_names) -> str:
+    """Prefill alone (new_tokens 1): the prefill; else the last PROFILE_STEPS decode steps before the last."""
+    from torch.profiler import ProfilerActivity, profile, schedule
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    steps = min(PROFILE_STEPS, max(new_tokens - 2, 1))
+    wait = 0 if new_tokens == 1 else new_tokens - 1 - steps
+    with profile(activities=activities, schedule=schedule(wait=wait, warmup=0, active=steps, repeat=1)) as prof:
+        generate_once(model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names,
+                      extra=[_ProfilerStep(prof)])  # fmt: skip
+    table = prof.key_averages()
+    sort = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
+    try:
+        text = table.table(sort_by=sort, row_limit=PROFILE_ROWS)
+    except Exception:  # noqa: BLE001 — newer torch names the device column differently
+        text = table.table(sort_by=sort.replace("cuda", "device"), row_limit=PROFILE_ROWS)
+    kernels = sum(e.count for e in prof.events() if e.device_type.name == "CUDA")
+    what = "the prefill" if new_tokens == 1 else f"{steps} decode steps"
+    return f"{what}: {kernels} GPU kernels\n{text}"

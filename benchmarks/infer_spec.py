@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.spec import compose, spec_hash
+from benchmarks.spec import check_memory_cap, compose, spec_hash
 from core.config import choice, positive
 from core.errors import InputError
 from core.infer_config import INFER_CONFIG_FIELDS, InferConfig
@@ -21,7 +21,8 @@ RUN_DEFAULTS = {
     "device": "cuda",
     "adapter": None,
     "allow_mismatch": False,
-    "register": None,  # adapter registry (path or URL) to record the adapters the run saves or loads
+    "register": None,
+    "memory_cap_gib": None,  # emulate a smaller card: the most the allocator may reserve (CUDA)  # adapter registry (path or URL) to record the adapters the run saves or loads
 }
 
 
@@ -41,6 +42,7 @@ class InferSpec:
     adapter: str | None = None
     allow_mismatch: bool = False
     register: str | None = None
+    memory_cap_gib: float | None = None
 
     FIELD_NAMES = (*INFER_CONFIG_FIELDS, *RUN_DEFAULTS)
     REQUIRED = ("model", "mode", "task")
@@ -59,6 +61,7 @@ class InferSpec:
             raise InputError("the first compiled call compiles: it must be a warm-up run", field="warmup",
                              value=self.warmup, accepted="1 or more with profile 'tuned'")  # fmt: skip
         self._check_adapter()
+        check_memory_cap(self)
         if self.register is not None:
             check_registry(self.register)
 
@@ -88,6 +91,8 @@ class InferSpec:
             f: getattr(self, f) for f in RUN_DEFAULTS
         }
         d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
+        if d["memory_cap_gib"] is None:  # uncapped: left out, so specs from before the field hash as they did
+            del d["memory_cap_gib"]
         return d
 
     def with_(self, **changes) -> InferSpec:

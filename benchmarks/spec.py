@@ -45,6 +45,20 @@ def check_run(spec: TrainSpec) -> None:
                          accepted="adamw_fused on the CPU")
 
 
+def check_memory_cap(spec) -> None:
+    """`memory_cap_gib` emulates a smaller card on a larger one: the caching allocator may reserve at most that
+    much (torch.cuda.set_per_process_memory_fraction, applied by benchmarks/memory_cap.py before anything is
+    allocated); an `oom` row under the cap is the measured answer "does not fit"."""
+    cap = spec.memory_cap_gib
+    if cap is None:
+        return
+    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not cap > 0:
+        raise InputError("bad value", field="memory_cap_gib", value=cap, accepted="a number of GiB > 0, or null")
+    if spec.device != "cuda" or getattr(spec, "num_gpus", 1) != 1:
+        raise InputError("the cap is the CUDA caching allocator's, in one process", field="memory_cap_gib",
+                         value=cap, accepted="null unless device is cuda and num_gpus is 1")
+
+
 def compose(spec, config_cls, config, values: dict, run_defaults: dict, required: dict) -> None:
     """Set a spec's configuration (given, or built from the flat `values`, which the configuration's class
     validates) and its run fields (popped from `values`, else their defaults). `required` maps config fields
@@ -62,7 +76,7 @@ def compose(spec, config_cls, config, values: dict, run_defaults: dict, required
         object.__setattr__(spec, k, v)
 
 
-RUN_DEFAULTS = {"warmup_steps": 2, "measure_steps": 8, "lr": 1e-4, "seed": 0, "device": "cuda"}
+RUN_DEFAULTS = {"warmup_steps": 2, "measure_steps": 8, "lr": 1e-4, "seed": 0, "device": "cuda", "memory_cap_gib": None}
 
 
 @dataclass(frozen=True, init=False)
@@ -78,6 +92,7 @@ class TrainSpec:
     lr: float = 1e-4
     seed: int = 0
     device: str = "cuda"
+    memory_cap_gib: float | None = None  # emulate a smaller card: the most the allocator may reserve (CUDA)
 
     FIELD_NAMES = (*CONFIG_FIELDS, *RUN_DEFAULTS)  # the flat fields of suites, flags and rows
     REQUIRED = ("model", "method")
@@ -88,8 +103,9 @@ class TrainSpec:
         _positive("measure_steps", self.measure_steps)
         for field in ("warmup_steps", "seed"):
             _positive(field, getattr(self, field), zero_ok=True)
-        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or self.lr <= 0:
-            raise InputError("bad value", field="lr", value=self.lr, accepted="a number > 0")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 10:
+            raise InputError("bad value", field="lr", value=self.lr, accepted="a finite number > 0 and <= 10")
+        check_memory_cap(self)
         check_run(self)
 
     def __getattr__(self, name: str):
@@ -101,6 +117,8 @@ class TrainSpec:
         """The flat fields, JSON-ready (what rows store and the hash covers)."""
         d = {f: getattr(self.config, f) for f in CONFIG_FIELDS} | {f: getattr(self, f) for f in RUN_DEFAULTS}
         d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
+        if d["memory_cap_gib"] is None:  # uncapped: left out, so specs from before the field hash as they did
+            del d["memory_cap_gib"]
         return d
 
     def with_(self, **changes) -> TrainSpec:
@@ -132,7 +150,7 @@ def build_spec(cls, values: dict, *, where: str = "<spec>"):
         values["targets"] = tuple(values["targets"])
     try:
         return cls(**values)
-    except InputError as exc:
-        raise exc.located(file=where) from None
+    except InputError as exc:  # an error in a catalog (models.csv) keeps its own file
+        raise (exc.located(file=where) if exc.file is None else exc) from None
     except TypeError as exc:
         raise InputError(f"bad spec ({exc})", file=where) from None

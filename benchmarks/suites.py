@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InputError
+from core.numbers import check_number, has_control_chars
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 # Spec class and runner of each kind, imported lazily: the parent process never needs torch.
 SPEC_TYPES = {"train": "benchmarks.spec:TrainSpec", "infer": "benchmarks.infer_spec:InferSpec"}
 RUNNERS = {"train": "benchmarks.train:run_train", "infer": "benchmarks.infer:run_infer"}
 DEFAULT_TIMEOUT_S = 600
+MAX_TIMEOUT_S = 7 * 24 * 3600  # a week: longer is a typo, and no time limit at all
 
 
 def resolve(ref: str):
@@ -70,11 +72,11 @@ def make_entry(kind: str, values: dict, *, where: str, suite: str | None, device
 
     values = dict(values)
     name = values.pop("name", None)
-    if not isinstance(name, str) or not name:
-        raise InputError("every entry needs a name", file=where, field="name", value=name, accepted="a non-empty string")
+    if not isinstance(name, str) or not name.strip() or has_control_chars(name):
+        raise InputError("every entry needs a name", file=where, field="name", value=name,
+                         accepted="a non-empty string of printable characters")  # fmt: skip
     timeout_s = values.pop("timeout_s", DEFAULT_TIMEOUT_S)
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
-        raise InputError("bad value", file=where, field="timeout_s", value=timeout_s, accepted="a number of seconds > 0")
+    check_number(timeout_s, "timeout_s", lo=1, hi=MAX_TIMEOUT_S, file=where)
     if device is not None:
         values["device"] = device
     spec = build_spec(resolve(SPEC_TYPES[kind]), values, where=f"{where} ({name})")
@@ -102,6 +104,8 @@ def load_suite(name_or_path: str, kind: str, *, only: str | None = None, device:
         raise InputError(f"not valid TOML ({exc})", file=str(path)) from None
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", file=str(path)) from None
+    except RecursionError:
+        raise InputError("not valid TOML (nested too deeply)", file=str(path)) from None
     allowed = {"description", "defaults", *SPEC_TYPES}
     unknown = sorted(set(doc) - allowed)
     if unknown:
@@ -122,5 +126,9 @@ def load_suite(name_or_path: str, kind: str, *, only: str | None = None, device:
         entries.append(entry)
     if only:
         pattern = only if any(c in only for c in "*?[") else f"*{only}*"
-        entries = [e for e in entries if fnmatch.fnmatch(e.name, pattern)]
+        chosen = [e for e in entries if fnmatch.fnmatch(e.name, pattern)]
+        if not chosen:
+            names = ", ".join(e.name for e in entries[:20]) or f"none: the suite has no [[{kind}]] entries"
+            raise InputError("--only matches no entry", file=str(path), field="--only", value=only, accepted=names)
+        entries = chosen
     return entries

@@ -66,13 +66,15 @@ def _inject_fault(name: str) -> None:
 
 def run_request(request: dict) -> dict:
     from benchmarks.measure import device_provenance, is_oom
+    from benchmarks.memory_cap import apply_memory_cap
     from benchmarks.spec import build_spec
 
     spec = build_spec(resolve(SPEC_TYPES[request["kind"]]), request["spec"], where=request.get("name") or "request")
+    capped = apply_memory_cap(spec)  # before anything is allocated
     device = device_provenance(spec.device)
     try:
         _inject_fault(request.get("name") or "")
-        metrics = resolve(RUNNERS[request["kind"]])(spec)
+        metrics = capped | resolve(RUNNERS[request["kind"]])(spec)
         return make_row(request, "ok", metrics, None, device)
     except Exception as exc:  # every failure becomes a row; the sweep goes on
         traceback.print_exc(file=sys.stderr)

@@ -37,11 +37,14 @@ def choice(field: str, value, choices) -> None:
         raise InputError("unknown value", field=field, value=value, accepted=", ".join(map(str, choices)))
 
 
+MAX_INT = 2**31 - 1  # no count in a configuration comes near it; 10**20 is a typo
+
+
 def positive(field: str, value, *, zero_ok: bool = False) -> None:
-    """InputError unless value is an integer > 0 (>= 0 with zero_ok)."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 if zero_ok else value > 0)
+    """InputError unless value is an integer from 1 (0 with zero_ok) to MAX_INT."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and (0 if zero_ok else 1) <= value <= MAX_INT
     if not ok:
-        accepted = "an integer " + (">= 0" if zero_ok else "> 0")
+        accepted = f"an integer from {0 if zero_ok else 1} to {MAX_INT}"
         raise InputError("bad value", field=field, value=value, accepted=accepted)
 
 

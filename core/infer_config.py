@@ -35,6 +35,8 @@ from core.errors import InputError
 from core.shapes import ALL_LINEAR, get_shape, resolve_targets
 from core.vocab import BASES, DTYPES, MODES, PROFILES, TASK_MODES, TASKS
 
+TUNED_TASKS = ("prefill", "decode", "mixed")  # tasks the tuned profile (benchmarks/lora_serve.py) serves
+
 
 @dataclass(frozen=True)
 class InferConfig:
@@ -47,7 +49,7 @@ class InferConfig:
     batch: int = 1
     prompt_len: int = 512
     new_tokens: int = 128  # decode, mixed and fidelity; end-of-sequence disabled, so every row is this long
-    profile: str = "plain"  # plain = eager generate | tuned = static-cache compiled generate (decode only)
+    profile: str = "plain"  # plain = eager peft | tuned = lean LoRA path (+ compiled static-cache decode)
     dtype: str = "bf16"  # bf16 | fp32 (fp32 is for exactness checks on small models, bf16 base only)
     rank: int = 16  # LoRA rank of the random adapters
     alpha: int = 32
@@ -94,9 +96,9 @@ class InferConfig:
         if self.mode not in TASK_MODES[self.task]:
             raise InputError(f"task '{self.task}' does not run in mode '{self.mode}'", field="mode", value=self.mode,
                              accepted=" or ".join(TASK_MODES[self.task]) + f" for task '{self.task}'")  # fmt: skip
-        if self.profile == "tuned" and self.task != "decode":
-            raise InputError("the tuned profile (static-cache compiled generate) is measured for decode only",
-                             field="profile", value=self.profile, accepted=f"plain for task '{self.task}'")  # fmt: skip
+        if self.profile == "tuned" and self.task not in TUNED_TASKS:
+            raise InputError(f"the tuned profile serves tasks {', '.join(TUNED_TASKS)}", field="profile",
+                             value=self.profile, accepted=f"plain for task '{self.task}'")  # fmt: skip
         if self.task in ("decode", "mixed") and self.new_tokens < 2:
             raise InputError("a per-token time needs at least two new tokens", field="new_tokens",
                              value=self.new_tokens, accepted="an integer >= 2")  # fmt: skip

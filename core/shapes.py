@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from core.errors import InputError
+from core.numbers import has_control_chars
 from core.paths import CATALOG_DIR
 
 MODELS_CSV = CATALOG_DIR / "models.csv"
@@ -129,8 +130,8 @@ def _parse_row(path: Path, lineno: int, row: dict[str, str]) -> ModelShape:
         return InputError("bad value", file=str(path), row=lineno, field=field, value=row.get(field), accepted=accepted)
 
     name = (row.get("name") or "").strip()
-    if not name:
-        raise fail("name", "a non-empty model name")
+    if not name or has_control_chars(name):
+        raise fail("name", "a non-empty model name of printable characters")
     if row.get("family") not in FAMILIES:
         raise fail("family", ", ".join(FAMILIES))
     ints = {}
@@ -139,8 +140,8 @@ def _parse_row(path: Path, lineno: int, row: dict[str, str]) -> ModelShape:
             ints[f] = int(row.get(f) or "")
         except ValueError:
             raise fail(f, "a positive integer") from None
-        if ints[f] <= 0:
-            raise fail(f, "a positive integer")
+        if not 0 < ints[f] <= 10**9:
+            raise fail(f, "a positive integer up to 10^9")
     if ints["hidden_size"] % ints["num_heads"] or ints["num_heads"] % ints["num_kv_heads"]:
         raise fail("num_heads", "hidden_size divisible by num_heads, num_heads divisible by num_kv_heads")
     tie = (row.get("tie_embeddings") or "").strip().lower()
@@ -149,7 +150,9 @@ def _parse_row(path: Path, lineno: int, row: dict[str, str]) -> ModelShape:
     try:
         rope = float(row.get("rope_theta") or "")
     except ValueError:
-        raise fail("rope_theta", "a positive number") from None
+        rope = float("nan")
+    if not 0 < rope < 1e12:  # NaN fails this too
+        raise fail("rope_theta", "a positive finite number")
     return ModelShape(
         name=name, family=row["family"], tie_embeddings=tie == "true", rope_theta=rope,
         source=row.get("source", ""), as_of=row.get("as_of", ""), **ints,
@@ -163,12 +166,15 @@ def load_shapes(path: Path = MODELS_CSV) -> dict[str, ModelShape]:
     if not path.exists():
         raise InputError("model catalog not found", file=str(path))
     shapes: dict[str, ModelShape] = {}
-    with path.open(newline="") as fh:
-        for lineno, row in enumerate(csv.DictReader(fh), start=2):
-            shape = _parse_row(path, lineno, row)
-            if shape.name in shapes:
-                raise InputError("duplicate model name", file=str(path), row=lineno, field="name", value=shape.name)
-            shapes[shape.name] = shape
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark is not a column name
+        try:
+            for lineno, row in enumerate(csv.DictReader(fh), start=2):
+                shape = _parse_row(path, lineno, row)
+                if shape.name in shapes:
+                    raise InputError("duplicate model name", file=str(path), row=lineno, field="name", value=shape.name)
+                shapes[shape.name] = shape
+        except UnicodeDecodeError:
+            raise InputError("not a UTF-8 text file", file=str(path)) from None
     return shapes
 
 

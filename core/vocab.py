@@ -11,7 +11,7 @@ METHODS = ("lora", "qlora", "full")  # qlora: NF4 base, double quantisation, bf1
 OPTIMIZERS = ("adamw_fused", "paged_adamw_8bit")
 ATTN_IMPLS = ("sdpa", "eager")
 # plain = transformers + peft defaults; tuned = fused kernels, torch.compile (training) or a static-cache
-# compiled generate (decode)
+# compiled generate (decode) with lean or batched LoRA serving (benchmarks/lora_serve.py)
 PROFILES = ("plain", "tuned")
 DEVICES = ("cuda", "cpu")
 SHARDINGS = (

@@ -16,7 +16,7 @@ def show_catalogs() -> None:
     try:
         catalog = loaders.catalog()
     except InputError as exc:
-        st.error(f"The planner rejects a catalog: {exc}", icon=":material/error:")
+        st.error(f"The planner rejects a catalog: {ui.plain(exc)}", icon=":material/error:")
     else:
         st.markdown(
             f"{ui.basis_badge('validated')} The planner reads {len(catalog.gpus)} GPUs, {len(catalog.prices)} "
@@ -27,9 +27,9 @@ def show_catalogs() -> None:
         try:
             table = loaders.catalog_table(path)
         except InputError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(ui.plain(exc), icon=":material/error:")
             continue
         dates = ui.as_of_note(table).replace("prices as of", "as of") or "no as_of column"
         sources = table["source"].nunique() if "source" in table else 0
-        with st.expander(f"**{path.name}** · {len(table)} rows · {dates} · {sources} sources"):
+        with st.expander(f"**{ui.plain(path.name)}** · {len(table)} rows · {ui.plain(dates)} · {sources} sources"):
             st.dataframe(table, hide_index=True)

@@ -17,20 +17,22 @@ def show_verdict(plan: dict) -> bool:
         side = "self-hosted or on-prem" if best_self is None else "managed"
         st.warning(f"No {side} option is priced for this scenario (see the skipped options below).")
         return False
+    self_name = ui.plain(f"{best_self.provider} {best_self.option}")  # catalog text, shown as text
+    managed_name = ui.plain(f"{best_managed.provider} {best_managed.option}")
     if saving > 0:
-        st.success(f"**Self-host.** {best_self.provider} {best_self.option} costs {ui.usd(best_self.usd_total)} "
-                   f"a month, {ui.usd(saving)} less than {best_managed.provider} {best_managed.option} "
+        st.success(f"**Self-host.** {self_name} costs {ui.usd(best_self.usd_total)} "
+                   f"a month, {ui.usd(saving)} less than {managed_name} "
                    f"({ui.usd(best_managed.usd_total)}).", icon=":material/check_circle:")  # fmt: skip
     else:
-        st.warning(f"**Use the managed API.** {best_managed.provider} {best_managed.option} costs "
+        st.warning(f"**Use the managed API.** {managed_name} costs "
                    f"{ui.usd(best_managed.usd_total)} a month, {ui.usd(-saving)} less than the cheapest "
-                   f"self-hosted option ({best_self.provider} {best_self.option}).", icon=":material/cloud:")  # fmt: skip
+                   f"self-hosted option ({self_name}).", icon=":material/cloud:")  # fmt: skip
     cols = st.columns(3)
     cols[0].metric("Cheapest self-hosted, per month", ui.usd(best_self.usd_total))
-    cols[0].markdown(f"{ui.basis_badge(best_self.basis)} {best_self.provider} {best_self.option}, "
+    cols[0].markdown(f"{ui.basis_badge(best_self.basis)} {self_name}, "
                      f"{best_self.gpu} × {best_self.n_gpus:g}; price as of {best_self.as_of}")  # fmt: skip
     cols[1].metric("Cheapest managed, per month", ui.usd(best_managed.usd_total))
-    cols[1].markdown(f"{ui.basis_badge('catalog price')} {best_managed.provider} {best_managed.option}; "
+    cols[1].markdown(f"{ui.basis_badge('catalog price')} {managed_name}; "
                      f"price as of {best_managed.as_of}")  # fmt: skip
     cols[2].metric("Saving of self-hosting, per month", ui.usd(saving))
     return True

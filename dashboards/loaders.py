@@ -100,10 +100,11 @@ def _file_rows(path: str, mtime_ns: int, size: int) -> list[dict]:
     return result_rows.read_rows(path)
 
 
-def load_file(path: Path) -> list[dict]:
-    """The validated rows of one results file, each tagged with `_file`."""
+def load_file(path: Path) -> result_rows.Rows:
+    """The validated rows of one results file, each tagged with `_file`; `.problems`: the skipped lines."""
     stat = path.stat()
-    return [{**r, "_file": str(path)} for r in _file_rows(str(path), stat.st_mtime_ns, stat.st_size)]
+    rows = _file_rows(str(path), stat.st_mtime_ns, stat.st_size)
+    return result_rows.Rows(({**r, "_file": str(path)} for r in rows), rows.problems)
 
 
 def parse_upload(name: str, data: bytes) -> list[dict]:
@@ -122,9 +123,10 @@ def parse_upload(name: str, data: bytes) -> list[dict]:
 def measurements():
     """planner.measured.Measurements over the results path (the planner caches it on the files' stamps;
     it is not copied through st.cache_data)."""
-    from planner.measured import load_measurements
+    from planner.measured import empty_measurements, load_measurements
 
-    return load_measurements(results_path())
+    path = results_path()
+    return load_measurements(path) if path.exists() else empty_measurements()  # not measured yet
 
 
 def catalog():

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
-from dashboards import charts, loaders, tables
+from dashboards import charts, loaders, tables, ui
 
 
 def _spec(row: pd.Series) -> dict:
@@ -44,7 +44,7 @@ def memory_terms_frame(shown: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def show_memory_terms(shown: pd.DataFrame) -> None:
     terms, skipped = memory_terms_frame(shown)
     for message in skipped:
-        st.warning(f"No prediction for {message}")
+        st.warning(f"No prediction for {ui.plain(message)}")
     if terms.empty:
         st.info("No measured peak memory among the shown rows.")
         return

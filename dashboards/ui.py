@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,6 +12,19 @@ import streamlit as st
 from core.errors import InputError
 
 log = logging.getLogger("peftplan.dashboard")
+
+# Every ASCII punctuation mark that Markdown, Streamlit's directives (:red[...], :material/x:, $math$) or
+# HTML can give a meaning to; a backslash makes each one a literal character.
+_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&\"'=^@/;?%,])")
+
+
+def plain(value: object) -> str:
+    """Text from a file (a device name, a status, an error message, a file name) as text: every character
+    that Markdown or Streamlit would read as markup is escaped, and line breaks become spaces. Use it for
+    every piece of data that goes into st.markdown, st.error, st.warning, st.info, st.success, st.caption or
+    an expander's label."""
+    text = " ".join(str(value).split())
+    return _MARKUP.sub(r"\\\1", text)
 
 # What fills each kind of result row (shown when a page has nothing to show).
 FILL_COMMANDS = {
@@ -37,10 +51,10 @@ def guard() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - no traceback may reach the user
         log.exception("dashboard page failed")
-        st.error(f"Unexpected error ({type(exc).__name__}): {exc}. Details are in the server log.")
+        st.error(f"Unexpected error ({type(exc).__name__}): {plain(exc)}. Details are in the server log.")
 
 
 def need_rows(kind: str, what: str, results: str) -> None:
@@ -64,7 +78,7 @@ def as_of_note(frame, date_col: str = "as_of", source_col: str = "source") -> st
     """'prices as of A–B' for a table of prices, or '' when the table carries no dates."""
     if frame is None or getattr(frame, "empty", True) or date_col not in frame:
         return ""
-    dates = sorted({str(d) for d in frame[date_col].dropna()})
+    dates = sorted({plain(d) for d in frame[date_col].dropna()})
     if not dates:
         return ""
     span = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
@@ -78,7 +92,7 @@ def hardware_note(frame) -> str:
     name = "provenance.device_name" if "provenance.device_name" in frame else "device_name"
     if name not in frame:
         return ""
-    devices = ", ".join(sorted({str(d) for d in frame[name].dropna()}))
+    devices = ", ".join(sorted({plain(d) for d in frame[name].dropna()}))
     return f"measured on {devices}" if devices else ""
 
 

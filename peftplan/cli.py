@@ -57,11 +57,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _no_nul(args: argparse.Namespace) -> None:
+    """A NUL byte in an argument is never meant (and no path or name may hold one)."""
+    for name, value in vars(args).items():
+        if "\x00" in str(value):
+            raise InputError("holds a NUL byte", field="--" + name.replace("_", "-"), value=value)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
+        _no_nul(args)
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"peftplan: error: {exc}", file=sys.stderr)

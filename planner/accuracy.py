@@ -37,16 +37,21 @@ class AccuracyReport:
         return self.rows.empty
 
 
-def _predict(record, meas: Measurements, catalog: Catalog) -> dict[str, tuple[float, str]]:
-    others = meas.without(lambda r: r.gpu == record.gpu and r.config.key == record.config.key)
-    gpu = catalog.gpus[record.gpu]
+def _predict(record, meas: Measurements, catalog: Catalog, cache: dict) -> dict[str, tuple[float, str]]:
+    """The predictions for `record` from every row but those of its own spec on its GPU. Records of one spec
+    on one GPU share those others, and equal configurations share their predictions: each is worked out
+    once (`cache`), which keeps leave-one-out near linear in the rows when specs repeat."""
+    group = (record.gpu, record.config.key)
+    if group not in cache:
+        cache[group] = meas.without(lambda r: r.gpu == record.gpu and r.config.key == record.config.key)
+    others, gpu = cache[group], catalog.gpus[record.gpu]
     out = {}
-    if record.peak_allocated_gib is not None:
-        mem = predict_memory(record.config, gpu, others, catalog)
-        out["peak_allocated_gib"] = (mem.peak_allocated_gib, mem.model)
-    if record.tokens_per_s is not None:
-        tput = predict_tokens_per_s(record.config, gpu, others, catalog)
-        out["tokens_per_s"] = (tput.tokens_per_s, tput.model)
+    for metric, predict in (("peak_allocated_gib", _memory), ("tokens_per_s", _speed)):
+        if getattr(record, metric) is not None:
+            key = (record.gpu, record.config, metric)
+            if key not in cache:
+                cache[key] = predict(record.config, gpu, others, catalog)
+            out[metric] = cache[key]
     return out
 
 
@@ -76,6 +81,16 @@ def summarise(frame, goals: dict[str, tuple[float, float]]):
     return pd.DataFrame(summary)
 
 
+def _memory(config, gpu, others, catalog) -> tuple[float, str]:
+    mem = predict_memory(config, gpu, others, catalog)
+    return mem.peak_allocated_gib, mem.model
+
+
+def _speed(config, gpu, others, catalog) -> tuple[float, str]:
+    tput = predict_tokens_per_s(config, gpu, others, catalog)
+    return tput.tokens_per_s, tput.model
+
+
 def leave_one_out(meas: Measurements, catalog: Catalog | None = None) -> AccuracyReport:
     """Predict every measured GPU training row from the others and report the errors."""
     import pandas as pd
@@ -89,9 +104,9 @@ def leave_one_out(meas: Measurements, catalog: Catalog | None = None) -> Accurac
             f"no measured rows on a catalog GPU in {meas.source or 'the results'}: nothing to "
             f"check. {MEASURE_HINT}",
         )
-    rows = []
+    rows, cache = [], {}
     for rec in records:
-        for metric, (predicted, note) in _predict(rec, meas, catalog).items():
+        for metric, (predicted, note) in _predict(rec, meas, catalog, cache).items():
             measured = getattr(rec, metric)
             rows.append(
                 {

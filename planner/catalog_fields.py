@@ -10,13 +10,18 @@ enum(*choices), aliases.
 from __future__ import annotations
 
 import csv
+import datetime
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import InputError
+from core.numbers import has_control_chars
 
 _DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
+# Every catalog figure (prices, TFLOPS, GiB, watts, hours, years) lies between these, or is 0 where 0 is
+# allowed: 1e-300 $/h or 1e300 TFLOPS is a typo that would turn a cost into 0 or a division into infinity.
+SMALLEST, LARGEST = 1e-6, 1e9
 
 
 # ---- cell parsers: each returns the value or raises Bad(accepted) -------------------------------------
@@ -27,12 +32,14 @@ class Bad(Exception):
 
 
 def text(v: str) -> str:
-    if not v.strip():
-        raise Bad("a non-empty text")
+    if not v.strip() or has_control_chars(v):
+        raise Bad("a non-empty text of printable characters")
     return v.strip()
 
 
 def opt_text(v: str) -> str:
+    if has_control_chars(v):
+        raise Bad("printable characters (no NUL or other control character)")
     return v.strip()
 
 
@@ -43,6 +50,8 @@ def number(v: str) -> float:
         raise Bad("a number") from None
     if x != x or x in (float("inf"), float("-inf")):
         raise Bad("a finite number")
+    if x != 0 and not SMALLEST <= abs(x) <= LARGEST:
+        raise Bad(f"a number from {SMALLEST:g} to {LARGEST:g} (or 0 where 0 is allowed)")
     return x
 
 
@@ -73,8 +82,8 @@ def positive_int(v: str) -> int:
         x = int(v)
     except ValueError:
         raise Bad("a positive integer") from None
-    if x <= 0:
-        raise Bad("a positive integer")
+    if not 0 < x <= LARGEST:
+        raise Bad(f"a positive integer up to {LARGEST:g}")
     return x
 
 
@@ -101,6 +110,10 @@ def boolean(v: str) -> bool:
 def date(v: str) -> str:
     if not _DATE.match(v.strip()):
         raise Bad("a date YYYY-MM-DD or YYYY-MM")
+    try:
+        datetime.date.fromisoformat(v.strip() if len(v.strip()) == 10 else v.strip() + "-01")
+    except ValueError:
+        raise Bad("a real date YYYY-MM-DD or YYYY-MM") from None
     return v.strip()
 
 
@@ -114,15 +127,28 @@ def enum(*choices: str) -> Callable[[str], str]:
 
 
 def aliases(v: str) -> tuple[str, ...]:
-    return tuple(a.strip() for a in v.split(";") if a.strip())
+    return tuple(a.strip() for a in opt_text(v).split(";") if a.strip())
 
 
 def read_table(path: Path, fields: dict[str, Callable[[str], object]]) -> list[tuple[int, dict]]:
-    """Rows of a catalog CSV as (line, parsed dict); InputError on a missing file, bad header or bad cell."""
+    """Rows of a catalog CSV as (line, parsed dict); InputError on a missing file, bad header or bad cell,
+    text that is not UTF-8, or a file with no rows. A UTF-8 byte-order mark is allowed."""
     path = Path(path)
     if not path.is_file():
         raise InputError("catalog file not found", file=str(path))
-    with path.open(newline="", encoding="utf-8") as fh:
+    try:
+        rows = _read_rows(path, fields)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start + 1})", file=str(path), accepted="a UTF-8 CSV file") from None
+    except csv.Error as exc:
+        raise InputError(f"not a readable CSV ({exc})", file=str(path)) from None
+    if not rows:
+        raise InputError("no rows under the header", file=str(path), accepted="at least one row")
+    return rows
+
+
+def _read_rows(path: Path, fields: dict[str, Callable[[str], object]]) -> list[tuple[int, dict]]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
         missing = [f for f in fields if f not in header]

@@ -23,6 +23,9 @@ def _fail(field: str, value: object, accepted: str) -> InputError:
     return InputError("bad value", field=field, value=value, accepted=accepted)
 
 
+MAX_TOKENS = 1e15  # a thousand trillion tokens per job: more than any training run
+
+
 def parse_tokens(text: str | int | float, field: str = "tokens") -> int:
     """A token count with an optional suffix: 100M, 1.5B, 250k, 2e9 (k=1e3, M=1e6, B/G=1e9, T=1e12)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
@@ -32,17 +35,18 @@ def parse_tokens(text: str | int | float, field: str = "tokens") -> int:
         if not match:
             raise _fail(field, text, "a positive count, optionally with a suffix k, M, B or T (100M, 1.5B)")
         value = float(match.group(1)) * _SUFFIX[match.group(2).lower()]
-    if value < 1:
-        raise _fail(field, text, "at least one token")
+    if not 1 <= value <= MAX_TOKENS:  # NaN fails this too
+        raise _fail(field, text, f"from one token to {MAX_TOKENS:.0e} tokens")
     return int(round(value))
 
 
-def parse_positive(text: str | float, field: str, integer: bool = False) -> float | int:
-    """A positive number (or integer) from a CLI string; InputError naming the option otherwise."""
+def parse_positive(text: str | float, field: str, integer: bool = False, maximum: float = 1e9) -> float | int:
+    """A positive number (or integer) up to `maximum` from a CLI string; InputError naming the option
+    otherwise (NaN, infinity and 1e300 included: a figure that large only overflows what follows)."""
     try:
         value = float(text)
     except (TypeError, ValueError):
         value = float("nan")
-    if not value > 0 or value == float("inf") or (integer and value != int(value)):
-        raise _fail(field, text, "a positive integer" if integer else "a positive number")
+    if not 0 < value <= maximum or (integer and value != int(value)):
+        raise _fail(field, text, f"a positive {'integer' if integer else 'number'} up to {maximum:g}")
     return int(value) if integer else value

@@ -201,11 +201,17 @@ def _load(path: str, catalog_dir: str, _stamp_key: tuple) -> Measurements:
     if not _stamp_key:
         return Measurements(source=path)
     gpus = load_catalog(catalog_dir).gpus
-    return measurements_from_rows(load_rows(path), gpus, source=path)
+    rows = load_rows(path)  # bad lines are skipped (and said on stderr); they are listed with the skipped rows
+    meas = measurements_from_rows(rows, gpus, source=path)
+    bad = tuple((f"{b.file} line {b.line}", b.why) for b in rows.problems)
+    return Measurements(meas.train, meas.infer, bad + meas.skipped, meas.source) if bad else meas
 
 
 def load_measurements(path: str | Path = RESULTS_DIR, catalog_dir: str | Path | None = None) -> Measurements:
-    """Measured rows of a results file or folder. A missing or empty folder gives empty Measurements
-    (check `.empty` and show NO_ROWS_HINT); a malformed file raises InputError naming file and line."""
+    """Measured rows of a results file or folder. An empty folder (or a missing data/results/) gives empty
+    Measurements (check `.empty` and show NO_ROWS_HINT); any other missing path raises InputError. Bad lines
+    are skipped and listed in `.skipped`."""
     path = Path(path)
+    if not path.exists() and path != RESULTS_DIR:  # a typo must not quietly mean "no measurements"
+        raise InputError("results path not found", file=str(path), accepted="a .jsonl file or a folder of them")
     return _load(str(path), str(catalog_dir or CATALOG_DIR), _stamp(path))

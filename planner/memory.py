@@ -167,6 +167,11 @@ def memory_components(config: TrainConfig) -> dict[str, float]:
 
 def memory_terms(config: TrainConfig) -> dict[str, float]:
     """Terms alive at the peak, per GPU in GiB (activations before the fitted factor; no overhead)."""
+    return dict(_memory_terms(config))  # a copy: the cached dict is shared
+
+
+@lru_cache(maxsize=4096)  # a fit over many rows asks for the same configurations again and again
+def _memory_terms(config: TrainConfig) -> dict[str, float]:
     c = memory_components(config)
     recompute_wins = c["recomputed_layer_gib"] > c["logits_gib"]
     terms = {

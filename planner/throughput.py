@@ -54,6 +54,7 @@ DEFAULT_TRAIN_EFFICIENCY = 0.30
 DEFAULT_SCALING_EFFICIENCY = 0.85
 
 
+@lru_cache(maxsize=4096)  # pure in the configuration; fits over many rows repeat them
 def flops_per_token(config: TrainConfig) -> float:
     return train_flops_per_token(
         config.shape,
@@ -65,6 +66,7 @@ def flops_per_token(config: TrainConfig) -> float:
     )
 
 
+@lru_cache(maxsize=4096)  # pure in the configuration; fits over many rows repeat them
 def traffic_bytes_per_token(config: TrainConfig) -> float:
     return step_terms(config).traffic_bytes
 

@@ -21,3 +21,10 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if item.get_closest_marker("gpu"):
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _own_sweep_locks(tmp_path_factory, monkeypatch):
+    """Each test's sweeps lock devices in a folder of their own: tests run beside each other (and beside
+    real sweeps on the same host) without waiting for one another's device locks."""
+    monkeypatch.setenv("PEFTPLAN_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))

@@ -35,9 +35,9 @@ SPEC_FLAGS = {
 def recorded(monkeypatch):
     calls = []
 
-    def run_sweep(entries, out, *, device_name, force, progress):
+    def run_sweep(entries, out, *, device_name, force, progress, device_shared=False):
         calls.append(SimpleNamespace(entries=entries, out=out, force=force, progress=progress))
-        return SimpleNamespace(counts={"ok": len(entries)}, skipped=0)
+        return SimpleNamespace(counts={"ok": len(entries)}, skipped=0, collected=0, stopped=None)
 
     monkeypatch.setattr(bench_cli, "run_sweep", run_sweep)
     return calls
@@ -73,14 +73,23 @@ def test_checkpoint_and_grad_checkpointing_reach_the_spec(recorded, tmp_path):
 
 
 def test_sweep_flags_reach_the_sweep(recorded, tmp_path):
-    argv = ["--suite", "cpu-smoke", "--only", "tiny-llama-lora*", "--device", "cpu", "--force", "--no-progress",
-            "--timeout-s", "77"]  # fmt: skip
+    argv = [
+        "--suite",
+        "cpu-smoke",
+        "--only",
+        "tiny-llama-lora*",
+        "--device",
+        "cpu",
+        "--force",
+        "--no-progress",
+    ]
     assert _run(argv, tmp_path) == 0
     call = recorded[0]
     assert [e.name for e in call.entries] == ["tiny-llama-lora-r8"]
     assert call.entries[0].spec.device == "cpu"
     assert call.force is True and call.progress is False and call.out == tmp_path / "rows.jsonl"
-    assert call.entries[0].timeout_s == 77  # the command line's limit wins over the suite's
+    # --timeout-s is a single spec's limit: beside --suite it is refused, not ignored
+    assert _run([*argv, "--timeout-s", "77"], tmp_path) == 2
     single = [
         "--model",
         "tiny-llama",

@@ -61,7 +61,7 @@ def test_benchmark_spec_and_config_share_defaults_and_validation():
 def test_run_fields_are_not_part_of_the_configuration():
     spec = TrainSpec(model="llama-3.1-8b", method="lora", warmup_steps=5, measure_steps=3, seed=7, lr=1e-3)
     assert spec.config == TrainConfig("llama-3.1-8b")
-    assert not {"warmup_steps", "measure_steps", "seed", "lr", "device"} & set(CONFIG_FIELDS)
+    assert not {"warmup_steps", "measure_steps", "seed", "lr", "device", "memory_cap_gib"} & set(CONFIG_FIELDS)
 
 
 def test_an_offload_row_does_not_stand_for_the_run_without_offload(tmp_path):
@@ -99,7 +99,7 @@ def test_cli_choices_are_the_vocabulary():
 def test_spec_fields_are_config_fields_plus_run_fields():
     # composition: the spec holds a TrainConfig and adds only how it is measured
     assert [f.name for f in dataclasses.fields(TrainSpec)] == [
-        "config", "warmup_steps", "measure_steps", "lr", "seed", "device"
+        "config", "warmup_steps", "measure_steps", "lr", "seed", "device", "memory_cap_gib"
     ]  # fmt: skip
     spec = TrainSpec(model="llama-3.1-8b", method="qlora", micro_batch=2, seed=3)
     assert isinstance(spec.config, TrainConfig) and spec.micro_batch == spec.config.micro_batch == 2

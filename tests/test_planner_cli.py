@@ -19,6 +19,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def empty(tmp_path):
+    (tmp_path / "no-results").mkdir()
     return str(tmp_path / "no-results")
 
 
@@ -312,7 +313,9 @@ BAD = [
     (["memory", "--model", "llama-3.1-8b", "--num-gpus", "1e9"], "--num-gpus"),
     (["capacity", "--model", "llama-3.1-8b"], "--model/--tokens"),
     (["capacity", "--matrix", "--methods", "lora,prefix"], "method"),
-    (["memory", "--model", "llama-3.1-8b", "--results", "/nonexistent/x.jsonl"], None),
+    (["memory", "--model", "llama-3.1-8b", "--results", "/nonexistent/x.jsonl"], "results path not found"),
+    (["train", "--model", "llama-3.1-8b", "--tokens", "1e400"], "--tokens"),
+    (["memory", "--model", "llama-3.1-8b", "--batch", "1e300"], "--batch"),
 ]
 
 

@@ -30,14 +30,19 @@ files = loaders.result_file_list()
 if not files:
     ui.need_rows("train", "result files", results)
 else:
-    good, bad = [], []
+    good, bad, skipped = [], [], []
     for path in files:
         try:
-            good.extend(loaders.load_file(path))
+            rows = loaders.load_file(path)
         except InputError as exc:
             bad.append(str(exc))
+            continue
+        good.extend(rows)
+        skipped.extend(rows.problems)
     for message in bad:
-        st.error(message, icon=":material/error:")
+        st.error(ui.plain(message), icon=":material/error:")
+    for problem in skipped:  # the other rows are shown; `peftplan results repair FILE` moves these aside
+        st.warning(f"Skipped a bad line: {ui.plain(problem)}", icon=":material/warning:")
     if good:
         base = str(results if results.is_dir() else results.parent)
         show_rows(loaders.frame_of(good), key="data-results", source=str(results), base=base)
@@ -49,9 +54,9 @@ if upload is not None:
     try:
         uploaded = loaders.parse_upload(upload.name, upload.getvalue())
     except InputError as exc:
-        st.error(f"This file cannot be read as results: {exc}", icon=":material/error:")
+        st.error(f"This file cannot be read as results: {ui.plain(exc)}", icon=":material/error:")
     else:
-        st.success(f"{len(uploaded)} valid rows in `{upload.name}`.")
+        st.success(f"{len(uploaded)} valid rows in {ui.plain(upload.name)}.")
         show_rows(loaders.frame_of(uploaded), key="data-upload", source=f"the uploaded file {upload.name}")
 
 st.header("Catalogs")

@@ -63,7 +63,7 @@ with tabs[2]:
 
     for model in sorted(rows["model"].dropna().unique()):
         used = {task: dynamic_overhead(model, task, loaders.measurements()) for task in ("decode", "prefill")}
-        st.markdown(f"The serving cost model uses, for **{model}**: " + "; ".join(
+        st.markdown(f"The serving cost model uses, for **{ui.plain(model)}**: " + "; ".join(
             f"{task} {fig.value:+.0%} {ui.basis_badge(fig.basis)} ({fig.model})" for task, fig in used.items()))  # fmt: skip
     for task, metric, lower in (("decode", "ms_per_token", True), ("prefill", "prefill_tokens_per_s", False)):
         pairs = tables.mode_overhead(rows[rows["task"] == task], metric, lower_is_better=lower)

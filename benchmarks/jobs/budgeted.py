@@ -1,0 +1,51 @@
+"""Run chosen entries of a suite in a given order within a wall-clock budget (one GPU call of fixed length).
+
+`python -m benchmarks.jobs.budgeted SUITE OUT_DIR BUDGET_S NAME=EST_S ...`: each entry, in the order given, runs
+in its own process (benchmarks/runner.py, one fork server for all) if its estimated seconds still fit in what
+is left of the budget, and is skipped with a line saying so otherwise. Each row is appended to
+OUT_DIR/SUITE-KIND.jsonl as soon as it exists, so a call cut short keeps every finished row.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.launch import Launcher
+from benchmarks.runner import run_isolated
+from benchmarks.store import append_row
+from benchmarks.suites import SPEC_TYPES, load_suite
+
+
+def plan(suite: str, wanted: list[tuple[str, float]]):
+    entries = {e.name: e for kind in SPEC_TYPES for e in load_suite(suite, kind)}
+    unknown = [name for name, _ in wanted if name not in entries]
+    if unknown:
+        raise SystemExit(f"{suite}: no entries named {unknown}")
+    return [(entries[name], est_s) for name, est_s in wanted]
+
+
+def main(argv: list[str]) -> int:
+    suite, out_dir, budget_s = argv[0], Path(argv[1]), float(argv[2])
+    wanted = [(item.split("=")[0], float(item.split("=")[1])) for item in argv[3:]]
+    start = time.monotonic()
+    with Launcher() as launcher:
+        for entry, est_s in plan(suite, wanted):
+            left_s = budget_s - (time.monotonic() - start)
+            if est_s > left_s:
+                print(f"skipped {entry.name}: needs about {est_s:.0f} s, {left_s:.0f} s left", flush=True)
+                continue
+            began = time.monotonic()
+            row = run_isolated(entry, launcher)
+            append_row(out_dir / f"{Path(suite).stem}-{entry.kind}.jsonl", row)
+            m = row.get("metrics", {})
+            figures = {k: m[k] for k in ("ms_per_token", "prefill_tokens_per_s", "tokens_per_s", "mfu",
+                                         "peak_reserved_gib", "compile_s") if m.get(k) is not None}  # fmt: skip
+            print(f"{row['status']:7s} {entry.name} in {time.monotonic() - began:.0f} s "
+                  f"(forked: {launcher.fallback_reason is None}): {figures or row.get('error')}", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,89 @@
+"""Numbers where they enter: every figure from a flag, a suite, a result row or a catalog is finite and
+within a stated range, or one InputError says which field, which value and what is accepted.
+
+NaN slips through checks written as `x <= 0` (every comparison with NaN is false) and infinity through
+`x > 0`; a figure like 1e300 is finite but turns into infinity two multiplications later. So each entry point
+states its range and checks it here.
+
+Public:
+    check_number(value, field, lo=, hi=, integer=False, file=None, row=None) -> int | float
+    parse_number(text, field, lo=, hi=, integer=False) -> int | float     (text from a command line)
+    number_arg(lo, hi, integer=False)       an argparse `type=` that refuses what parse_number refuses
+    has_control_chars(text) -> bool         NUL and other control characters (tab excepted)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+
+from core.errors import InputError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _accepted(lo: float, hi: float, integer: bool) -> str:
+    return f"{'an integer' if integer else 'a finite number'} from {lo:g} to {hi:g}"
+
+
+def _why(value: object, lo: float, hi: float, integer: bool) -> str | None:
+    """Why `value` is not accepted, or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "not a number"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number"
+    if integer and value != int(value):
+        return "not an integer"
+    if not lo <= value <= hi:
+        return "out of range"
+    return None
+
+
+def check_number(
+    value: object,
+    field: str,
+    *,
+    lo: float,
+    hi: float,
+    integer: bool = False,
+    file: str | None = None,
+    row: int | None = None,
+) -> int | float:
+    """`value` if it is a finite number (an integer when `integer`) in [lo, hi]; else InputError."""
+    why = _why(value, lo, hi, integer)
+    if why:
+        raise InputError(
+            why, file=file, row=row, field=field, value=value, accepted=_accepted(lo, hi, integer)
+        )
+    return int(value) if integer else value
+
+
+def parse_number(text: str, field: str, *, lo: float, hi: float, integer: bool = False) -> int | float:
+    """A number from command-line text (ints as ints, so that 10**20 is not rounded), checked as above."""
+    try:
+        value: int | float = (
+            int(text) if integer and re.fullmatch(r"\s*[+-]?\d+\s*", str(text)) else float(text)
+        )
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(
+            "not a number", field=field, value=text, accepted=_accepted(lo, hi, integer)
+        ) from None
+    return check_number(value, field, lo=lo, hi=hi, integer=integer)
+
+
+def number_arg(lo: float, hi: float, integer: bool = False):
+    """An argparse `type=` for a bounded number: argparse prints the message and exits 2."""
+
+    def parse(text: str) -> int | float:
+        try:
+            return parse_number(text, "value", lo=lo, hi=hi, integer=integer)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(f"{exc.what} (got {text!r}); accepted: {exc.accepted}") from None
+
+    parse.__name__ = "integer" if integer else "number"  # what argparse names in "invalid integer value"
+    return parse
+
+
+def has_control_chars(text: str) -> bool:
+    return bool(_CONTROL.search(text))
