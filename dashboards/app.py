@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import loaders, ui
+from dashboards import loaders, state, ui
 
 st.set_page_config(page_title="peftplan", page_icon=":material/tune:", layout="wide")
 
@@ -18,6 +18,7 @@ PAGES = {
         st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True),
         st.Page("views/cost.py", title="Cost", icon=":material/payments:"),
         st.Page("views/capacity.py", title="Capacity", icon=":material/dns:"),
+        st.Page("views/claims.py", title="Claims", icon=":material/fact_check:"),
     ],
     "Measurements": [
         st.Page("views/training.py", title="Training", icon=":material/model_training:"),
@@ -35,4 +36,6 @@ PAGES = {
 page = st.navigation(PAGES)
 st.sidebar.caption(f"Results: `{loaders.results_path()}`")
 with ui.guard():
+    state.current()
     page.run()
+    state.sync_url()  # the link reproduces the page: the scenario's changes are its query parameters

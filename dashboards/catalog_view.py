@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.errors import InputError
 from dashboards import loaders, ui
+from dashboards.display import display
 
 
 def show_catalogs() -> None:
@@ -32,4 +33,4 @@ def show_catalogs() -> None:
         dates = ui.as_of_note(table).replace("prices as of", "as of") or "no as_of column"
         sources = table["source"].nunique() if "source" in table else 0
         with st.expander(f"**{ui.plain(path.name)}** · {len(table)} rows · {ui.plain(dates)} · {sources} sources"):
-            st.dataframe(table, hide_index=True)
+            st.dataframe(display(table), hide_index=True)

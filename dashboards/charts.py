@@ -13,7 +13,11 @@ import streamlit as st
 from dashboards.ui import basis_badge
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-PALETTE = ("#2E6FBA", "#E07B39", "#3A9E6F", "#B8475A", "#7C5BB5", "#8C8C3A", "#4A9FB5", "#C28A2E")
+# One colour pair everywhere: measured figures blue, projected orange, catalog prices (managed offers) grey.
+# Other series take the palette, which holds neither of the pair.
+BASIS_COLOURS = {"measured": "#2E6FBA", "projected": "#E07B39", "catalog": "#7F7F7F", "yours": "#C0392B"}
+YOURS_MARK = " ★ yours"
+PALETTE = ("#3A9E6F", "#7C5BB5", "#B8475A", "#8C8C3A", "#4A9FB5", "#C28A2E", "#5D6D7E", "#D35DA0")
 
 
 def _go():
@@ -49,14 +53,17 @@ def grouped(
     y_title: str,
     basis: str,
     kind: str = "bar",
-    hover: str | None = None,
+    hover: str | dict[str, str] | None = None,
     horizontal: bool = False,
+    unit: str = "",
 ):
-    """One trace per value of `group` (bars, lines or markers); `hover` names a column shown on hover.
-    With horizontal=True, `x` holds the values and `y` the categories (bars only)."""
+    """One trace per value of `group` (bars, lines or markers); `hover` names a column (or label → column)
+    shown on hover, `unit` follows the value there. Groups named like a basis (measured, projected, ...) take
+    the basis colour. With horizontal=True, `x` holds the values and `y` the categories (bars only)."""
     go = _go()
     fig = figure(title, x_title, y_title, basis, barmode="group")
     parts = [("", data)] if group is None else list(data.groupby(group, sort=True, dropna=False))
+    colours: dict[str, str] = {}
     for name, part in parts:
         label = name[0] if isinstance(name, tuple) else name
         # plain lists: the figure's JSON then holds the figures as written, not base64 arrays
@@ -66,16 +73,17 @@ def grouped(
             "name": str(label),
             "showlegend": group is not None,
         }
-        if hover:
-            common["customdata"] = [[v] for v in part[hover].astype(str)]
-            value_axis, category_axis = ("x", "y") if horizontal else ("y", "x")
-            common["hovertemplate"] = (f"%{{{category_axis}}}<br>%{{{value_axis}:,.4g}}<br>{hover}: "
-                                       "%{customdata[0]}<extra>%{fullData.name}</extra>")  # fmt: skip
+        value_axis, category_axis = ("x", "y") if horizontal else ("y", "x")
+        common.update(hover_fields(part, hover, f"%{{{category_axis}}}<br>%{{{value_axis}:,.4g}} {unit}"))
+        mine = str(label).endswith(YOURS_MARK)  # an uploaded file's rows: a star, a hatched bar, the same colour
+        colour = _colour(colours, str(label).removesuffix(YOURS_MARK)) if group is not None else None
         if kind == "bar":
-            fig.add_trace(go.Bar(orientation="h" if horizontal else "v", **common))
+            marker = {"color": colour, "pattern": {"shape": "/" if mine else ""}}
+            fig.add_trace(go.Bar(orientation="h" if horizontal else "v", marker=marker, **common))
         else:
             mode = "lines+markers" if kind == "line" else "markers"
-            fig.add_trace(go.Scatter(mode=mode, **common))
+            marker = {"size": 13 if mine else 9, "color": colour, "symbol": "star" if mine else "circle"}
+            fig.add_trace(go.Scatter(mode=mode, marker=marker, **common))
     if kind == "bar":  # categories in the data's order, not in the order the traces first use them
         order = list(dict.fromkeys(data[y if horizontal else x].tolist()))
         (fig.update_yaxes if horizontal else fig.update_xaxes)(type="category", categoryorder="array",
@@ -83,6 +91,66 @@ def grouped(
     if horizontal:
         fig.update_yaxes(autorange="reversed")  # first row on top
     return fig
+
+
+def _colour(colours: dict[str, str], series: str) -> str:
+    """A series' colour: its basis colour, else the next palette colour (kept for its 'yours' twin)."""
+    if series not in colours:
+        used = sum(1 for name in colours if name not in BASIS_COLOURS)
+        colours[series] = BASIS_COLOURS.get(series) or PALETTE[used % len(PALETTE)]
+    return colours[series]
+
+
+def hover_fields(part: pd.DataFrame, hover: str | dict[str, str] | None, head: str) -> dict:
+    """customdata and a hovertemplate: `head`, then one 'label: value' line per hover column."""
+    if not hover:
+        return {"hovertemplate": f"{head}<extra>%{{fullData.name}}</extra>"}
+    named = {hover: hover} if isinstance(hover, str) else hover
+    named = {label: col for label, col in named.items() if col in part}
+    lines = "".join(f"<br>{label}: %{{customdata[{i}]}}" for i, label in enumerate(named))
+    data = [[_hover_text(v) for v in row] for row in part[list(named.values())].itertuples(index=False)]
+    return {"customdata": data, "hovertemplate": f"{head}{lines}<extra>%{{fullData.name}}</extra>"}
+
+
+def _hover_text(value) -> str:
+    from dashboards.display import cell
+
+    return cell(value, "text")
+
+
+def basis_scatter(data: pd.DataFrame, x: str, y: str, *, title: str, x_title: str, y_title: str,
+                  hover: dict[str, str], units: tuple[str, str] = ("", "")):  # fmt: skip
+    """Markers coloured by the `basis` column (measured / projected / catalog), never joined by lines."""
+    go = _go()
+    fig = figure(title, x_title, y_title, "measured and projected")
+    for basis, part in data.groupby("basis", sort=True):
+        head = f"%{{x:,.3g}} {units[0]}<br>%{{y:,.3g}} {units[1]}"
+        fig.add_trace(go.Scatter(x=part[x].tolist(), y=part[y].tolist(), mode="markers", name=str(basis),
+                                 marker={"size": 10, "color": BASIS_COLOURS.get(str(basis))},
+                                 error_x=_error_bars(part, x), error_y=_error_bars(part, y),
+                                 **hover_fields(part, hover, head)))  # fmt: skip
+    return fig
+
+
+def _error_bars(part: pd.DataFrame, column: str) -> dict | None:
+    """Asymmetric error bars from `<column>_plus` and `<column>_minus`, where the frame has them."""
+    plus, minus = f"{column}_plus", f"{column}_minus"
+    if plus not in part or part[plus].isna().all():
+        return None
+    return {"type": "data", "symmetric": False, "array": part[plus].fillna(0).tolist(),
+            "arrayminus": part[minus].fillna(0).tolist(), "thickness": 1, "width": 0}  # fmt: skip
+
+
+def add_line(fig, x: list, y: list, name: str) -> None:
+    """A thin dark line through points already drawn (a front, a fit)."""
+    go = _go()
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": "#333", "width": 2, "dash": "dot"},
+                             hoverinfo="skip"))  # fmt: skip
+
+
+def short(text: str, limit: int = 44) -> str:
+    """A category label cut to `limit` characters (the hover gives it whole)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _slug(text: str) -> str:
@@ -93,7 +161,7 @@ def show(fig, data: pd.DataFrame, *, key: str, basis: str, note: str = "") -> No
     """Render a figure, its basis and note, and a download of the data behind it as CSV."""
     st.plotly_chart(fig, key=f"chart-{key}", config=PLOTLY_CONFIG)
     left, right = st.columns([4, 1], vertical_alignment="center")
-    left.markdown(f"{basis_badge(basis)} {note}".strip())
+    left.markdown(f"{basis_badge(basis)} {note}".strip())  # file text in a note comes escaped (ui.plain)
     right.download_button(
         "Download CSV",
         data.to_csv(index=False).encode("utf-8"),

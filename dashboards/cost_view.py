@@ -10,46 +10,199 @@ import streamlit as st
 from dashboards import charts, ui
 
 
-def show_verdict(plan: dict) -> bool:
-    """The verdict line and three headline figures; False when one side has no priced option."""
+def flags(option) -> list[str]:
+    """What a reader must know before acting on an option: spot capacity, an unconfirmed or legacy or example
+    price, a different (proprietary) model. Read from the planner's fields (a new status is one more line)."""
+    given = getattr(option, "flags", None)  # the planner's own flags, where it gives them
+    if given:
+        return [f for f in (given.split(", ") if isinstance(given, str) else given) if f]
+    out = []
+    status = str(getattr(option, "status", "") or "")
+    if getattr(option, "pricing_kind", None) == "spot":
+        out.append("spot: can be interrupted")
+    if status == "unconfirmed" or "unconfirmed" in str(getattr(option, "source", "")):
+        out.append("price unconfirmed")
+    if status == "legacy":
+        out.append("legacy: closed to new users")
+    if status == "example":
+        out.append("example price, not a quote")
+    if "different" in str(getattr(option, "match", "") or ""):
+        out.append("a different model")
+    return out
+
+
+def config_text(option) -> str:
+    """'micro-batch 1, checkpointing, 1 GPU': the configuration the planner priced."""
+    cfg = getattr(option, "config", None) or {}
+    if not cfg:
+        return ""
+    parts = (
+        [f"micro-batch {cfg['micro_batch']} × {cfg.get('seq_len', '?')} tokens"]
+        if "micro_batch" in cfg
+        else []
+    )
+    if cfg.get("grad_checkpointing"):
+        parts.append("activation checkpointing")
+    if (cfg.get("num_gpus") or 1) > 1:
+        parts.append(f"{cfg['num_gpus']} GPUs ({cfg.get('sharding') or 'data-parallel'})")
+    return ", ".join(parts)
+
+
+def _facts(option, runs: float) -> str:
+    """Hours per run, whether the month's runs fit, configuration and flags of one option, as one line."""
+    from planner.scenario import month_fit
+
+    bits = []
+    if option.job_hours is not None:
+        bits.append(f"{option.job_hours:,.1f} h per run")
+        hours, fits = month_fit(option.job_hours, runs, option.runs_capacity)
+        if fits is not None:
+            bits.append(
+                f"the month's {runs:g} runs {'fit' if fits else 'do NOT fit'} ({hours:,.0f} h of work)"
+            )
+    cfg = config_text(option)
+    if cfg:
+        bits.append(f"configuration used: {cfg}")
+    found = flags(option)
+    if found:
+        bits.append("⚠ " + "; ".join(found))
+    return " · ".join(bits)
+
+
+def _name(option) -> str:
+    """An option's provider and name from the catalog, escaped for the Markdown of an alert."""
+    return ui.plain(f"{option.provider} {option.option}")
+
+
+def show_verdict(plan: dict, scn: dict | None = None) -> bool:
+    """The verdict, what it rests on (configuration, hours per run, fit in the month, flags) and three figures;
+    False when one side has no priced option."""
     best_self, best_managed, saving = plan["best_self"], plan["best_managed"], plan["saving"]
     if best_self is None or best_managed is None:
         side = "self-hosted or on-prem" if best_self is None else "managed"
-        st.warning(f"No {side} option is priced for this scenario (see the skipped options below).")
+        st.warning(f"No {side} option is priced for this scenario (see the options not priced below).")
         return False
-    self_name = ui.plain(f"{best_self.provider} {best_self.option}")  # catalog text, shown as text
-    managed_name = ui.plain(f"{best_managed.provider} {best_managed.option}")
+    runs = plan["comparison"].scenario.runs_per_month
     if saving > 0:
-        st.success(f"**Self-host.** {self_name} costs {ui.usd(best_self.usd_total)} "
-                   f"a month, {ui.usd(saving)} less than {managed_name} "
+        st.success(f"**Self-host.** {_name(best_self)} costs {ui.usd(best_self.usd_total)} "
+                   f"a month, {ui.usd(saving)} less than {_name(best_managed)} "
                    f"({ui.usd(best_managed.usd_total)}).", icon=":material/check_circle:")  # fmt: skip
     else:
-        st.warning(f"**Use the managed API.** {managed_name} costs "
+        st.warning(f"**Use the managed API.** {_name(best_managed)} costs "
                    f"{ui.usd(best_managed.usd_total)} a month, {ui.usd(-saving)} less than the cheapest "
-                   f"self-hosted option ({self_name}).", icon=":material/cloud:")  # fmt: skip
+                   f"self-hosted option ({_name(best_self)}).", icon=":material/cloud:")  # fmt: skip
     cols = st.columns(3)
-    cols[0].metric("Cheapest self-hosted, per month", ui.usd(best_self.usd_total))
-    cols[0].markdown(f"{ui.basis_badge(best_self.basis)} {self_name}, "
-                     f"{best_self.gpu} × {best_self.n_gpus:g}; price as of {best_self.as_of}")  # fmt: skip
-    cols[1].metric("Cheapest managed, per month", ui.usd(best_managed.usd_total))
-    cols[1].markdown(f"{ui.basis_badge('catalog price')} {managed_name}; "
-                     f"price as of {best_managed.as_of}")  # fmt: skip
-    cols[2].metric("Saving of self-hosting, per month", ui.usd(saving))
+    cols[0].metric("Self-hosted, per month", ui.usd(best_self.usd_total))
+    cols[0].markdown(
+        f"{ui.basis_badge(best_self.basis)} price as of {best_self.as_of}"
+    )  # a date the catalog validated
+    cols[0].text(f"{best_self.provider} {best_self.option}, {best_self.gpu} × {best_self.n_gpus:g}\n"
+                 + _facts(best_self, runs).replace(" · ", "\n"))  # fmt: skip
+    cols[1].metric("Managed, per month", ui.usd(best_managed.usd_total))
+    cols[1].markdown(f"{ui.basis_badge('catalog')} price as of {best_managed.as_of}")
+    cols[1].text(
+        f"{best_managed.provider} {best_managed.option}\n" + _facts(best_managed, runs).replace(" · ", "\n")
+    )
+    cols[2].metric("Saving per month", ui.usd(saving))
     return True
 
 
+def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
+    """Dollars per run (all in: the month's cost over its runs) against hours per run for every option with a
+    run time; the front joined."""
+    from dashboards import plans
+    from planner.scenario import all_in_usd_per_run, band, pareto_front
+
+    timed = options.assign(usd_per_run=[all_in_usd_per_run(t, runs) for t in options["usd_total"]])
+    timed = timed.dropna(subset=["job_hours", "usd_per_run"]).copy()
+    if timed.empty:
+        st.info("No option has a run time to plot.")
+        return
+    timed["front"] = pareto_front(list(zip(timed["job_hours"], timed["usd_per_run"], strict=True)))
+    error = plans.throughput_error()
+    if error:  # projected points: the band of the planner's median out-of-sample error of tokens/s
+        for col in ("job_hours", "usd_per_run"):
+            bands = [band(v, error["median"]) for v in timed[col]]
+            projected = timed["basis"] == "projected"
+            timed[f"{col}_plus"] = [
+                hi - v if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)
+            ]
+            timed[f"{col}_minus"] = [
+                v - lo if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)
+            ]
+    timed["label"] = timed["provider"] + " · " + timed["option"]
+    fig = charts.basis_scatter(timed, "job_hours", "usd_per_run", title="Cost against time per run",
+                               x_title="hours per run (log scale)",
+                               y_title="USD per run, all in (log scale)",
+                               hover={"option": "label", "configuration": "config"},
+                               units=("h", "$"))  # fmt: skip
+    front = timed[timed["front"]].sort_values("job_hours")
+    charts.add_line(fig, front["job_hours"].tolist(), front["usd_per_run"].tolist(), "Pareto front")
+    fig.update_xaxes(type="log", dtick=1)  # decades only: minor log ticks crowd the axis
+    fig.update_yaxes(type="log", tickprefix="$", dtick=1)
+    note = (
+        f"USD per run: the month's cost over its {runs:g} runs (reserved blocks and owned servers included). "
+        "On the line: no option is both cheaper and faster. Managed APIs publish no run time."
+    )
+    if error:
+        note += (f" Bars on projected points: ±{error['median']:.0%}, the planner's median out-of-sample error of "
+                 f"tokens/s ({error['n']} measured rows; worst {error['worst']:.0%}).")  # fmt: skip
+    charts.show(fig, timed[["provider", "option", "job_hours", "usd_per_run", "basis", "front", "config"]], key=key,
+                basis="mixed", note=note)  # fmt: skip
+
+
+def option_frame(options: pd.DataFrame) -> pd.DataFrame:
+    """The planner's options with a display basis (managed: catalog), their flags and a label."""
+    shown = options.copy()
+    shown["shown_basis"] = shown["basis"].where(shown["kind"] != "managed", "catalog")
+    shown["flags"] = [", ".join(flags(o)) for o in shown.itertuples(index=False)]
+    shown["name"] = shown["provider"] + " · " + shown["option"]
+    shown["label"] = shown["name"].map(charts.short) + shown["flags"].map(lambda f: " ⚠" if f else "")
+    return shown
+
+
 def show_cost_chart(options: pd.DataFrame, *, runs: float, key: str, self_basis: str) -> None:
-    """Monthly cost per option (log axis: managed prices span orders of magnitude), cheapest on top."""
-    shown = options.sort_values("usd_total").assign(label=options["provider"] + " · " + options["option"])
-    fig = charts.grouped(shown, "usd_total", "label", group="kind", horizontal=True, hover="as_of",
-                         title=f"Monthly cost of {runs:g} runs", x_title="USD per month (log scale)",
+    """Monthly cost per option (log axis: managed prices span orders of magnitude), cheapest on top; colour
+    says how the figure was obtained (measured, projected throughput, catalog price)."""
+    shown = option_frame(options).sort_values("usd_total")
+    hover = {"option": "name", "kind": "kind", "hours per run": "job_hours", "configuration": "config", "flags": "flags",
+             "price as of": "as_of"}  # fmt: skip
+    fig = charts.grouped(shown, "usd_total", "label", group="shown_basis", horizontal=True, hover=hover,
+                         title=f"Monthly cost of {runs:g} runs", x_title="USD per month (log scale)", unit="USD",
                          y_title="option", basis=f"self-hosted {self_basis}; managed at catalog prices")  # fmt: skip
     fig.update_layout(height=160 + 26 * len(shown))
-    fig.update_xaxes(type="log", tickprefix="$")
-    cols = ["provider", "option", "kind", "usd_total", "usd_per_run", "gpu", "n_gpus", "tokens_per_s", "basis",
-            "as_of", "source", "match", "status"]  # fmt: skip
+    fig.update_xaxes(type="log", tickprefix="$", dtick=1)  # decades only
+    cols = ["provider", "option", "kind", "usd_total", "usd_per_run", "gpu", "n_gpus", "tokens_per_s", "job_hours",
+            "basis", "as_of", "source", "match", "status", "flags", "config"]  # fmt: skip
     charts.show(fig, shown[[c for c in cols if c in shown]], key=key, basis="mixed",
-                note=f"{ui.as_of_note(shown)}; hover a bar for its date")  # fmt: skip
+                note=f"{ui.as_of_note(shown)}; ⚠ marks a flag (hover a bar)")  # fmt: skip
+
+
+OPTION_COLUMNS = ["rank", "provider", "option", "kind", "usd_total", "usd_per_run", "job_hours", "flags", "config",
+                  "gpu", "n_gpus", "tokens_per_s", "basis", "peak_allocated_gib", "as_of", "source"]  # fmt: skip
+
+
+def show_unranked(comparison) -> None:
+    """Options priced but not ranked with the rest: other models, and runs set aside (with the reason)."""
+    from dashboards.display import display
+
+    frame = comparison.frame("all")
+    if frame.empty or "group" not in frame:
+        return
+    for group, title in (("other model", "Other models (not like for like)"), ("set aside", "Set aside")):
+        part = frame[frame["group"] == group]
+        if not part.empty:
+            with st.expander(f"{title}: {len(part)} options"):
+                cols = ["set_aside", *OPTION_COLUMNS] if group == "set aside" else OPTION_COLUMNS
+                st.dataframe(
+                    display(option_frame(part), cols, rename={"set_aside": "why set aside"}), hide_index=True
+                )
+
+
+def show_options_table(options: pd.DataFrame) -> None:
+    from dashboards.display import display
+
+    st.dataframe(display(option_frame(options), OPTION_COLUMNS), hide_index=True)
 
 
 def show_curves(curves: pd.DataFrame, runs: float, *, key: str) -> None:
@@ -91,18 +244,20 @@ def show_tornado(frame: pd.DataFrame, *, key: str) -> None:
     )
 
 
-def show_break_even(table: pd.DataFrame, kinds: tuple[str, ...] = ("self-hosted", "on-prem")) -> None:
+BREAK_EVEN_COLUMNS = ["managed_option", "verdict", "break_even_runs_per_month", "self_option", "self_usd_total",
+                      "managed_usd_total", "self_basis", "self_as_of", "managed_as_of", "match", "status"]  # fmt: skip
+
+
+def show_break_even(table: pd.DataFrame, kinds: tuple[str, ...] = ("self-hosted", "on-prem"),
+                    columns: list[str] = BREAK_EVEN_COLUMNS) -> None:  # fmt: skip
     """Break-even of the cheapest self-hosted (and on-prem) option against each managed offer."""
     if table.empty:
         st.info("No break-even to show: a self-hosted and a managed option are both needed.")
         return
     table = table[table["self_kind"].isin(kinds)]
-    cols = ["managed_option", "break_even_runs_per_month", "verdict", "self_option", "self_usd_total",
-            "managed_usd_total", "self_basis", "self_as_of", "managed_as_of", "match", "status"]  # fmt: skip
-    money = st.column_config.NumberColumn(format="dollar")
-    st.dataframe(table[cols], hide_index=True, column_config={
-        "break_even_runs_per_month": st.column_config.NumberColumn("break-even (runs/month)", format="%.2f"),
-        "self_usd_total": money, "managed_usd_total": money})  # fmt: skip
+    from dashboards.display import display
+
+    st.dataframe(display(table, columns), hide_index=True)
 
 
 def onprem_table(catalog) -> pd.DataFrame:

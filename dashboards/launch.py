@@ -17,7 +17,7 @@ import threading
 import time
 
 WARM_MODULES = ("pandas", "pyarrow", "plotly.graph_objects", "plotly.io", "planner.catalog", "planner.measured",
-                "planner.cost", "planner.breakeven", "planner.capacity")  # fmt: skip
+                "planner.cost", "planner.breakeven", "planner.capacity", "planner.scenario")  # fmt: skip
 WAIT_FOR_SERVER_S = 30.0
 
 

@@ -35,7 +35,7 @@ def memory_terms_frame(shown: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             skipped.append(f"{row['configuration']}: {exc}")
             continue
         for term, gib in pred.breakdown.items():
-            out.append({"configuration": row["configuration"], "term": term, "gib": gib, "basis": pred.basis,
+            out.append({"configuration": row["configuration"], "term": term.removesuffix("_gib").replace("_", " "), "gib": gib, "basis": pred.basis,
                         "measured_peak_gib": row["peak_allocated_gib"], "device_name": row["device_name"],
                         "model_note": pred.model})  # fmt: skip
     return pd.DataFrame(out), skipped

@@ -2,32 +2,24 @@
 the files they read (result rows and catalogs).
 
 The dashboard does no cost arithmetic: every figure comes from planner.cost, planner.breakeven and
-planner.capacity. A selection of GPUs, pricing kinds and on-prem assumptions is applied as a narrowed copy of
-the catalog, so every planner function sees the same choices.
+planner.capacity. A scenario (planner.scenario: the job, assumptions, GPU and pricing-kind selection, price
+overrides) is applied by planner.scenario.apply as a narrowed copy of the catalog, so every planner function
+sees the same choices.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import json
 
 import pandas as pd
 import streamlit as st
 
 from dashboards import loaders
+from planner import scenario as scenario_mod
 
 # The question the Overview answers before anything is changed (the Cost page starts from it too).
-DEFAULT_SCENARIO = {"model": "llama-3.1-8b", "method": "lora", "tokens": 100_000_000, "epochs": 3.0,
-                    "runs_per_month": 4.0}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which catalog rows to price: GPU names and pricing kinds (empty: all), and on-prem assumptions that
-    replace the catalog's for every GPU (empty: the catalog's own)."""
-
-    gpus: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()
-    onprem: tuple[tuple[str, float], ...] = ()
+DEFAULT_SCENARIO = {k: scenario_mod.default_scenario()[k] for k in ("model", "method", "tokens", "epochs",
+                                                                   "runs_per_month")}  # fmt: skip
 
 
 def _stamp() -> tuple:
@@ -36,60 +28,98 @@ def _stamp() -> tuple:
     return (str(path), loaders.fingerprint(path), tuple((str(f), f.stat().st_mtime_ns) for f in files))
 
 
-def catalog_for(selection: Selection):
-    """The catalog narrowed to the selection (a copy; the files are not touched)."""
-    cat = loaders.catalog()
-    prices = tuple(p for p in cat.prices if (not selection.gpus or p.gpu in selection.gpus)
-                   and (not selection.kinds or p.pricing_kind in selection.kinds))  # fmt: skip
-    onprem = {g: replace(site, **dict(selection.onprem)) for g, site in cat.onprem.items()
-              if (not selection.gpus or g in selection.gpus) and (not selection.kinds or "on-prem" in selection.kinds)}  # fmt: skip
-    return replace(cat, prices=prices, onprem=onprem)
+def _key(scn: dict) -> str:
+    return scenario_mod.to_json(scenario_mod.validate(scn))
+
+
+def _applied(key: str):
+    return scenario_mod.apply(json.loads(key), loaders.catalog())
 
 
 @st.cache_data(show_spinner="Pricing the options…", max_entries=32)
-def _training(scenario: tuple, selection: Selection, stamp: tuple) -> dict:
+def _training(key: str, stamp: tuple) -> dict:
     from planner.breakeven import break_even_table, cost_curves, savings
-    from planner.cost import TrainScenario, compare_training
+    from planner.cost import compare_training
 
-    comparison = compare_training(
-        TrainScenario.build(**dict(scenario)), catalog_for(selection), loaders.measurements()
-    )
+    comparison = compare_training(*_applied(key), loaders.measurements())
     saving, best_self, best_managed = savings(comparison)
     return {"comparison": comparison, "options": comparison.frame("ranked"), "break_even": break_even_table(comparison),
             "curves": cost_curves(comparison), "saving": saving, "best_self": best_self,
             "best_managed": best_managed}  # fmt: skip
 
 
-def training(scenario: dict, selection: Selection = Selection()) -> dict:
-    """compare_training and its break-even table, cost curves and saving for one scenario."""
-    return _training(tuple(sorted(scenario.items())), selection, _stamp())
+def training(scn: dict) -> dict:
+    """compare_training and its break-even table, cost curves and saving for one scenario
+    (planner.scenario: a partial dict is completed with the defaults)."""
+    return _training(_key(scn), _stamp())
 
 
 @st.cache_data(show_spinner="Moving each input by ±25 %…", max_entries=16)
-def _sensitivity(scenario: tuple, selection: Selection, stamp: tuple) -> pd.DataFrame:
+def _sensitivity(key: str, stamp: tuple) -> pd.DataFrame:
     from planner.breakeven import sensitivity
-    from planner.cost import TrainScenario
 
-    return sensitivity(TrainScenario.build(**dict(scenario)), catalog_for(selection), loaders.measurements())
+    return sensitivity(*_applied(key), loaders.measurements())
 
 
-def sensitivity(scenario: dict, selection: Selection = Selection()) -> pd.DataFrame:
-    return _sensitivity(tuple(sorted(scenario.items())), selection, _stamp())
+def sensitivity(scn: dict) -> pd.DataFrame:
+    return _sensitivity(_key(scn), _stamp())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _payback(scenario: tuple, selection: Selection, stamp: tuple) -> pd.DataFrame:
+def _payback(key: str, stamp: tuple) -> pd.DataFrame:
     from dataclasses import asdict
 
     from planner.breakeven import payback
-    from planner.cost import TrainScenario
 
-    found = payback(TrainScenario.build(**dict(scenario)), catalog_for(selection), loaders.measurements())
+    found = payback(*_applied(key), loaders.measurements())
     return pd.DataFrame([asdict(p) for p in found])
 
 
-def payback(scenario: dict, selection: Selection = Selection()) -> pd.DataFrame:
-    return _payback(tuple(sorted(scenario.items())), selection, _stamp())
+def payback(scn: dict) -> pd.DataFrame:
+    return _payback(_key(scn), _stamp())
+
+
+@st.cache_data(show_spinner="Holding each claim against the measurements…", max_entries=8)
+def _claims(key: str, stamp: tuple) -> list:
+    from planner.claims import evaluate
+
+    train, catalog = _applied(key)
+    return evaluate(loaders.load_rows(), train, catalog, loaders.measurements())
+
+
+def claims(scn: dict) -> list:
+    """planner.claims.evaluate for the scenario's job and the shipped (or chosen) result rows."""
+    return _claims(_key(scn), _stamp())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _accuracy(stamp: tuple) -> dict:
+    from planner.accuracy import leave_one_out
+
+    report = leave_one_out(loaders.measurements(), loaders.catalog())
+    rows = report.summary[report.summary["metric"] == "tokens_per_s"] if not report.empty else report.summary
+    if rows.empty:
+        return {}
+    row = rows.iloc[0]
+    return {"median": float(row["median_abs_error"]), "worst": float(row["worst_abs_error"]), "n": int(row["n"]),
+            "message": report.message}  # fmt: skip
+
+
+def throughput_error() -> dict:
+    """The planner's leave-one-out error of tokens/s over the measured rows ({} without rows):
+    median, worst (fractions), n and what was checked."""
+    return _accuracy(_stamp())
+
+
+def price_key_of(option, catalog) -> str | None:
+    """The planner.scenario price key of the catalog row an option was priced from (None: not a GPU price)."""
+    if option is None or option.pricing_kind is None:
+        return None
+    for price in catalog.prices:
+        same = (price.provider, price.gpu, price.pricing_kind, price.region)
+        if same == (option.provider, option.gpu, option.pricing_kind, option.region) and price.instance in option.option:
+            return scenario_mod.price_key(price)
+    return None
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

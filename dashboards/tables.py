@@ -12,7 +12,11 @@ TRAIN_SPEC = ("model", "method", "rank", "targets", "micro_batch", "seq_len", "g
               "optimizer", "attn_impl", "profile", "num_gpus", "sharding", "cpu_offload")  # fmt: skip
 INFER_SPEC = ("model", "base", "mode", "task", "batch", "prompt_len", "new_tokens", "profile", "rank", "targets",
               "n_adapters")  # fmt: skip
-PROVENANCE = ("device_name", "git_commit", "git_dirty", "timestamp", "host")
+PROVENANCE = ("device_name", "git_commit", "git_dirty", "timestamp", "host", "torch", "transformers", "peft",
+              "bitsandbytes", "cuda")  # fmt: skip
+# What a hover says about where a measured point comes from (label → column of view()).
+PROVENANCE_HOVER = {"GPU": "device_name", "commit": "git_commit", "measured": "measured_at", "torch": "torch",
+                    "transformers": "transformers", "peft": "peft", "bitsandbytes": "bitsandbytes"}  # fmt: skip
 TRAIN_METRICS = ("tokens_per_s", "samples_per_s", "step_time_median_s", "step_time_p90_s", "mfu",
                  "peak_allocated_gib", "peak_reserved_gib", "weights_gib", "trainable_params", "total_params",
                  "adapter_bytes", "loss_first", "loss_last", "energy_j_per_token", "build_s")  # fmt: skip
@@ -60,8 +64,10 @@ def view(frame: pd.DataFrame, spec: tuple[str, ...], metrics: tuple[str, ...]) -
     out["error"] = column(frame, "error")
     out["spec_hash"] = column(frame, "spec_hash")
     out["file"] = column(frame, "_file")
+    out["source"] = column(frame, "source").fillna("shipped")
     if "time" in frame:
         out["time"] = frame["time"]
+        out["measured_at"] = frame["time"].dt.strftime("%Y-%m-%d %H:%M UTC")
     return out.reset_index(drop=True)
 
 
@@ -91,7 +97,8 @@ def latest_per_spec(view_frame: pd.DataFrame) -> pd.DataFrame:
     if view_frame.empty:
         return view_frame
     ordered = view_frame.sort_values("timestamp", kind="stable")
-    return ordered.drop_duplicates(["spec_hash", "device_name"], keep="last").reset_index(drop=True)
+    keys = ["spec_hash", "device_name", "source"] if "source" in view_frame else ["spec_hash", "device_name"]
+    return ordered.drop_duplicates(keys, keep="last").reset_index(drop=True)
 
 
 def mode_overhead(view_frame: pd.DataFrame, metric: str, lower_is_better: bool) -> pd.DataFrame:

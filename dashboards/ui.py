@@ -39,9 +39,10 @@ FILL_COMMANDS = {
 }
 METHOD_NAMES = {"lora": "LoRA", "qlora": "QLoRA", "full": "full fine-tuning"}
 BASIS = {
-    "measured": ":green-badge[measured]",
+    "measured": ":blue-badge[measured]",
     "projected": ":orange-badge[projected]",
-    "mixed": ":violet-badge[measured and projected]",
+    "mixed": ":gray-badge[measured and projected]",
+    "catalog": ":gray-badge[catalog price]",
 }
 
 
@@ -116,4 +117,5 @@ def usd(value: float | None) -> str:
     """'$1,234' (no cents above $100), '—' for a missing figure."""
     if value is None or value != value:
         return "—"
-    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+    sign = "−" if value < 0 else ""  # "−$999", not "$-999"
+    return f"{sign}${abs(value):,.0f}" if abs(value) >= 100 else f"{sign}${abs(value):,.2f}"

@@ -114,7 +114,8 @@ def test_training_memory_terms_are_the_planners(fixture_results):
     assert_clean(at)
     fig = figure(at, "Predicted memory terms")
     spec = dict(TRAIN_BASE, method="qlora")
-    expected = predict_memory(config_from_spec(spec), meas=load_measurements(fixture_results)).breakdown
+    breakdown = predict_memory(config_from_spec(spec), meas=load_measurements(fixture_results)).breakdown
+    expected = {term.removesuffix("_gib").replace("_", " "): gib for term, gib in breakdown.items()}  # legend
     shown = {t["name"]: dict(zip(t["x"], t["y"], strict=True)) for t in fig["data"] if t["type"] == "bar"}
     assert set(shown) == set(expected)
     for term, gib in expected.items():
@@ -151,7 +152,7 @@ def test_inference_overhead_is_worked_out_from_the_pairs(fixture_results):
     prefill = figure(at, "Dynamic over merged: prefill")
     assert prefill["data"][0]["y"][0] == pytest.approx(60.0)  # 32000 / 20000 − 1
     decode = figure(at, "Decode latency")
-    assert trace(decode, "llama-3.1-8b · dynamic · bf16 · plain")["y"] == [30.0, 40.0]
+    assert trace(decode, "llama-3.1-8b · dynamic · bf16 · plain · prompt 512")["y"] == [30.0, 40.0]
 
 
 def test_inference_states_the_overhead_the_cost_model_uses(fixture_results):

@@ -7,12 +7,18 @@ import pytest
 from test_dashboard_pages import assert_clean, figure, figures, open_page, trace
 from test_dashboard_rows import write_results
 
-from dashboards import RESULTS_ENV, plans
+from dashboards import RESULTS_ENV, plans, ui
 from planner.breakeven import savings, sensitivity
 from planner.capacity import Workload, fits_matrix, gpus_needed
 from planner.catalog import load_catalog
 from planner.cost import TrainScenario, compare_training
 from planner.measured import load_measurements
+from planner.scenario import apply, validate
+
+
+def apply_scenario(changes: dict):
+    """The catalog as planner.scenario applies a scenario with these changes."""
+    return apply(validate(changes), load_catalog())[1]
 
 
 @pytest.fixture
@@ -23,8 +29,10 @@ def results(tmp_path, monkeypatch):
 
 
 def bars(fig: dict) -> dict[str, float]:
-    """Horizontal bars of every trace: category → value."""
-    return {y: x for t in fig["data"] if t["type"] == "bar" for x, y in zip(t["x"], t["y"], strict=True)}
+    """Horizontal bars of every trace: option → value."""
+    # the hover's first line names the option whole (the axis label may be cut short)
+    return {c[0]: x for t in fig["data"] if t["type"] == "bar"
+            for x, c in zip(t["x"], t["customdata"], strict=True)}  # fmt: skip
 
 
 def usd_totals(scenario: TrainScenario, folder) -> dict[str, float]:
@@ -43,8 +51,8 @@ def test_overview_verdict_and_chart_are_the_planners(results):
         compare_training(scenario, load_catalog(), load_measurements(results))
     )
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Saving of self-hosting, per month"] == f"${saving:,.0f}"
-    assert metrics["Cheapest managed, per month"] == f"${best_managed.usd_total:,.0f}"
+    assert metrics["Saving per month"] == ui.usd(saving)  # "−$999" where the managed API is cheaper
+    assert metrics["Managed, per month"] == f"${best_managed.usd_total:,.0f}"
     text = " ".join(m.value for m in at.markdown)
     assert f"price as of {best_self.as_of}" in text and f"price as of {best_managed.as_of}" in text
 
@@ -60,15 +68,15 @@ def test_overview_on_empty_results_is_projected_and_says_what_to_run(tmp_path, m
 def test_cost_what_if_matches_the_planner(results):
     at = open_page("cost")
     assert_clean(at)
-    at.text_input(key="cost-tokens").set_value("50M")
-    at.number_input(key="cost-runs").set_value(10.0)
-    at.segmented_control(key="cost-method").set_value("qlora")
-    at.multiselect(key="cost-kinds").select("on-demand").run()
+    at.text_input(key="scn-tokens-text").set_value("50M")
+    at.number_input(key="scn-runs_per_month").set_value(10.0)
+    at.segmented_control(key="scn-method").set_value("qlora")
+    at.multiselect(key="scn-kinds").select("on-demand").run()
     assert_clean(at)
     scenario = TrainScenario.build(
         model="llama-3.1-8b", tokens=50_000_000, method="qlora", epochs=3.0, runs_per_month=10.0
     )
-    catalog = plans.catalog_for(plans.Selection(kinds=("on-demand",)))
+    catalog = apply_scenario({"kinds": ["on-demand"]})
     comparison = compare_training(scenario, catalog, load_measurements(results))
     expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options}
     shown = bars(figure(at, "Monthly cost of 10 runs"))
@@ -76,6 +84,7 @@ def test_cost_what_if_matches_the_planner(results):
     assert all(shown[k] == pytest.approx(v) for k, v in expected.items())
     assert not any("spot" in k or "reserved" in k for k in shown)
 
+    at.segmented_control(key="cost-view").set_value("Sensitivity and payback").run()
     tornado = sensitivity(scenario, catalog, load_measurements(results))
     fig = figure(at, "Sensitivity of the monthly saving")
     low = trace(fig, "input −25 %")
@@ -89,30 +98,33 @@ def test_cost_what_if_matches_the_planner(results):
 
 def test_cost_widgets_present(results):
     at = open_page("cost")
-    for key in ("cost-model", "cost-tokens", "cost-epochs", "cost-runs", "cost-util"):
+    for key in ("scn-model", "scn-tokens-text", "scn-epochs", "scn-runs_per_month", "scn-utilisation"):
         assert any(w.key == key for kind in ("selectbox", "text_input", "number_input", "slider")
                    for w in at.get(kind)), key  # fmt: skip
-    assert at.multiselect(key="cost-gpus") is not None and at.toggle(key="cost-onprem") is not None
-    assert len(figures(at)) == 3  # cost, break-even curves, tornado
-    assert len(at.get("download_button")) >= 3
+    assert at.multiselect(key="scn-gpus") is not None and at.number_input(key="scn-onprem-pue") is not None
+    drawn = []
+    for view in ("Cost by option", "Cost against time", "Break-even", "Sensitivity and payback"):
+        at.segmented_control(key="cost-view").set_value(view).run()
+        assert_clean(at)
+        assert len(figures(at)) == 1 and len(at.get("download_button")) == 2  # the scenario, the chart's data
+        drawn.append(figures(at)[0]["layout"]["title"]["text"].split(" <span")[0])
+    assert drawn == ["Monthly cost of 4 runs", "Cost against time per run",
+                     "Break-even: monthly cost against runs per month",
+                     "Sensitivity of the monthly saving to each input (±25 %)"]  # fmt: skip
 
 
 def test_cost_bad_tokens_is_a_message_not_a_traceback(results):
     at = open_page("cost")
-    at.text_input(key="cost-tokens").set_value("a lot").run()
+    at.text_input(key="scn-tokens-text").set_value("a lot").run()
     assert not at.exception
     assert at.error and "tokens" in at.error[0].value
 
 
 def test_onprem_assumptions_reach_the_planner(results):
     at = open_page("cost")
-    at.toggle(key="cost-onprem").set_value(True).run()
-    at.number_input(key="cost-kwh").set_value(0.5).run()
+    at.number_input(key="scn-onprem-usd_per_kwh").set_value(0.5).run()
     assert_clean(at)
-    site = next(iter(load_catalog().onprem.values()))
-    selection = plans.Selection(onprem=tuple(sorted({"years": float(site.years), "usd_per_kwh": 0.5,
-                                                     "pue": float(site.pue), "utilisation": float(site.utilisation)}.items())))  # fmt: skip
-    comparison = compare_training(TrainScenario.build(**plans.DEFAULT_SCENARIO), plans.catalog_for(selection),
+    comparison = compare_training(TrainScenario.build(**plans.DEFAULT_SCENARIO), apply_scenario({"onprem": {"usd_per_kwh": 0.5}}),
                                   load_measurements(results))  # fmt: skip
     expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options if o.kind == "on-prem"}
     shown = bars(figure(at, "Monthly cost of 4 runs"))

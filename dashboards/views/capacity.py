@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.vocab import METHODS
 from dashboards import charts, plans, ui
+from dashboards.display import display
 from planner.config import parse_tokens
 
 default = plans.DEFAULT_SCENARIO
@@ -38,7 +39,8 @@ if "gpus_needed" not in need or need["gpus_needed"].isna().all():
     )
 else:
     planned = need.dropna(subset=["gpus_needed"]).assign(basis=lambda f: f["basis"].fillna("projected"))
-    fig = charts.grouped(planned, "gpu", "gpus_needed", group="basis", hover="job_hours",
+    hover = {"hours per job": "job_hours", "GPUs per job": "gpus_per_job", "configuration": "config"}
+    fig = charts.grouped(planned, "gpu", "gpus_needed", group="basis", hover=hover, unit="GPUs",
                          title="GPUs needed to meet the deadline", x_title="GPU type", y_title="GPUs (count)",
                          basis="throughput projected, or measured where a row exists")  # fmt: skip
     charts.show(
@@ -65,7 +67,7 @@ else:
         "config",
         "note",
     ]
-    st.dataframe(need[[c for c in cols if c in need]], hide_index=True)
+    st.dataframe(display(need, cols), hide_index=True)
 
 st.header("What fits in which GPU's memory")
 row = st.columns([3, 1, 1])

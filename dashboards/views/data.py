@@ -7,18 +7,27 @@ import streamlit as st
 
 from core.errors import InputError
 from dashboards import catalog_view, charts, loaders, tables, ui
+from dashboards.display import display
 
 
 def show_rows(frame, *, key: str, source: str, base: str | None = None) -> None:
     """Summary per file, rows per status as a chart, and the rows themselves."""
-    st.dataframe(tables.file_summary(frame, base), hide_index=True)
+    st.dataframe(display(tables.file_summary(frame, base)), hide_index=True)
     counts = tables.status_counts(frame)
     fig = charts.grouped(counts, "file", "rows", group="status", title="Rows per file and status",
                          x_title="results file", y_title="rows (count)", basis="measured")  # fmt: skip
     fig.update_layout(barmode="stack")
     charts.show(fig, counts, key=key, basis="measured", note=f"rows stored in {source}")
-    with st.expander("Rows (flattened: spec.\\*, metrics.\\*, provenance.\\*)"):
-        st.dataframe(frame.drop(columns=["time"], errors="ignore"), hide_index=True)
+    for kind, spec, metrics in (("train", tables.TRAIN_SPEC, tables.TRAIN_METRICS),
+                                ("infer", tables.INFER_SPEC, tables.INFER_METRICS)):  # fmt: skip
+        part = frame[tables.column(frame, "kind") == kind]
+        if part.empty:
+            continue
+        with st.expander(
+            f"{len(part)} {'training' if kind == 'train' else 'inference'} rows, with provenance and library versions"
+        ):
+            shown = tables.view(part, spec, metrics).drop(columns=["time", "measured_at"], errors="ignore")
+            st.dataframe(display(shown.dropna(axis=1, how="all")), hide_index=True)
 
 
 st.title("Data")

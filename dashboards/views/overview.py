@@ -1,32 +1,47 @@
-"""Overview: the verdict for the default scenario (self-hosted on the cheapest GPU that fits against each
-managed API, with the break-even), and the headline measured figures with their hardware."""
+"""Overview: the verdict for the session's scenario (the default until changed on the Cost page or by a
+link), what it rests on, the ranking beside a cost-versus-time chart, and the headline measured figures."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import cost_view, loaders, plans, tables, ui
+from dashboards import cost_view, loaders, plans, state, tables, ui
+from dashboards.display import display
+from planner import scenario as scenario_mod
 
-scn = plans.DEFAULT_SCENARIO
+scn = state.current()
 st.title("Fine-tune on your own GPUs, or pay a managed API?")
+state.link_error()
 st.markdown(
-    f"**Scenario:** {scn['model']} {ui.METHOD_NAMES[scn['method']]} (rank 16, all linear layers, batch 4 × 2048), "
-    f"{scn['tokens'] / 1e6:,.0f}M tokens × {scn['epochs']:g} epochs per run, {scn['runs_per_month']:g} runs a "
-    "month. Change any of it on the **Cost** page."
+    f"**Scenario:** {ui.plain(scn['model'])} {ui.METHOD_NAMES[scn['method']]} (rank {scn['rank']}, all linear layers, "
+    f"requested batch {scn['micro_batch']} × {scn['seq_len']}), {scn['tokens'] / 1e6:,.0f}M tokens × "
+    f"{scn['epochs']:g} epochs per run, {scn['runs_per_month']:g} runs a month. Change any of it on the "
+    "**Cost** page; the link of either page carries it."
 )
+changed = scenario_mod.changes(scn)
+if changed:
+    st.caption(f"Changed from the catalog and defaults ({len(changed)}):")
+    st.text("\n".join(changed))
 
 plan = plans.training(scn)
-if not cost_view.show_verdict(plan):
+if not cost_view.show_verdict(plan, scn):
     st.stop()
 best_self = plan["best_self"]
 options = plan["options"]
-shown = pd.concat([options[options["kind"] == "self-hosted"].head(1), options[options["kind"] == "on-prem"].head(1),
+shown = pd.concat([options[options["kind"] == "self-hosted"].head(3), options[options["kind"] == "on-prem"].head(1),
                    options[options["kind"] == "managed"]])  # fmt: skip
-cost_view.show_cost_chart(shown, runs=scn["runs_per_month"], key="overview-cost", self_basis=best_self.basis)
+left, right = st.columns([3, 2])
+with left:
+    cost_view.show_cost_chart(
+        shown, runs=scn["runs_per_month"], key="overview-cost", self_basis=best_self.basis
+    )
+with right:
+    cost_view.show_pareto(options, runs=scn["runs_per_month"], key="overview-pareto")
 
 st.subheader("Break-even against each managed API")
-cost_view.show_break_even(plan["break_even"], kinds=("self-hosted",))
+cost_view.show_break_even(plan["break_even"], kinds=("self-hosted",),
+                          columns=cost_view.BREAK_EVEN_COLUMNS[:6])  # the rest are on the Cost page
 for note in plan["comparison"].notes:
     st.caption(note)
 
@@ -36,14 +51,11 @@ if train.empty:
     ui.need_rows("train", "training rows", loaders.results_path())
 else:
     heads = tables.headline_train(tables.view(train, tables.TRAIN_SPEC, tables.TRAIN_METRICS))
-    st.dataframe(heads, hide_index=True, column_config={
-        "tokens_per_s": st.column_config.NumberColumn("tokens/s", format="%.0f"),
-        "mfu_pct": st.column_config.NumberColumn("MFU (%)", format="%.1f"),
-        "peak_allocated_gib": st.column_config.NumberColumn("peak GiB", format="%.1f")})  # fmt: skip
-    st.markdown(f"{ui.basis_badge('measured')} {ui.hardware_note(train)}")
+    st.dataframe(display(heads), hide_index=True)
+    st.markdown(f"{ui.basis_badge('measured')} {ui.hardware_note(train)}")  # hardware_note escapes device names
 infer = loaders.load_frame("infer")
 if not infer.empty:
     decode = tables.headline_decode(tables.view(infer, tables.INFER_SPEC, tables.INFER_METRICS))
     if not decode.empty:
-        st.caption("Decode at batch 1, ms per token by mode (measured):")
-        st.dataframe(decode, hide_index=True)
+        st.caption("Decode at batch 1, ms per token by mode (measured; plain is eager generate):")
+        st.dataframe(display(decode, rename={"base": "base weights"}), hide_index=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, loaders, tables, ui
+from dashboards import charts, loaders, tables, ui, yours
+from dashboards.display import display
 from dashboards.memory_view import show_memory_terms
 
 X_CHOICES = {"configuration": "configuration", "sequence length (tokens)": "seq_len", "LoRA rank": "rank",
@@ -16,11 +17,12 @@ st.title("Training")
 st.caption("Measured fine-tuning runs: one row per spec, each run in its own process on the hardware named.")
 
 frame = loaders.load_frame("train")
-if frame.empty:
+mine = yours.frame("train", key="train")
+if frame.empty and mine.empty:
     ui.need_rows("train", "training rows", loaders.results_path())
     st.stop()
 
-rows = tables.with_labels(tables.view(frame, tables.TRAIN_SPEC, tables.TRAIN_METRICS))
+rows = tables.with_labels(tables.view(yours.combined(frame, mine), tables.TRAIN_SPEC, tables.TRAIN_METRICS))
 ok_rows = rows[rows["status"] == "ok"]
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 with left:
@@ -33,7 +35,7 @@ if shown.empty:
     st.warning("No successful training rows match these filters.")
     st.stop()
 shown = shown.assign(mfu_pct=shown["mfu"] * 100.0)
-hardware = ui.hardware_note(frame.loc[frame["status"] == "ok"])
+hardware = ui.hardware_note(shown)
 
 x_label = st.segmented_control("Compare across", list(X_CHOICES), default="configuration", key="train-x")
 x_label = x_label or "configuration"  # a segmented control can be cleared
@@ -43,17 +45,22 @@ group = GROUP_CHOICES[
 ]
 kind = "bar" if x in ("configuration", "model") else "scatter"
 data = shown.sort_values([x, "configuration"], key=lambda s: s.astype(str) if s.dtype == object else s)
-plots = (
-    ("tokens_per_s", "Training throughput", "tokens/s (whole job)"),
-    ("mfu_pct", "Model FLOPs utilisation", "MFU (% of the bf16 matmul peak measured in the same run)"),
-    ("peak_allocated_gib", "Peak memory per GPU", "peak allocated (GiB)"),
+data = data.assign(
+    colour=data[group].astype(str) + data["source"].map({"yours": charts.YOURS_MARK}).fillna("")
 )
-tabs = st.tabs([title for _, title, _ in plots])
-for tab, (metric, title, y_title) in zip(tabs, plots, strict=True):
+hover = {"configuration": "configuration", **tables.PROVENANCE_HOVER}
+plots = (
+    ("tokens_per_s", "Training throughput", "tokens/s (whole job)", "tokens/s"),
+    ("mfu_pct", "Model FLOPs utilisation", "MFU (% of the bf16 matmul peak measured in the same run)", "%"),
+    ("peak_allocated_gib", "Peak memory per GPU", "peak allocated (GiB)", "GiB"),
+)
+tabs = st.tabs([title for _, title, _, _ in plots])
+for tab, (metric, title, y_title, unit) in zip(tabs, plots, strict=True):
     with tab:
-        fig = charts.grouped(data.dropna(subset=[metric]), x, metric, group=group, title=title, x_title=x_label,
-                             y_title=y_title, basis="measured", kind=kind, hover="configuration")  # fmt: skip
-        cols = ["configuration", x, group, metric, "device_name", "git_commit", "timestamp"]
+        fig = charts.grouped(data.dropna(subset=[metric]), x, metric, group="colour", title=title, x_title=x_label,
+                             y_title=y_title, basis="measured", kind=kind, hover=hover, unit=unit)  # fmt: skip
+        cols = ["configuration", x, group, metric, "source", "device_name", "git_commit", "timestamp", "torch",
+                "transformers", "peft", "bitsandbytes"]  # fmt: skip
         charts.show(
             fig, data[list(dict.fromkeys(cols))], key=f"train-{metric}", basis="measured", note=hardware
         )
@@ -65,7 +72,9 @@ bad = rows[rows["status"] != "ok"]
 if not bad.empty:
     st.subheader("Runs that did not finish")
     st.caption("An `oom` row means the configuration does not fit on that GPU.")
-    st.dataframe(bad[["configuration", "status", "error", "device_name", "timestamp"]], hide_index=True)
+    st.dataframe(
+        display(bad, ["configuration", "status", "error", "device_name", "timestamp"]), hide_index=True
+    )
 
 with st.expander("All training rows (with provenance)"):
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(display(rows.drop(columns=["time", "measured_at"], errors="ignore")), hide_index=True)
