@@ -1,18 +1,4 @@
-"""Inference benchmark specs: one base model, one way of serving a LoRA adapter, one measurement.
-
-Modes (how the adapter is served):
-- base: the model alone, no adapter;
-- dynamic: peft LoRA beside the frozen base (unmerged; one base can serve many adapters);
-- merged: the adapter folded into the base weights with peft's `merge_and_unload` (one standalone model).
-
-Tasks (what is measured; the fields each task reads):
-- prefill: time to first token of `batch` prompts of `prompt_len` tokens;
-- decode: `new_tokens` generated after a `prompt_len` prompt, per-token latency (profile plain or tuned);
-- merge: merge / unmerge / merge_and_unload cost of one adapter (mode merged);
-- adapters: load from disk, switch, hot-swap and memory of `n_adapters` resident adapters (mode dynamic);
-- mixed: decode of a batch whose rows use `n_adapters` distinct adapters through peft's `adapter_names`;
-- fidelity: merged against dynamic logits on the same `batch` × (`prompt_len` + `new_tokens`) tokens.
-Fields a task does not read are kept in the spec (and its hash) but have no effect.
+"""Inference benchmark specs: the inference configuration (core/infer_config.py) and how it is measured.
 
 Like TrainSpec, this module is pure data: the parent process validates suites with it before any worker runs.
 """
@@ -22,112 +8,102 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.spec import _choice, _positive, check_memory_cap, check_model, spec_hash, spec_to_dict
+from benchmarks.spec import check_memory_cap, compose, spec_hash
+from core.config import choice, positive
 from core.errors import InputError
-from core.shapes import ALL_LINEAR, get_shape, resolve_targets
-from core.vocab import BASES, DEVICES, DTYPES, MODES, PROFILES, TASK_MODES, TASKS
+from core.infer_config import INFER_CONFIG_FIELDS, InferConfig
+from core.vocab import DEVICES, MODES, TASKS
 
-TUNED_TASKS = ("prefill", "decode", "mixed")  # tasks the tuned profile (benchmarks/lora_serve.py) serves
+RUN_DEFAULTS = {
+    "warmup": 1,
+    "repeats": 3,
+    "seed": 0,
+    "device": "cuda",
+    "adapter": None,
+    "allow_mismatch": False,
+    "register": None,
+    "memory_cap_gib": None,  # emulate a smaller card: the most the allocator may reserve (CUDA)  # adapter registry (path or URL) to record the adapters the run saves or loads
+}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class InferSpec:
-    """One inference benchmark: a base (bf16 or NF4), a serving mode and a task."""
+    """One inference benchmark: the configuration it measures and how: `warmup` untimed runs (the first
+    compiled call compiles), `repeats` measured runs (figures are their median), seed, device, and `adapter`,
+    a saved adapter folder instead of a random adapter (dynamic / merged), loaded even if saved for another
+    base when `allow_mismatch` (with a warning), and `register`, an adapter registry (path or URL) that
+    records the adapters the run saves or loads. Built from flat fields like TrainSpec."""
 
-    model: str
-    mode: str  # base | dynamic | merged
-    task: str  # prefill | decode | merge | adapters | mixed | fidelity
-    base: str = "bf16"  # bf16 | nf4 (bitsandbytes NF4, double quantisation, bf16 compute)
-    batch: int = 1
-    prompt_len: int = 512
-    new_tokens: int = 128  # decode, mixed and fidelity; end-of-sequence disabled, so every row is this long
-    profile: str = "plain"  # plain = eager peft | tuned = lean LoRA path (+ compiled static-cache decode)
-    dtype: str = "bf16"  # bf16 | fp32 (fp32 is for exactness checks on small models, bf16 base only)
-    rank: int = 16  # LoRA rank of the random adapters
-    alpha: int = 32
-    targets: str | tuple[str, ...] = ALL_LINEAR
-    n_adapters: int = 1  # adapters: resident adapters (>= 2); mixed: distinct adapters in the batch
-    warmup: int = 1  # untimed runs before the measured ones (the first compiled call compiles)
-    repeats: int = 3  # measured runs; figures are their median
+    config: InferConfig
+    warmup: int = 1
+    repeats: int = 3
     seed: int = 0
     device: str = "cuda"
-    checkpoint: str | None = None  # a local folder with real weights instead of a random-init shape
-    adapter: str | None = None  # a saved adapter folder instead of a random adapter (dynamic / merged)
-    allow_mismatch: bool = False  # load `adapter` even if it was saved for another base (with a warning)
-    memory_cap_gib: float | None = None  # emulate a smaller card: the most the allocator may reserve (CUDA)
-    register: str | None = None  # adapter registry (path or URL) to record the adapters the run saves or loads
+    adapter: str | None = None
+    allow_mismatch: bool = False
+    register: str | None = None
+    memory_cap_gib: float | None = None
 
-    def __post_init__(self):
-        for field, choices in (("base", BASES), ("mode", MODES), ("task", TASKS), ("profile", PROFILES),
-                               ("dtype", DTYPES), ("device", DEVICES)):  # fmt: skip
-            _choice(field, getattr(self, field), choices)
-        for field in ("batch", "prompt_len", "new_tokens", "rank", "alpha", "n_adapters", "repeats"):
-            _positive(field, getattr(self, field))
+    FIELD_NAMES = (*INFER_CONFIG_FIELDS, *RUN_DEFAULTS)
+    REQUIRED = ("model", "mode", "task")
+
+    def __init__(self, config: InferConfig | None = None, **values):
+        compose(self, InferConfig, config, values, RUN_DEFAULTS, {"mode": MODES, "task": TASKS})
+        choice("device", self.device, DEVICES)
+        positive("repeats", self.repeats)
         for field in ("warmup", "seed"):
-            _positive(field, getattr(self, field), zero_ok=True)
+            positive(field, getattr(self, field), zero_ok=True)
         if not isinstance(self.allow_mismatch, bool):
-            raise InputError("bad value", field="allow_mismatch", value=self.allow_mismatch, accepted="true or false")
-        targets = self.targets if self.targets == ALL_LINEAR else tuple(resolve_targets(self.targets))
-        object.__setattr__(self, "targets", targets)
-        check_model(self.model, self.checkpoint)
-        check_memory_cap(self)
-        self._check_length()
-        self._check_combination()
-        self._check_adapter()
-        if self.register is not None:
-            check_registry(self.register)
-
-    def _check_length(self) -> None:
-        """The tokens a task runs through the model must fit the model's positions."""
-        tokens = {"prefill": self.prompt_len, "merge": 0, "adapters": 0}.get(self.task, self.prompt_len + self.new_tokens)
-        if self.checkpoint is not None:  # its config is read in the worker, where the model is built
-            return
-        positions = get_shape(self.model).max_positions
-        if tokens > positions:
-            raise InputError(f"prompt and new tokens longer than {self.model}'s {positions} positions",
-                             field="prompt_len", value=tokens, accepted=f"prompt_len + new_tokens <= {positions}")
-
-    def _check_combination(self) -> None:
-        if self.mode not in TASK_MODES[self.task]:
-            raise InputError(f"task '{self.task}' does not run in mode '{self.mode}'", field="mode", value=self.mode,
-                             accepted=" or ".join(TASK_MODES[self.task]) + f" for task '{self.task}'")  # fmt: skip
-        if self.profile == "tuned" and self.task not in TUNED_TASKS:
-            raise InputError(f"the tuned profile serves tasks {', '.join(TUNED_TASKS)}", field="profile",
-                             value=self.profile, accepted=f"plain for task '{self.task}'")  # fmt: skip
+            raise InputError(
+                "bad value", field="allow_mismatch", value=self.allow_mismatch, accepted="true or false"
+            )
         if self.profile == "tuned" and self.warmup < 1:
             raise InputError("the first compiled call compiles: it must be a warm-up run", field="warmup",
                              value=self.warmup, accepted="1 or more with profile 'tuned'")  # fmt: skip
-        if self.task in ("decode", "mixed") and self.new_tokens < 2:
-            raise InputError("a per-token time needs at least two new tokens", field="new_tokens",
-                             value=self.new_tokens, accepted="an integer >= 2")  # fmt: skip
-        if self.dtype == "fp32" and self.base == "nf4":
-            raise InputError("an NF4 base computes in bf16", field="dtype", value=self.dtype,
-                             accepted="bf16 with base 'nf4' (fp32 needs base 'bf16')")  # fmt: skip
-        if self.task == "adapters" and self.n_adapters < 2:
-            raise InputError("switching needs two resident adapters", field="n_adapters", value=self.n_adapters,
-                             accepted="an integer >= 2 for task 'adapters'")  # fmt: skip
-        if self.task == "mixed" and self.n_adapters > self.batch:
-            raise InputError("more adapters than rows in the batch", field="n_adapters", value=self.n_adapters,
-                             accepted=f"1..{self.batch} (the batch)")  # fmt: skip
-        if self.task not in ("adapters", "mixed") and self.n_adapters != 1:
-            raise InputError(f"task '{self.task}' serves one adapter", field="n_adapters", value=self.n_adapters,
-                             accepted="1 (several adapters: tasks 'adapters' and 'mixed')")  # fmt: skip
+        self._check_adapter()
+        check_memory_cap(self)
+        if self.register is not None:
+            check_registry(self.register)
+
+    def __getattr__(self, name: str):
+        if name in INFER_CONFIG_FIELDS:
+            return getattr(object.__getattribute__(self, "config"), name)
+        raise AttributeError(name)
 
     def _check_adapter(self) -> None:
         if self.adapter is None:
             return
         if self.mode == "base" or self.task in ("adapters", "mixed"):
-            raise InputError("a saved adapter is used by modes dynamic and merged of tasks prefill, decode, merge "
-                             "and fidelity", field="adapter", value=self.adapter, accepted="no adapter here")
+            raise InputError(
+                "a saved adapter is used by modes dynamic and merged of tasks prefill, decode, merge "
+                "and fidelity",
+                field="adapter",
+                value=self.adapter,
+                accepted="no adapter here",
+            )
         if not (Path(self.adapter) / "adapter_config.json").is_file():
             raise InputError("adapter folder has no adapter_config.json", field="adapter", value=self.adapter,
                              accepted="a folder saved with peft's save_pretrained")  # fmt: skip
 
-    to_dict = spec_to_dict
+    def to_dict(self) -> dict:
+        """The flat fields, JSON-ready (what rows store and the hash covers)."""
+        d = {f: getattr(self.config, f) for f in INFER_CONFIG_FIELDS} | {
+            f: getattr(self, f) for f in RUN_DEFAULTS
+        }
+        d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
+        if d["memory_cap_gib"] is None:  # uncapped: left out, so specs from before the field hash as they did
+            del d["memory_cap_gib"]
+        return d
+
+    def with_(self, **changes) -> InferSpec:
+        return InferSpec(**(self.to_dict() | changes))
+
     # where adapters are recorded changes no measurement: `register` stays out of the hash (and rows
     # written before the field existed keep theirs)
-    hash = property(lambda self: spec_hash({k: v for k, v in self.to_dict().items() if k != "register"}),
-                    doc="spec_hash of to_dict() without `register`")  # fmt: skip
+    hash = property(
+        lambda self: spec_hash({k: v for k, v in self.to_dict().items() if k != "register"}),
+        doc="spec_hash of to_dict() without `register`",
+    )
 
 
 def check_registry(location: object) -> None:
@@ -138,4 +114,3 @@ def check_registry(location: object) -> None:
     if url_of(location).password is not None:  # the spec is written into every row
         raise InputError("a password in the registry URL would be written into every result row", field="register",
                          accepted="a URL without a password (PGPASSWORD or ~/.pgpass hold it)")  # fmt: skip
-

@@ -15,7 +15,6 @@ Files are parsed as data (tomllib), never executed.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import importlib
 import tomllib
@@ -87,7 +86,9 @@ def make_entry(kind: str, values: dict, *, where: str, suite: str | None, device
 def defaults_for(kind: str, defaults: dict, *, where: str) -> dict:
     """The [defaults] an entry of `kind` takes: a suite's defaults may hold fields of any kind's spec (a
     training-only field does not reach an inference entry); a field no kind has is an error."""
-    fields = {k: {f.name for f in dataclasses.fields(resolve(ref))} | {"timeout_s"} for k, ref in SPEC_TYPES.items()}
+    from benchmarks.spec import spec_fields
+
+    fields = {k: set(spec_fields(resolve(ref))[0]) | {"timeout_s"} for k, ref in SPEC_TYPES.items()}
     unknown = sorted(set(defaults) - set().union(*fields.values()))
     if unknown:
         raise InputError("unknown field", file=where, field=unknown[0], accepted=", ".join(sorted(fields[kind])))

@@ -12,6 +12,7 @@ would be built (used by the tests of the runner's isolation: a real CUDA OOM is 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -26,7 +27,7 @@ from core.rows import SCHEMA_VERSION
 
 def _finite(value):
     """NaN and infinities are not JSON: a non-finite figure is written as null (not measured)."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
@@ -75,7 +76,7 @@ def run_request(request: dict) -> dict:
         _inject_fault(request.get("name") or "")
         metrics = capped | resolve(RUNNERS[request["kind"]])(spec)
         return make_row(request, "ok", metrics, None, device)
-    except Exception as exc:  # noqa: BLE001 — every failure becomes a row; the sweep goes on
+    except Exception as exc:  # every failure becomes a row; the sweep goes on
         traceback.print_exc(file=sys.stderr)
         status = "oom" if is_oom(exc) else "error"
         return make_row(request, status, {}, f"{type(exc).__name__}: {exc}"[:2000], device)

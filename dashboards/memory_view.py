@@ -1,8 +1,9 @@
 """The planner's predicted memory terms beside each measured peak (Training page).
 
 For each shown row, planner.memory.predict_memory projects the peak of the same configuration from its named
-terms (weights, adapter, gradients, optimizer, activations, logits, fitted overhead); the measured peak is
-drawn beside the stack, so the gap is the model's error for that row.
+terms (weights, adapter, gradients, optimizer, activations, logits, fitted overhead), with the overhead fitted
+on the other configurations' rows only; the measured peak is drawn beside the stack, so the gap is the
+model's error on a configuration it was not fitted on.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def memory_terms_frame(shown: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     out, skipped = [], []
     for _, row in shown.dropna(subset=["peak_allocated_gib"]).iterrows():
         try:
-            pred = predict_memory(config_from_spec(_spec(row)), meas=meas)
+            config = config_from_spec(_spec(row))
+            others = meas.without(lambda r, key=config.key: r.config.key == key)  # out of the fit
+            pred = predict_memory(config, meas=others)
         except InputError as exc:
             skipped.append(f"{row['configuration']}: {exc}")
             continue

@@ -13,6 +13,7 @@ Public:
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,32 @@ def _predict(record, meas: Measurements, catalog: Catalog, cache: dict) -> dict[
                 cache[key] = predict(record.config, gpu, others, catalog)
             out[metric] = cache[key]
     return out
+
+
+def summarise(frame, goals: dict[str, tuple[float, float]]):
+    """Median and worst absolute relative error per metric of a frame of (metric, error_frac) rows, against
+    (median, worst) goals; rows without a measurement (error_frac None) are left out."""
+    import pandas as pd
+
+    summary = []
+    for metric, (goal_median, goal_worst) in goals.items():
+        picked = frame.loc[frame["metric"] == metric, "error_frac"] if not frame.empty else []
+        errors = [abs(e) for e in picked if e is not None and not math.isnan(e)]
+        if not errors:
+            continue
+        median, worst = statistics.median(errors), max(errors)
+        summary.append(
+            {
+                "metric": metric,
+                "n": len(errors),
+                "median_abs_error": median,
+                "worst_abs_error": worst,
+                "goal_median": goal_median,
+                "goal_worst": goal_worst,
+                "met": median <= goal_median and worst <= goal_worst,
+            }
+        )
+    return pd.DataFrame(summary)
 
 
 def _memory(config, gpu, others, catalog) -> tuple[float, str]:
@@ -94,26 +121,8 @@ def leave_one_out(meas: Measurements, catalog: Catalog | None = None) -> Accurac
                 }
             )
     frame = pd.DataFrame(rows)
-    summary = []
-    for metric, (goal_median, goal_worst) in GOALS.items():
-        errors = (
-            [abs(e) for e in frame.loc[frame["metric"] == metric, "error_frac"]] if not frame.empty else []
-        )
-        if not errors:
-            continue
-        median, worst = statistics.median(errors), max(errors)
-        summary.append(
-            {
-                "metric": metric,
-                "n": len(errors),
-                "median_abs_error": median,
-                "worst_abs_error": worst,
-                "goal_median": goal_median,
-                "goal_worst": goal_worst,
-                "met": median <= goal_median and worst <= goal_worst,
-            }
-        )
+    summary = summarise(frame, GOALS)
     message = f"{len(records)} measured GPU row(s) from {meas.source}, each predicted from the others"
     if len(records) == 1:
         message += " (one row: its prediction falls back to the defaults)"
-    return AccuracyReport(frame, pd.DataFrame(summary), message)
+    return AccuracyReport(frame, summary, message)

@@ -1,14 +1,8 @@
-"""One training configuration, as the planner predicts it, and small input parsers.
-
-A TrainConfig mirrors the training benchmark's spec (the fields that change memory or speed), so that a
-measured row and a prediction can be matched field by field.
+"""Small input parsers of the planner's CLI and dashboard, and the training configuration it predicts
+(defined in core/config.py).
 
 Public:
-    TrainConfig(model, method="lora", rank=16, targets="all-linear", micro_batch=4, seq_len=2048,
-                grad_checkpointing=False, optimizer="adamw_fused", attn_impl="sdpa", profile="plain",
-                num_gpus=1, sharding=None, dropout=0.0)      frozen, validated (InputError)
-    TrainConfig.key -> tuple                 what must be equal for a measured row to stand for this config
-    config_from_spec(spec: dict) -> TrainConfig
+    TrainConfig, config_from_spec            re-exported from core.config
     parse_tokens(text) -> int                "100M", "1.5B", "250k", "1e9"
     parse_positive(text, field, integer=False) -> float | int
 """
@@ -16,135 +10,17 @@ Public:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from functools import cached_property
 
+from core.config import TrainConfig, config_from_spec
 from core.errors import InputError
-from core.shapes import ALL_LINEAR, LINEAR_MODULES, ModelShape, get_shape, resolve_targets
-from core.vocab import ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES, SHARDINGS
+
+__all__ = ["TrainConfig", "config_from_spec", "parse_positive", "parse_tokens"]
 
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
 
 
 def _fail(field: str, value: object, accepted: str) -> InputError:
     return InputError("bad value", field=field, value=value, accepted=accepted)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    model: str
-    method: str = "lora"
-    rank: int = 16
-    targets: tuple[str, ...] | str = ALL_LINEAR
-    micro_batch: int = 4
-    seq_len: int = 2048
-    grad_checkpointing: bool = False
-    optimizer: str = "adamw_fused"
-    attn_impl: str = "sdpa"
-    profile: str = "plain"
-    num_gpus: int = 1
-    sharding: str | None = None
-    dropout: float = 0.0
-
-    def __post_init__(self):
-        shape = get_shape(self.model)  # InputError for an unknown model
-        if self.method not in METHODS:
-            raise _fail("method", self.method, ", ".join(METHODS))
-        if self.method == "full":
-            object.__setattr__(self, "rank", 0)
-            object.__setattr__(self, "targets", ())
-        else:
-            if not isinstance(self.rank, int) or self.rank <= 0:
-                raise _fail("rank", self.rank, "a positive integer")
-            order = {m: i for i, m in enumerate(LINEAR_MODULES)}
-            targets = tuple(sorted(set(resolve_targets(self.targets)), key=order.get))
-            object.__setattr__(self, "targets", targets)
-        for field in ("micro_batch", "seq_len", "num_gpus"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise _fail(field, value, "a positive integer")
-        if self.seq_len > shape.max_positions:
-            raise _fail("seq_len", self.seq_len, f"at most {shape.max_positions} for {self.model}")
-        for field, choices in (
-            ("optimizer", OPTIMIZERS),
-            ("attn_impl", ATTN_IMPLS),
-            ("profile", PROFILES),
-            ("sharding", (None, *SHARDINGS)),
-        ):
-            if getattr(self, field) not in choices:
-                raise _fail(field, getattr(self, field), ", ".join(str(c) for c in choices))
-        if not 0 <= self.dropout < 1:
-            raise _fail("dropout", self.dropout, "a probability in [0, 1)")
-
-    @cached_property
-    def shape(self) -> ModelShape:
-        return get_shape(self.model)
-
-    @property
-    def targets_label(self) -> str:
-        if self.method == "full":
-            return "-"
-        return ALL_LINEAR if self.targets == LINEAR_MODULES else ",".join(self.targets)
-
-    @property
-    def key(self) -> tuple:
-        """Fields a measured row must share to replace a prediction (dropout does not move memory or speed
-        enough to split on, and old rows may lack it)."""
-        return (
-            self.model,
-            self.method,
-            self.rank,
-            self.targets,
-            self.micro_batch,
-            self.seq_len,
-            self.grad_checkpointing,
-            self.optimizer,
-            self.attn_impl,
-            self.profile,
-            self.num_gpus,
-            self.sharding,
-        )
-
-    def with_(self, **changes) -> TrainConfig:
-        return replace(self, **changes)
-
-    def describe(self) -> dict:
-        return {
-            "model": self.model,
-            "method": self.method,
-            "rank": self.rank,
-            "targets": self.targets_label,
-            "micro_batch": self.micro_batch,
-            "seq_len": self.seq_len,
-            "grad_checkpointing": self.grad_checkpointing,
-            "optimizer": self.optimizer,
-            "attn_impl": self.attn_impl,
-            "profile": self.profile,
-            "num_gpus": self.num_gpus,
-            "sharding": self.sharding,
-        }
-
-
-def config_from_spec(spec: dict) -> TrainConfig:
-    """The TrainConfig of a training row's spec (missing optional fields take the benchmark defaults)."""
-    targets = spec.get("targets", ALL_LINEAR)
-    if isinstance(targets, list):
-        targets = tuple(targets)
-    return TrainConfig(
-        model=spec.get("model"),
-        method=spec.get("method", "lora"),
-        rank=int(spec.get("rank") or 0) if spec.get("method") == "full" else spec.get("rank", 16),
-        targets=targets if spec.get("method") != "full" else (),
-        micro_batch=spec.get("micro_batch", 1),
-        seq_len=spec.get("seq_len", 2048),
-        grad_checkpointing=bool(spec.get("grad_checkpointing", False)),
-        optimizer=spec.get("optimizer", "adamw_fused"),
-        attn_impl=spec.get("attn_impl", "sdpa"),
-        profile=spec.get("profile", "plain"),
-        num_gpus=int(spec.get("num_gpus") or 1),
-        sharding=spec.get("sharding") or None,
-        dropout=float(spec.get("dropout") or 0.0),
-    )
 
 
 MAX_TOKENS = 1e15  # a thousand trillion tokens per job: more than any training run

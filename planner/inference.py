@@ -6,17 +6,23 @@ and a batch of B requests gets B tokens per step. Efficiencies are calibrated on
 (base or merged mode) of the same GPU, else projected from another GPU's rows through the TFLOP/s
 (prefill) or bandwidth (decode) ratio, else the defaults below, and every figure says which.
 
-The overhead of dynamic (unmerged) adapters over merged weights is derived from pairs of rows with equal
-specs but mode (never stored): median of dynamic time / merged time − 1.
+A figure is measured only when a row matches every field that moves it: model, base, batch, prompt length
+and profile (plain eager generate or the tuned compiled one), on the same GPU; otherwise it is projected,
+and its derivation names the rows it was projected from. The overhead of dynamic (unmerged) adapters over
+merged weights is measured from the pair of rows equal to the scenario but for the mode; without that pair
+it is projected as the median over the pairs that exist (named).
 
 Public:
     DEFAULT_PREFILL_EFFICIENCY, DEFAULT_DECODE_BANDWIDTH_EFFICIENCY, DEFAULT_DYNAMIC_OVERHEAD
     Figure                                        value, basis, model (how it was obtained)
     serving_weight_bytes(model, base) -> float
     kv_bytes_per_token(model) -> float
-    prefill_tokens_per_s(model, base, gpu, meas, catalog, n_gpus=1, prompt_len=512) -> Figure
-    decode_step_s(model, base, gpu, batch, context_tokens, meas, catalog, n_gpus=1) -> Figure
-    dynamic_overhead(model, task, meas) -> Figure                  (fraction: 0.5 = 50 % slower)
+    prefill_tokens_per_s(model, base, gpu, meas, catalog, n_gpus=1, prompt_len=512, *, batch=1,
+                         profile="plain") -> Figure
+    decode_step_s(model, base, gpu, batch, context_tokens, meas, catalog, n_gpus=1, *, prompt_len=None,
+                  profile="plain") -> Figure       (measured needs a row at prompt_len, default context_tokens)
+    dynamic_overhead(model, task, meas, *, base="bf16", batch=1, prompt_len=512, profile="plain", gpu=None)
+        -> Figure                                                  (fraction: 0.5 = 50 % slower)
     merge_s(model, base, gpu, meas, catalog) -> Figure             (merge + unmerge, for swapping)
 """
 
@@ -45,7 +51,18 @@ NF4_BYTES_PER_PARAM = 0.516
 class Figure:
     value: float
     basis: str  # measured | projected
-    model: str
+    model: str  # how the figure was derived: the matching row, or the rows it was projected from
+
+    @property
+    def derivation(self) -> str:
+        return self.model
+
+
+def describe_rows(rows: list[InferRecord], limit: int = 3) -> str:
+    """Rows named by what they measured: "llama-3.1-8b bf16 merged decode b1×512 plain", ..."""
+    names = [f"{r.model} {r.base} {r.mode} {r.task} b{r.batch}×{r.prompt_len} {r.profile}" for r in rows[:limit]]
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return "; ".join(names) + more
 
 
 def serving_weight_bytes(model: str, base: str) -> float:
@@ -93,22 +110,28 @@ def _decode_eff(r: InferRecord, gpu: Gpu) -> float | None:
 
 
 def _calibrate(
-    meas, catalog, gpu: Gpu, task: str, eff_of, model: str, base: str, default: float, ratio_field: str
+    meas, catalog, gpu: Gpu, task: str, eff_of, model: str, base: str, default: float, ratio_field: str,
+    profile: str = "plain",
 ) -> tuple[float, str, str]:
-    """(efficiency, basis, note) from base/merged rows of this GPU, else another GPU's, else the default."""
+    """(efficiency, basis, note) from base/merged rows of this GPU and profile, else another GPU's, else
+    the default; the note names the rows."""
     for name, basis in ((gpu.name, "projected"), (_source_gpu(meas, task), "projected")):
         if name is None:
             continue
         src = catalog.gpus[name]
         rows = [r for r in _rows(meas, task, name) if r.mode in ("base", "merged")]
         for scope, pick in (
-            ("same model and base", lambda r: r.model == model and r.base == base),
-            ("every model", lambda r: True),
+            ("same model, base and profile", lambda r: (r.model, r.base, r.profile) == (model, base, profile)),
+            ("same profile", lambda r: r.profile == profile),
+            ("every model and profile", lambda r: True),
         ):
-            effs = [e for r in rows if pick(r) and (e := eff_of(r, src)) is not None]
-            if effs:
-                eff = statistics.median(effs)
-                note = f"efficiency {eff:.3f} calibrated on {len(effs)} {name} {task} row(s) ({scope})"
+            used = [(r, e) for r in rows if pick(r) and (e := eff_of(r, src)) is not None]
+            if used:
+                eff = statistics.median(e for _, e in used)
+                note = (
+                    f"efficiency {eff:.3f} calibrated on {len(used)} {name} {task} row(s) ({scope}: "
+                    f"{describe_rows([r for r, _ in used])})"
+                )
                 if name != gpu.name:
                     note = (
                         f"projected from {name} by {ratio_field} ratio ({getattr(src, ratio_field):g} -> "
@@ -119,15 +142,15 @@ def _calibrate(
 
 
 def _measured(
-    meas: Measurements, gpu: Gpu, task: str, model: str, base: str, batch: int | None, metric: str
+    meas: Measurements, gpu: Gpu, task: str, metric: str, *, model: str, base: str, batch: int, prompt_len: int,
+    profile: str,
 ) -> InferRecord | None:
+    """The newest base/merged row of this GPU equal to the scenario in every field that moves the figure."""
     rows = [
         r
         for r in _rows(meas, task, gpu.name)
-        if r.model == model
-        and r.base == base
+        if (r.model, r.base, r.batch, r.prompt_len, r.profile) == (model, base, batch, prompt_len, profile)
         and r.mode in ("base", "merged")
-        and (batch is None or r.batch == batch)
         and isinstance(r.metrics.get(metric), (int, float))
     ]
     return max(rows, key=lambda r: r.timestamp) if rows else None
@@ -141,24 +164,20 @@ def prefill_tokens_per_s(
     catalog: Catalog,
     n_gpus: int = 1,
     prompt_len: int = 512,
+    *,
+    batch: int = 1,
+    profile: str = "plain",
 ) -> Figure:
-    """Prefill tokens/s of one replica on n_gpus GPUs (merged weights) for prompts of prompt_len tokens;
-    measured rows of the nearest prompt length are used as they are."""
-    rows = [
-        r
-        for r in _rows(meas, "prefill", gpu.name)
-        if r.model == model
-        and r.base == base
-        and r.mode in ("base", "merged")
-        and isinstance(r.metrics.get("prefill_tokens_per_s"), (int, float))
-    ]
-    if n_gpus == 1 and rows:
-        rec = max(rows, key=lambda r: (-abs(r.prompt_len - prompt_len), r.batch, r.timestamp))
-        note = f"measured on {gpu.name} (batch {rec.batch} × {rec.prompt_len}-token prompts)"
+    """Prefill tokens/s of one replica on n_gpus GPUs (merged weights) for `batch` prompts of prompt_len
+    tokens: measured where a row matches, else projected from the calibrated efficiency."""
+    match = dict(model=model, base=base, batch=batch, prompt_len=prompt_len, profile=profile)
+    if n_gpus == 1 and (rec := _measured(meas, gpu, "prefill", "prefill_tokens_per_s", **match)):
+        note = f"measured on {gpu.name} ({describe_rows([rec])}, {rec.timestamp})"
         return Figure(rec.metrics["prefill_tokens_per_s"], "measured", note)
     eff, basis, note = _calibrate(
-        meas, catalog, gpu, "prefill", _prefill_eff, model, base, DEFAULT_PREFILL_EFFICIENCY, "bf16_tflops"
-    )
+        meas, catalog, gpu, "prefill", _prefill_eff, model, base, DEFAULT_PREFILL_EFFICIENCY, "bf16_tflops",
+        profile,
+    )  # fmt: skip
     tps = eff * gpu.bf16_tflops * 1e12 * n_gpus / forward_flops_per_token(get_shape(model), prompt_len)
     return Figure(tps, basis, note)
 
@@ -172,49 +191,73 @@ def decode_step_s(
     meas: Measurements,
     catalog: Catalog,
     n_gpus: int = 1,
+    *,
+    prompt_len: int | None = None,
+    profile: str = "plain",
 ) -> Figure:
-    """Seconds per decode step of one replica (each step yields `batch` tokens)."""
-    if n_gpus == 1 and (rec := _measured(meas, gpu, "decode", model, base, batch, "ms_per_token")):
-        return Figure(
-            rec.metrics["ms_per_token"] / 1000, "measured", f"measured on {gpu.name} at batch {batch}"
-        )
+    """Seconds per decode step of one replica (each step yields `batch` tokens); measured where a row of
+    this batch, prompt length (default: context_tokens) and profile exists."""
+    match = dict(model=model, base=base, batch=batch, prompt_len=prompt_len or context_tokens, profile=profile)
+    if n_gpus == 1 and (rec := _measured(meas, gpu, "decode", "ms_per_token", **match)):
+        note = f"measured on {gpu.name} ({describe_rows([rec])}, {rec.timestamp})"
+        return Figure(rec.metrics["ms_per_token"] / 1000, "measured", note)
     eff, basis, note = _calibrate(
-        meas,
-        catalog,
-        gpu,
-        "decode",
-        _decode_eff,
-        model,
-        base,
-        DEFAULT_DECODE_BANDWIDTH_EFFICIENCY,
-        "bandwidth_tb_s",
-    )
+        meas, catalog, gpu, "decode", _decode_eff, model, base, DEFAULT_DECODE_BANDWIDTH_EFFICIENCY,
+        "bandwidth_tb_s", profile,
+    )  # fmt: skip
     step_bytes = serving_weight_bytes(model, base) + batch * context_tokens * kv_bytes_per_token(model)
     return Figure(step_bytes / (eff * gpu.bandwidth_tb_s * 1e12 * n_gpus), basis, note)
 
 
-def dynamic_overhead(model: str, task: str, meas: Measurements) -> Figure:
-    """Extra time of dynamic adapters over merged weights for decode or prefill, from rows equal but mode."""
-    metric, slower_is_bigger = ("ms_per_token", True) if task == "decode" else ("prefill_tokens_per_s", False)
-    rows = [
-        r
-        for r in meas.infer
-        if r.task == task and not r.is_cpu and isinstance(r.metrics.get(metric), (int, float))
-    ]
-    merged = {
-        (r.gpu, r.model, r.base, r.batch, r.prompt_len, r.profile): r for r in rows if r.mode == "merged"
-    }
-    ratios_by_model: dict[bool, list[float]] = {True: [], False: []}
+def _twin(r: InferRecord) -> tuple:
+    """What a dynamic row and its merged twin share."""
+    return (r.gpu, r.model, r.base, r.batch, r.prompt_len, r.profile)
+
+
+def _overhead_pairs(task: str, metric: str, meas: Measurements) -> list[tuple[InferRecord, float]]:
+    """(dynamic row, overhead) for every dynamic row whose merged twin (equal but mode) was measured."""
+    rows = [r for r in meas.infer if r.task == task and not r.is_cpu and isinstance(r.metrics.get(metric), (int, float))]
+    merged = {_twin(r): r for r in sorted(rows, key=lambda r: r.timestamp) if r.mode == "merged"}
+    pairs = []
     for r in rows:
-        m = merged.get((r.gpu, r.model, r.base, r.batch, r.prompt_len, r.profile))
+        m = merged.get(_twin(r))
         if r.mode == "dynamic" and m is not None and m.metrics[metric] > 0 and r.metrics[metric] > 0:
             a, b = r.metrics[metric], m.metrics[metric]
-            ratios_by_model[r.model == model].append((a / b if slower_is_bigger else b / a) - 1)
-    for same, scope in ((True, f"{model}"), (False, "other models")):
-        if ratios_by_model[same]:
-            value = statistics.median(ratios_by_model[same])
-            n = len(ratios_by_model[same])
-            return Figure(value, "measured", f"median of {n} dynamic/merged {task} pair(s) ({scope})")
+            pairs.append((r, (a / b if task == "decode" else b / a) - 1))
+    return pairs
+
+
+def dynamic_overhead(
+    model: str,
+    task: str,
+    meas: Measurements,
+    *,
+    base: str = "bf16",
+    batch: int = 1,
+    prompt_len: int = 512,
+    profile: str = "plain",
+    gpu: str | None = None,
+) -> Figure:
+    """Extra time of dynamic adapters over merged weights for decode or prefill: measured from the pair of
+    rows equal to this scenario but for the mode; else projected as the median of the other pairs (the
+    same model's first), named."""
+    metric = "ms_per_token" if task == "decode" else "prefill_tokens_per_s"
+    pairs = _overhead_pairs(task, metric, meas)
+    want = (model, base, batch, prompt_len, profile)
+    exact = [(r, v) for r, v in pairs if (r.model, r.base, r.batch, r.prompt_len, r.profile) == want
+             and (gpu is None or r.gpu == gpu)]  # fmt: skip
+    if exact:
+        r, value = max(exact, key=lambda p: p[0].timestamp)
+        return Figure(value, "measured", f"dynamic/merged {task} pair measured on {r.gpu} ({describe_rows([r])})")
+    for scope, pick in ((f"{model}", lambda r: r.model == model), ("other models", lambda r: True)):
+        used = [(r, v) for r, v in pairs if pick(r)]
+        if used:
+            value = statistics.median(v for _, v in used)
+            note = (
+                f"projected: no {task} pair for {model} {base} b{batch}×{prompt_len} {profile}; median of "
+                f"{len(used)} dynamic/merged pair(s) ({scope}: {describe_rows([r for r, _ in used])})"
+            )
+            return Figure(value, "projected", note)
     return Figure(
         DEFAULT_DYNAMIC_OVERHEAD,
         "projected",

@@ -15,11 +15,13 @@ Public:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from core.errors import InputError
+from core.infer_config import INFER_CONFIG_FIELDS, InferConfig, infer_config_from_spec
 from core.paths import CATALOG_DIR, RESULTS_DIR
 from core.rows import load_rows, result_files
 from planner.catalog import Gpu, gpu_of_device, load_catalog
@@ -46,18 +48,14 @@ class TrainRecord:
     timestamp: str
     spec_hash: str
     file: str
+    peak_reserved_gib: float | None = None
 
 
 @dataclass(frozen=True)
 class InferRecord:
-    model: str
-    base: str  # bf16 | nf4
-    mode: str  # base | dynamic | merged
-    task: str  # prefill | decode | merge | adapters | mixed | fidelity
-    batch: int
-    prompt_len: int
-    profile: str
-    n_adapters: int
+    """One measured inference row: its configuration (whose fields read through: record.batch) and figures."""
+
+    config: InferConfig
     gpu: str | None
     device_name: str
     is_cpu: bool
@@ -65,6 +63,11 @@ class InferRecord:
     timestamp: str
     spec_hash: str
     file: str
+
+    def __getattr__(self, name: str):
+        if name in INFER_CONFIG_FIELDS:
+            return getattr(object.__getattribute__(self, "config"), name)
+        raise AttributeError(name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +128,7 @@ def empty_measurements() -> Measurements:
 
 def _number(metrics: dict, name: str) -> float | None:
     value = metrics.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
         return None
     return float(value)
 
@@ -150,21 +153,14 @@ def _train_record(row: dict, gpus: dict[str, Gpu]) -> TrainRecord:
         timestamp=str(row["provenance"].get("timestamp") or ""),
         spec_hash=row["spec_hash"],
         file=row.get("_file", ""),
+        peak_reserved_gib=_number(m, "peak_reserved_gib"),
     )
 
 
 def _infer_record(row: dict, gpus: dict[str, Gpu]) -> InferRecord:
     gpu, device_name, is_cpu = _device(row, gpus)
-    s = row["spec"]
     return InferRecord(
-        model=s["model"],
-        base=s.get("base", "bf16"),
-        mode=s.get("mode", "base"),
-        task=s.get("task", ""),
-        batch=int(s.get("batch") or 1),
-        prompt_len=int(s.get("prompt_len") or 0),
-        profile=s.get("profile", "plain"),
-        n_adapters=int(s.get("n_adapters") or 1),
+        config=infer_config_from_spec(row["spec"]),  # missing fields take the benchmark's defaults
         gpu=gpu,
         device_name=device_name,
         is_cpu=is_cpu,

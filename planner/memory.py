@@ -29,6 +29,12 @@ the terms alive at the peak (the others are 0).
 - overhead: what theory misses (allocator rounding, workspaces, transient buffers), fitted on measured
   `ok` rows as peak = other terms + factor × activations + constant, by least squares, per profile.
 
+Reserved memory (what the caching allocator holds from the device, and what runs into an out-of-memory
+error) is the allocated peak plus the allocator's fragmentation: blocks freed between the forward and the
+backward pass that the next, differently sized tensors cannot reuse. It grows with the transient tensors,
+the activations and the loss's logits, and is fitted per profile on the rows that report
+`peak_reserved_gib` as reserved − allocated = constant + slope × (activations + logits), by least squares.
+
 FSDP (full_shard, hybrid_shard within a node) divides weights, adapter, gradients and optimizer states by the
 number of GPUs and adds two gathered layers in flight; shard_grad_op divides only gradients and optimizer
 states. A measured row for the same configuration on the same GPU replaces the sum.
@@ -40,6 +46,7 @@ Public:
     weight_bytes(config) -> float
     fit_overhead(records, profile=None) -> OverheadFit
     overhead_fit(meas, profile) -> OverheadFit           (the fit used for a profile; cached)
+    fit_reserved(records, profile=None) -> ReservedFit   reserved − allocated against the transient terms
     predict_memory(config, gpu=None, meas=None, catalog=None, headroom_frac=DEFAULT_HEADROOM_FRAC)
         -> MemoryPrediction
 """
@@ -96,7 +103,7 @@ def _trainable(config: TrainConfig) -> tuple[int, int]:
     """(trainable parameters, bytes per trainable parameter)."""
     if config.method == "full":
         return config.shape.total_params(), BF16_BYTES
-    return lora_params(config.shape, config.rank, config.targets), ADAPTER_BYTES
+    return lora_params(config.shape, config.rank, config.target_modules), ADAPTER_BYTES
 
 
 def activation_bytes_per_token_layer(config: TrainConfig) -> float:
@@ -115,7 +122,7 @@ def activation_bytes_per_token_layer(config: TrainConfig) -> float:
     else:  # peft casts each targeted linear's input to fp32 for lora_A; lora_A's output feeds lora_B
         shapes = s.linear_shapes()
         per_input = 4 + (1 if config.dropout > 0 else 0)  # + the dropout mask
-        linears = sum(per_input * shapes[t][0] + 4 * config.rank for t in config.targets)
+        linears = sum(per_input * shapes[t][0] + 4 * config.rank for t in config.target_modules)
     return float(norms + attention + mlp + linears)
 
 
@@ -242,6 +249,50 @@ def overhead_fit(meas: Measurements, profile: str) -> OverheadFit:
 
 
 @dataclass(frozen=True)
+class ReservedFit:
+    constant_gib: float
+    slope: float  # GiB reserved beyond allocation per GiB of activations and logits
+    n_rows: int
+    note: str
+
+    def gap_gib(self, terms: dict[str, float]) -> float:
+        return self.constant_gib + self.slope * (terms["activations_gib"] + terms["logits_gib"])
+
+
+# With no row reporting reserved memory predict_memory uses reserved_gib(), the shipped rows' envelope.
+DEFAULT_RESERVED = ReservedFit(0.0, 0.0, 0, "no rows report reserved memory")
+
+
+def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> ReservedFit:
+    """Least squares of reserved − allocated = constant + slope × (activations + logits), as predicted."""
+    pts = []
+    for rec in records:
+        usable = _usable_for_fit(rec) and rec.peak_reserved_gib is not None
+        if usable and (profile is None or rec.config.profile == profile):
+            terms = memory_terms(rec.config)
+            pts.append((terms["activations_gib"] + terms["logits_gib"], rec.peak_reserved_gib - rec.peak_allocated_gib))
+    if not pts:
+        return DEFAULT_RESERVED
+    n = len(pts)
+    mx, my = sum(x for x, _ in pts) / n, sum(y for _, y in pts) / n
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    slope = sum((x - mx) * (y - my) for x, y in pts) / sxx if n >= 3 and sxx > 1e-9 else 0.0
+    slope = max(slope, 0.0)
+    constant = my - slope * mx
+    scope = f"{profile} rows" if profile else "rows of every profile"
+    note = f"reserved fitted on {n} {scope}: allocated + {constant:.2f} GiB + {slope:.3f} × (activations + logits)"
+    return ReservedFit(constant, slope, n, note)
+
+
+@lru_cache(maxsize=64)
+def reserved_fit(meas: Measurements, profile: str) -> ReservedFit:
+    """The reserved-memory fit for a profile: on that profile's rows, else on every row, else the default."""
+    records = meas.gpu_train()
+    fit = fit_reserved(records, profile)
+    return fit if fit.n_rows else fit_reserved(records)
+
+
+@dataclass(frozen=True)
 class MemoryPrediction:
     peak_allocated_gib: float
     breakdown: dict[str, float]  # named terms in GiB; they sum to the peak (measured: plus residual_gib)
@@ -252,7 +303,9 @@ class MemoryPrediction:
     fits: bool | None  # on that GPU with the headroom kept free; None without a GPU
     headroom_gib: float | None  # usable memory left after the peak (negative: short by that much)
     config: dict = field(default_factory=dict)
-    reserved_gib: float | None = None  # allocated peak plus what the caching allocator holds beyond it
+    reserved_gib: float | None = None  # peak reserved by the caching allocator: what runs out of memory
+    reserved_basis: str = "projected"  # measured | projected
+    reserved_derivation: str = ""  # how the reserved figure was obtained
 
 
 def _predicted(config: TrainConfig, meas: Measurements) -> tuple[dict[str, float], str]:
@@ -276,11 +329,19 @@ def predict_memory(
         gpu = resolve_gpu(gpu, (catalog or load_catalog()).gpus)
     terms, note = _predicted(config, meas)
     peak, basis = sum(terms.values()), "projected"
+    rfit = reserved_fit(meas, config.profile)
+    reserved, r_basis, r_note = peak + rfit.gap_gib(memory_terms(config)), "projected", rfit.note
+    if not rfit.n_rows:  # no row reports reserved memory: the envelope of the shipped rows' gaps
+        reserved = reserved_gib(peak, config.profile)
+        r_note = "no rows report reserved memory: allocated + the shipped rows' envelope (RESERVED_MARGIN)"
     record = meas.find_train(config, gpu.name) if gpu is not None else None
     if record is not None and record.peak_allocated_gib is not None:
         terms["residual_gib"] = record.peak_allocated_gib - peak
+        reserved += record.peak_allocated_gib - peak
         peak, basis = record.peak_allocated_gib, "measured"
         note = f"measured on {gpu.name} ({record.file or 'results'}, {record.timestamp or 'no timestamp'})"
+        if record.peak_reserved_gib is not None:
+            reserved, r_basis, r_note = record.peak_reserved_gib, "measured", note
     fits = headroom = None
     if gpu is not None:
         headroom = gpu.memory_gib * (1 - headroom_frac) - peak
@@ -295,5 +356,7 @@ def predict_memory(
         fits=fits,
         headroom_gib=headroom,
         config=config.describe(),
-        reserved_gib=reserved_gib(peak, config.profile),
+        reserved_gib=reserved,
+        reserved_basis=r_basis,
+        reserved_derivation=r_note,
     )

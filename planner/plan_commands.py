@@ -253,15 +253,24 @@ def cmd_capacity(args) -> int:
 
 def cmd_accuracy(args) -> int:
     from planner.accuracy import leave_one_out
+    from planner.preregister import committed_out_of_sample
 
     catalog, meas = _load(args)
     report = leave_one_out(meas, catalog)
+    oos = committed_out_of_sample(meas)
     if args.json:
         _print_json(
-            {"message": report.message, "summary": _records(report.summary), "rows": _records(report.rows)}
-        )
+            {"message": report.message, "summary": _records(report.summary), "rows": _records(report.rows),
+             "out_of_sample": [{"predictions": name, "summary": _records(summary), "rows": _records(rows)}
+                               for name, rows, summary in oos]}
+        )  # fmt: skip
         return 0
-    print(report.message)
+    for name, rows, summary in oos:
+        print(f"out of sample: predictions committed in data/predictions/{name} before their rows were measured")
+        _table(summary, ["metric", "n", "median_abs_error", "worst_abs_error", "goal_median", "goal_worst", "met"])
+        _table(rows, ["name", "metric", "predicted", "measured", "error_frac"])
+        print()
+    print("leave one out: " + report.message)
     if not report.empty:
         _table(
             report.summary,

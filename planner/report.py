@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from core.rows import load_rows, rows_frame
@@ -26,7 +27,7 @@ INFER_COLUMNS = (
 
 
 def _fmt(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     try:
         return fmt.format(value)

@@ -176,18 +176,23 @@ def _strategies(scn: ServeScenario, gpu: Gpu, meas: Measurements, catalog: Catal
         if n is None:
             continue
         mode = "dynamic" if strategy == "dynamic" else "merged"
-        prefill = prefill_tokens_per_s(scn.model, base, gpu, meas, catalog, n, scn.prompt_tokens)
+        prefill = prefill_tokens_per_s(scn.model, base, gpu, meas, catalog, n, scn.prompt_tokens, batch=scn.batch)
         context = scn.prompt_tokens + scn.output_tokens // 2
         step = decode_roofline(scn.model, base, mode, gpu, scn.batch, context, meas, catalog, n)
         roofline = step is not None
-        step = step or decode_step_s(scn.model, base, gpu, scn.batch, context, meas, catalog, n)
+        step = step or decode_step_s(
+            scn.model, base, gpu, scn.batch, context, meas, catalog, n, prompt_len=scn.prompt_tokens
+        )
         t_prefill = scn.prompt_tokens / prefill.value
         t_decode = scn.output_tokens * step.value / scn.batch
         figures = [prefill, step]
         if strategy == "dynamic":
-            over_p = dynamic_overhead(scn.model, "prefill", meas)
+            same = dict(base=base, batch=scn.batch, prompt_len=scn.prompt_tokens, gpu=gpu.name)
+            over_p = dynamic_overhead(scn.model, "prefill", meas, **same)
             # the roofline of dynamic rows already holds the adapters' decode overhead
-            over_d = Figure(0.0, "measured", "") if roofline else dynamic_overhead(scn.model, "decode", meas)
+            over_d = (
+                Figure(0.0, "measured", "") if roofline else dynamic_overhead(scn.model, "decode", meas, **same)
+            )
             seconds = t_prefill * (1 + over_p.value) + t_decode * (1 + over_d.value)
             figures += [over_p] + ([over_d] if not roofline else [])
         elif strategy == "merged-swap":

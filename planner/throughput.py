@@ -1,21 +1,22 @@
-"""Training throughput: FLOPs per token and activation traffic, calibrated on measured rows.
+"""Training throughput: a step's physical terms (planner/step_cost.py), calibrated on measured rows.
 
-One training token costs matmul time and elementwise time (norms, activations, casts, the loss), which is
-memory-bound. The planner models a single GPU's seconds per token as
+A single GPU's step time is
 
-    s = flops_per_token / (a × bf16_peak) + k × traffic_bytes_per_token / bandwidth
+    step_s = max(tokens × (tensor_core_flops / (a × occupancy × bf16_peak) + adapter_flops × FP32_RATIO /
+                 bf16_peak + k × traffic_bytes / bandwidth) + per_step_bytes / bandwidth,
+                 launches × LAUNCH_S)
 
-flops_per_token from core/flops.py (full 6N, LoRA/QLoRA 4N + 6·adapter, +2N with checkpointing, plus
-attention); traffic_bytes_per_token is the activation bytes a token keeps per layer × layers
-(planner.memory's count) × 4/3 with checkpointing (the forward, a third of the traffic, runs twice).
-a (the matmul efficiency, a fraction of the datasheet peak in gpus.csv) and k (elementwise traffic per kept
-byte) are fitted by least squares on the measured single-GPU rows of that GPU and profile. With fewer than
-two rows (or a degenerate fit) k = 0 and a is the median efficiency, tokens/s × flops / peak, of the
-narrowest group of rows: same model, method, profile and checkpointing; same model, method and profile;
-same method and profile; same profile; every row. A GPU without rows takes another GPU's a and k with its
-own peak and bandwidth ("projected through the bf16 TFLOP/s and bandwidth ratios"); with no rows at all a
-default efficiency applies and says so. CPU rows never calibrate a GPU. Multi-GPU rows give the scaling
-efficiency (tokens/s on N GPUs over N × tokens/s on one).
+with the terms of step_cost.step_terms: the matmuls and causal attention on tensor cores, LoRA's fp32
+adapter matmuls, elementwise traffic (norms, activations, the loss's logits, LoRA's casts per target), the
+per-step weight reads, NF4 dequantisation and optimizer step, and the host's kernel launches that bound
+small models at small micro-batches. a (matmul efficiency, a fraction of the datasheet bf16 peak in
+gpus.csv) and k (bandwidth-seconds per counted byte) are fitted by least squares on the measured
+single-GPU rows of that GPU and profile. With fewer than two rows (or a degenerate fit) k = 0 and a is the
+median over the narrowest group of rows (same model, method, profile and checkpointing; same model, method
+and profile; same method and profile; same profile; every row) of the a that row implies. A GPU without
+rows takes another GPU's a and k with its own peak and bandwidth ("projected through the bf16 TFLOP/s and
+bandwidth ratios"); with no rows at all a default efficiency applies and says so. CPU rows never calibrate
+a GPU. Multi-GPU rows give the scaling efficiency (tokens/s on N GPUs over N × tokens/s on one).
 
 Public:
     DEFAULT_TRAIN_EFFICIENCY, DEFAULT_SCALING_EFFICIENCY, CKPT_TRAFFIC_FACTOR
@@ -23,6 +24,7 @@ Public:
     traffic_bytes_per_token(config) -> float
     row_efficiency(record, gpu) -> float
     Calibration                                     a, k, rows and scope; .seconds_per_token(config, gpu)
+    fit_two_term(records, gpu, scope) -> Calibration | None
     calibration(config, gpu, meas, catalog) -> tuple[Calibration, str]     the one used, and how
     predict_tokens_per_s(config, gpu, meas=None, catalog=None) -> ThroughputPrediction
     scaling_efficiency(config, gpu, meas, catalog) -> tuple[float, str]
@@ -41,7 +43,7 @@ from core.flops import train_flops_per_token
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.measured import Measurements, TrainRecord, empty_measurements
-from planner.memory import activation_bytes_per_token_layer
+from planner.step_cost import FP32_RATIO, GEMM_HALF_TOKENS, LAUNCH_S, StepTerms, step_terms
 
 # Assumption used only when no GPU row exists: a fraction of the datasheet bf16 peak. Tuned large-scale
 # training reports 40-50 % MFU (PaLM, arXiv 2204.02311: 46 %); eager single-GPU fine-tuning with
@@ -50,8 +52,6 @@ DEFAULT_TRAIN_EFFICIENCY = 0.30
 # Assumption for N GPUs of one node (NVLink) without a measured multi-GPU row: FSDP's all-gathers and
 # reduce-scatters overlap compute only in part. A round figure, replaced by measured scaling rows.
 DEFAULT_SCALING_EFFICIENCY = 0.85
-# Checkpointing reruns the forward pass: forward traffic is about a third of forward + backward.
-CKPT_TRAFFIC_FACTOR = 4 / 3
 
 
 @lru_cache(maxsize=4096)  # pure in the configuration; fits over many rows repeat them
@@ -62,14 +62,22 @@ def flops_per_token(config: TrainConfig) -> float:
         config.seq_len,
         config.grad_checkpointing,
         config.rank,
-        config.targets or "all-linear",
+        config.target_modules or "all-linear",
     )
 
 
 @lru_cache(maxsize=4096)  # pure in the configuration; fits over many rows repeat them
 def traffic_bytes_per_token(config: TrainConfig) -> float:
-    kept = activation_bytes_per_token_layer(config) * config.shape.num_layers
-    return kept * (CKPT_TRAFFIC_FACTOR if config.grad_checkpointing else 1.0)
+    return step_terms(config).traffic_bytes
+
+
+def _fit_inputs(terms: StepTerms, gpu: Gpu) -> tuple[float, float, float]:
+    """(x1, x2, fixed) per token: tensor-core seconds at a = 1, traffic seconds at k = 1, and the seconds
+    that need no fit (fp32 adapter matmuls, the per-step bytes spread over the step's tokens)."""
+    peak, bandwidth = gpu.bf16_tflops * 1e12, gpu.bandwidth_tb_s * 1e12
+    occupancy = terms.matmul_rows / (terms.matmul_rows + GEMM_HALF_TOKENS)
+    fixed = terms.adapter_flops * FP32_RATIO / peak + terms.per_step_bytes / bandwidth / terms.tokens
+    return terms.tensor_core_flops / (peak * occupancy), terms.traffic_bytes / bandwidth, fixed
 
 
 def row_efficiency(record: TrainRecord, gpu: Gpu) -> float:
@@ -89,15 +97,18 @@ class Calibration:
     rms_rel_error: float | None = None
 
     def seconds_per_token(self, config: TrainConfig, gpu: Gpu) -> float:
-        compute = flops_per_token(config) / (gpu.bf16_tflops * 1e12 * self.matmul_efficiency)
-        return compute + self.traffic_factor * traffic_bytes_per_token(config) / (gpu.bandwidth_tb_s * 1e12)
+        """One GPU's step time over its tokens: the GPU's work, or the host's launches when they take longer."""
+        terms = step_terms(config)
+        x1, x2, fixed = _fit_inputs(terms, gpu)
+        gpu_s = x1 / self.matmul_efficiency + self.traffic_factor * x2 + fixed
+        return max(gpu_s, terms.launches * LAUNCH_S / terms.tokens)
 
     def describe(self) -> str:
         rows = f"{self.n_rows} {self.gpu} row{'s' * (self.n_rows > 1)} ({self.scope})"
         if self.traffic_factor:
             return (
                 f"fitted on {rows}: matmul efficiency {self.matmul_efficiency:.3f}, elementwise traffic "
-                f"{self.traffic_factor:.1f}× kept activation bytes (rms {self.rms_rel_error:.1%})"
+                f"{self.traffic_factor:.2f}× counted bytes / bandwidth (rms {self.rms_rel_error:.1%})"
             )
         return f"calibrated on {rows}, efficiency {self.matmul_efficiency:.3f}"
 
@@ -146,33 +157,39 @@ def _power(records: list[TrainRecord]) -> float | None:
     return statistics.median(powers) if powers else None
 
 
+def _row_inputs(record: TrainRecord, gpu: Gpu) -> tuple[float, float, float]:
+    """(x1, x2, y): y is the measured seconds per token less the terms that need no fit."""
+    x1, x2, fixed = _fit_inputs(step_terms(record.config), gpu)
+    return x1, x2, 1 / record.tokens_per_s - fixed
+
+
+def _row_matmul_efficiency(record: TrainRecord, gpu: Gpu) -> float:
+    """The a that one row implies with k = 0 (the one-term fallback)."""
+    x1, _, y = _row_inputs(record, gpu)
+    return x1 / y if y > 0 else row_efficiency(record, gpu)
+
+
 def fit_two_term(records: list[TrainRecord], gpu: Gpu, scope: str) -> Calibration | None:
-    """Least squares of seconds per token = x1 / a + k × x2 (x1 = flops / peak, x2 = traffic / bandwidth);
-    None with fewer than two rows, a singular system or a non-positive coefficient."""
+    """Least squares of y = x1 / a + k × x2 over the rows (see _row_inputs); None with fewer than two rows,
+    a singular system or a non-positive coefficient."""
     if len(records) < 2:
         return None
-    xs = [
-        (
-            flops_per_token(r.config) / (gpu.bf16_tflops * 1e12),
-            traffic_bytes_per_token(r.config) / (gpu.bandwidth_tb_s * 1e12),
-        )
-        for r in records
-    ]
-    ys = [1 / r.tokens_per_s for r in records]
-    s11 = sum(x1 * x1 for x1, _ in xs)
-    s12 = sum(x1 * x2 for x1, x2 in xs)
-    s22 = sum(x2 * x2 for _, x2 in xs)
-    t1 = sum(x1 * y for (x1, _), y in zip(xs, ys, strict=True))
-    t2 = sum(x2 * y for (_, x2), y in zip(xs, ys, strict=True))
+    pts = [_row_inputs(r, gpu) for r in records]
+    s11 = sum(x1 * x1 for x1, _, _ in pts)
+    s12 = sum(x1 * x2 for x1, x2, _ in pts)
+    s22 = sum(x2 * x2 for _, x2, _ in pts)
+    t1 = sum(x1 * y for x1, _, y in pts)
+    t2 = sum(x2 * y for _, x2, y in pts)
     det = s11 * s22 - s12 * s12
     if det <= 1e-12 * s11 * s22:
         return None
     inv_a, k = (t1 * s22 - t2 * s12) / det, (s11 * t2 - s12 * t1) / det
     if inv_a <= 0 or k <= 0:
         return None
-    rel = [((x1 * inv_a + x2 * k) - y) / y for (x1, x2), y in zip(xs, ys, strict=True)]
+    cal = Calibration(1 / inv_a, k, gpu.name, len(records), scope, _power(records))
+    rel = [cal.seconds_per_token(r.config, gpu) * r.tokens_per_s - 1 for r in records]
     rms = math.sqrt(sum(e * e for e in rel) / len(rel))
-    return Calibration(1 / inv_a, k, gpu.name, len(records), scope, _power(records), rms)
+    return Calibration(cal.matmul_efficiency, k, gpu.name, len(records), scope, cal.power_w, rms)
 
 
 @lru_cache(maxsize=256)
@@ -190,7 +207,7 @@ def _own(config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog) ->
     for scope, same in _LEVELS:
         group = [r for r in rows if same(r.config, config)]
         if group:
-            eff = statistics.median(row_efficiency(r, gpu) for r in group)
+            eff = statistics.median(_row_matmul_efficiency(r, gpu) for r in group)
             return Calibration(eff, 0.0, gpu.name, len(group), scope, _power(group))
     return None
 
@@ -252,7 +269,7 @@ def scaling_efficiency(
 
 
 def _row_scaling(record: TrainRecord, gpu: Gpu, meas: Measurements, catalog: Catalog) -> float:
-    single = record.config.with_(num_gpus=1, sharding=None)
+    single = record.config.with_(num_gpus=1, sharding=None, cpu_offload=False)
     base = meas.find_train(single, gpu.name)
     if base is not None and base.tokens_per_s:
         one_gpu = base.tokens_per_s
@@ -287,7 +304,7 @@ def predict_tokens_per_s(
             energy,
             e_basis,
         )
-    single = config.with_(num_gpus=1, sharding=None)
+    single = config.with_(num_gpus=1, sharding=None, cpu_offload=False)
     cal, note = calibration(single, gpu, meas, catalog)
     scaling, s_note = scaling_efficiency(config, gpu, meas, catalog)
     tps = config.num_gpus * scaling / cal.seconds_per_token(single, gpu)

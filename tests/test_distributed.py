@@ -3,7 +3,6 @@ runs of a tiny model on the CPU (gloo backend) through the runner, as a sweep ru
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -76,7 +75,7 @@ def _unsharded_adapter_bytes(spec) -> int:
     """The adapter file of the same spec on one process, as the one-GPU benchmark saves it."""
     from benchmarks.train import adapter_bytes, prepare
 
-    model, _, _ = prepare(dataclasses.replace(spec, num_gpus=1, sharding=None))
+    model, _, _ = prepare(spec.with_(num_gpus=1, sharding=None))
     return adapter_bytes(model)
 
 

@@ -104,6 +104,7 @@ def infer_row(
     profile: str = "plain",
     n_adapters: int = 1,
     device_name: str = "NVIDIA H200",
+    timestamp: str = "2026-01-01T00:00:00+00:00",
 ) -> dict:
     """A made-up inference row (test data)."""
     spec = {
@@ -121,7 +122,7 @@ def infer_row(
         "device": "cuda",
         "seed": 0,
     }
-    return _row("infer", spec, metrics, device_name, "ok", "2026-01-01T00:00:00+00:00")
+    return _row("infer", spec, metrics, device_name, "ok", timestamp)
 
 
 def write_rows(directory: Path, rows: list[dict], name: str = "test.jsonl") -> Path:

@@ -8,7 +8,7 @@ from test_planner_fixtures import infer_row, measurements, small_catalog
 
 from core.errors import InputError
 from planner.catalog import load_catalog
-from planner.inference import DEFAULT_DYNAMIC_OVERHEAD, dynamic_overhead
+from planner.inference import DEFAULT_DYNAMIC_OVERHEAD, decode_step_s, dynamic_overhead, prefill_tokens_per_s
 from planner.roofline import decode_roofline
 from planner.serve import ServeScenario, compare_serving
 
@@ -67,8 +67,8 @@ def test_self_hosted_strategies_and_replicas(catalog):
     assert all(o.basis == "projected" for o in options.values())
 
 
-def test_dynamic_overhead_from_measured_pairs(tmp_path):
-    rows = [  # test data: dynamic decode 1.5× and 2.5× the merged time -> median overhead 1.0 (100 %)
+def test_dynamic_overhead_measured_only_for_the_matching_pair(tmp_path):
+    rows = [  # test data: dynamic decode 1.5× (batch 1) and 2.5× (batch 8) the merged time
         infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 20.0}, batch=1),
         infer_row("llama-3.1-8b", "decode", "dynamic", {"ms_per_token": 30.0}, batch=1),
         infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 22.0}, batch=8),
@@ -76,8 +76,17 @@ def test_dynamic_overhead_from_measured_pairs(tmp_path):
         infer_row("llama-3.1-8b", "decode", "dynamic", {"ms_per_token": 99.0}, batch=32),  # no merged pair
     ]
     meas = measurements(tmp_path, rows)
-    fig = dynamic_overhead("llama-3.1-8b", "decode", meas)
-    assert fig.basis == "measured" and fig.value == pytest.approx(1.0) and "2 dynamic/merged" in fig.model
+    at8 = dynamic_overhead("llama-3.1-8b", "decode", meas, batch=8)
+    assert at8.basis == "measured" and at8.value == pytest.approx(1.5) and "b8×512" in at8.derivation
+    at1 = dynamic_overhead("llama-3.1-8b", "decode", meas, batch=1)
+    assert at1.basis == "measured" and at1.value == pytest.approx(0.5)
+    # batch 4, an NF4 base, another profile or model: projected from the pairs, which are named
+    for kwargs in ({"batch": 4}, {"base": "nf4"}, {"profile": "tuned"}):
+        fig = dynamic_overhead("llama-3.1-8b", "decode", meas, **kwargs)
+        assert fig.basis == "projected" and fig.value == pytest.approx(1.0) and "2 dynamic/merged" in fig.model
+        assert "llama-3.1-8b bf16 dynamic decode b1×512 plain" in fig.derivation
+    other = dynamic_overhead("llama-3.1-70b", "decode", meas, base="nf4", batch=8)
+    assert other.basis == "projected" and "other models" in other.model
     assert dynamic_overhead("llama-3.1-8b", "prefill", meas).value == DEFAULT_DYNAMIC_OVERHEAD
 
 
@@ -94,6 +103,30 @@ def test_the_roofline_reproduces_the_measured_step_on_its_gpu(tmp_path, catalog)
     # the row read 512 tokens of context; the scenario 512 + 64: 8 × 64 × 131 072 B more, 0.014 ms at 4.8 TB/s
     assert merged.ms_per_step == pytest.approx(40.0 + 8 * 64 * 131_072 / 4.8e12 * 1000)
     assert "per-step overhead measured on H200" in merged.model
+
+
+def test_decode_measured_only_at_its_profile_and_prefill_at_its_batch(tmp_path, catalog):
+    gpu = catalog.gpus["H200"]
+    meas = measurements(
+        tmp_path,
+        [
+            infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 43.8}, timestamp="2026-02-01T00:00:00+00:00"),
+            infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 7.8}, profile="tuned",
+                      timestamp="2026-01-01T00:00:00+00:00"),  # fmt: skip
+            infer_row("llama-3.1-8b", "prefill", "merged", {"prefill_tokens_per_s": 35324.0}, batch=8),
+            infer_row("llama-3.1-8b", "prefill", "merged", {"prefill_tokens_per_s": 17338.0}, batch=1),
+        ],
+    )
+    plain = decode_step_s("llama-3.1-8b", "bf16", gpu, 1, 512, meas, catalog)
+    tuned = decode_step_s("llama-3.1-8b", "bf16", gpu, 1, 512, meas, catalog, profile="tuned")
+    assert (plain.value, plain.basis) == (pytest.approx(0.0438), "measured")
+    assert (tuned.value, tuned.basis) == (pytest.approx(0.0078), "measured")
+    longer = decode_step_s("llama-3.1-8b", "bf16", gpu, 1, 2048, meas, catalog)
+    assert longer.basis == "projected" and "b1×512 plain" in longer.derivation
+    one = prefill_tokens_per_s("llama-3.1-8b", "bf16", gpu, meas, catalog, 1, 512, batch=1)
+    eight = prefill_tokens_per_s("llama-3.1-8b", "bf16", gpu, meas, catalog, 1, 512, batch=8)
+    assert (one.value, eight.value) == (17338.0, 35324.0) and one.basis == eight.basis == "measured"
+    assert prefill_tokens_per_s("llama-3.1-8b", "bf16", gpu, meas, catalog, 1, 512, batch=4).basis == "projected"
 
 
 def test_bad_serving_scenarios():

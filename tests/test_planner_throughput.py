@@ -5,17 +5,19 @@ from __future__ import annotations
 import pytest
 from test_planner_fixtures import measurements, train_row
 
-from planner.catalog import load_catalog
+from planner.catalog import load_catalog, resolve_gpu
 from planner.config import TrainConfig
+from planner.step_cost import LAUNCH_S, step_terms
 from planner.throughput import (
+    DEFAULT_CALIBRATION,
     DEFAULT_SCALING_EFFICIENCY,
     DEFAULT_TRAIN_EFFICIENCY,
+    Calibration,
     calibration,
     efficiency_table,
     flops_per_token,
     predict_tokens_per_s,
     scaling_table,
-    traffic_bytes_per_token,
 )
 
 GPUS = load_catalog().gpus
@@ -28,10 +30,42 @@ def test_flops_per_token_by_hand():
     assert flops_per_token(CFG) == 4 * 7_504_658_432 + 1_610_612_736 + 251_658_240
 
 
+def _tps(cal: Calibration, config: TrainConfig, gpu: str) -> float:
+    return 1 / cal.seconds_per_token(config, resolve_gpu(gpu, GPUS))
+
+
+def test_step_terms_by_hand():
+    t = step_terms(CFG)
+    # 4N + causal attention (half of Kaplan's 3 · 2 · L · s · d_attn = 1 610 612 736)
+    assert t.tensor_core_flops == 4 * 7_504_658_432 + 1_610_612_736 / 2
+    assert t.adapter_flops == 251_658_240 and t.tokens == 8192 and t.matmul_rows == 8192
+    # QLoRA adds NF4 dequantisation per pass; checkpointing one more pass and the recomputed forward
+    q = step_terms(CFG.with_(method="qlora"))
+    assert q.per_step_bytes > t.per_step_bytes and q.tensor_core_flops == t.tensor_core_flops
+    ck = step_terms(CFG.with_(grad_checkpointing=True))
+    assert ck.traffic_bytes > t.traffic_bytes and ck.launches > t.launches
+    # attention-only adapters move fewer bytes than adapters on every linear
+    assert step_terms(CFG.with_(targets=("q_proj", "k_proj", "v_proj", "o_proj"))).traffic_bytes < t.traffic_bytes
+
+
+def test_throughput_moves_with_what_moves_it():
+    cal = Calibration(0.6, 1.5, "H200", 2, "test", None)
+    base = _tps(cal, CFG, "h200")
+    assert _tps(cal, CFG.with_(rank=128), "h200") < base  # rank: fp32 adapter matmuls
+    assert _tps(cal, CFG.with_(targets=("q_proj", "v_proj")), "h200") > base  # fewer targets
+    assert _tps(cal, CFG.with_(micro_batch=1, seq_len=512), "h200") < base  # small matmuls, launches
+    assert _tps(cal, CFG.with_(seq_len=16384, micro_batch=1), "h200") < base  # attention's share
+    assert _tps(cal, CFG.with_(method="qlora"), "h100") < _tps(cal, CFG, "h100")  # NF4 dequantisation
+    tiny = TrainConfig("llama-3.2-1b", micro_batch=1, seq_len=256)  # the host's launches bound the step
+    terms = step_terms(tiny)
+    assert cal.seconds_per_token(tiny, GPUS["H200"]) == pytest.approx(terms.launches * LAUNCH_S / terms.tokens)
+
+
 def test_no_rows_uses_the_stated_default():
     pred = predict_tokens_per_s(CFG, "h200")
     assert pred.basis == "projected" and "default efficiency" in pred.model and "assumption" in pred.model
-    assert pred.tokens_per_s == pytest.approx(DEFAULT_TRAIN_EFFICIENCY * 989e12 / flops_per_token(CFG))
+    assert pred.tokens_per_s == pytest.approx(_tps(DEFAULT_CALIBRATION, CFG, "h200"))
+    assert DEFAULT_CALIBRATION.matmul_efficiency == DEFAULT_TRAIN_EFFICIENCY
     assert pred.energy_basis == "projected (from TDP)"
     assert pred.energy_j_per_token == pytest.approx(700 / pred.tokens_per_s)
 
@@ -40,23 +74,28 @@ def test_one_row_calibrates_its_gpu_and_projects_to_another_by_hand(tmp_path):
     meas = measurements(tmp_path, [train_row(tokens_per_s=9000.0, energy_j_per_token=0.08)])
     exact = predict_tokens_per_s(CFG, "h200", meas)
     assert exact.basis == "measured" and exact.tokens_per_s == 9000.0 and exact.energy_j_per_token == 0.08
-    # Another configuration on the H200: the row's efficiency 9000 · F / 989e12 carries over.
+    # Another configuration on the H200: the matmul efficiency the row implies (k = 0) carries over.
     other = CFG.with_(rank=64)
-    eff = 9000 * flops_per_token(CFG) / 989e12
     pred = predict_tokens_per_s(other, "h200", meas)
     assert pred.basis == "projected" and "calibrated on 1 H200 row" in pred.model
-    assert pred.tokens_per_s == pytest.approx(eff * 989e12 / flops_per_token(other))
+    pred_a = float(pred.model.rsplit("efficiency ", 1)[1])
+    implied = Calibration(pred_a, 0.0, "H200", 1, "", None)
+    assert _tps(implied, CFG, "h200") == pytest.approx(9000, rel=2e-3)  # the row, reproduced (a to 3 digits)
+    exact_a = Calibration(pred_a, 0.0, "H200", 1, "", None)
+    assert pred.tokens_per_s == pytest.approx(_tps(exact_a, other, "h200"), rel=2e-3)
     # measured power (0.08 J/token × 9000 tokens/s = 720 W) carries to the prediction's energy
     assert pred.energy_j_per_token == pytest.approx(720 / pred.tokens_per_s)
-    # An A100 80GB (312 TFLOP/s) with no rows: the same efficiency on its own peak.
+    # An A100 80GB (312 TFLOP/s) with no rows: the same efficiency on its own peak and bandwidth.
     a100 = predict_tokens_per_s(CFG, "a100-80gb", meas)
-    assert a100.tokens_per_s == pytest.approx(9000 * 312 / 989)
+    assert a100.tokens_per_s == pytest.approx(_tps(exact_a, CFG, "a100-80gb"), rel=2e-3)
+    assert a100.tokens_per_s < 9000 * 0.5
     assert "projected from H200" in a100.model and "ratio" in a100.model
 
 
 def test_two_term_fit_recovers_known_coefficients(tmp_path):
-    # Test rows generated from s = F / (0.55 · peak) + 25 · traffic / bandwidth on the H200.
+    # Test rows generated from the model itself with a = 0.55, k = 2.5 on the H200.
     gpu = GPUS["H200"]
+    truth = Calibration(0.55, 2.5, "H200", 4, "truth", None)
     configs = [
         CFG,
         CFG.with_(grad_checkpointing=True),
@@ -65,26 +104,23 @@ def test_two_term_fit_recovers_known_coefficients(tmp_path):
     ]
     rows = []
     for c in configs:
-        seconds = flops_per_token(c) / (0.55 * 989e12) + 25 * traffic_bytes_per_token(c) / 4.8e12
         rows.append(
             train_row(
                 c.model,
                 c.method,
                 micro_batch=c.micro_batch,
                 grad_checkpointing=c.grad_checkpointing,
-                tokens_per_s=1 / seconds,
+                tokens_per_s=1 / truth.seconds_per_token(c, gpu),
             )
         )
     meas = measurements(tmp_path, rows)
     cal, note = calibration(TrainConfig("qwen2.5-7b"), gpu, meas, load_catalog())
-    assert cal.matmul_efficiency == pytest.approx(0.55) and cal.traffic_factor == pytest.approx(25)
-    assert "two-term fit" in note and cal.n_rows == 4
+    assert cal.matmul_efficiency == pytest.approx(0.55) and cal.traffic_factor == pytest.approx(2.5)
+    assert "two-term fit" in note and cal.n_rows == 4 and cal.rms_rel_error == pytest.approx(0, abs=1e-9)
     new = TrainConfig("qwen2.5-7b")
-    expected = 1 / (flops_per_token(new) / (0.55 * 989e12) + 25 * traffic_bytes_per_token(new) / 4.8e12)
-    assert predict_tokens_per_s(new, gpu, meas).tokens_per_s == pytest.approx(expected)
+    assert predict_tokens_per_s(new, gpu, meas).tokens_per_s == pytest.approx(_tps(truth, new, "h200"))
     # projected to the H100 SXM through its own peak and bandwidth
-    h100 = 1 / (flops_per_token(new) / (0.55 * 989e12) + 25 * traffic_bytes_per_token(new) / 3.35e12)
-    assert predict_tokens_per_s(new, "h100", meas).tokens_per_s == pytest.approx(h100)
+    assert predict_tokens_per_s(new, "h100", meas).tokens_per_s == pytest.approx(_tps(truth, new, "h100"))
     assert len(efficiency_table(meas)) == 4
 
 

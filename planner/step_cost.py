@@ -1,0 +1,158 @@
+"""What one training step costs a GPU, term by term, before calibration.
+
+A step of `micro_batch` × `seq_len` tokens (× grad_accum micro-steps) is modelled as GPU work plus, when
+the host cannot launch kernels as fast as the GPU runs them, the host's launch time instead:
+
+    step_s = max(tokens × (tensor_core_s + adapter_s + k × traffic_s) + per_step_s,  launches × LAUNCH_S)
+
+- tensor-core work: the frozen or trained bf16 matmuls (4N for LoRA/QLoRA, 6N for full, +2N recomputed
+  with checkpointing; core/flops.py) and attention. Causal SDPA (flash / memory-efficient) skips the masked
+  half of Kaplan's 2·L·s·d_attn, so attention's share grows with the sequence. Both run at the fitted
+  fraction `a` of the bf16 peak, scaled by a tile-occupancy factor M / (M + GEMM_HALF_TOKENS) for the
+  M = micro_batch × seq_len rows of each matmul (small micro-steps leave tensor cores idle).
+- adapter work: peft keeps LoRA A and B in fp32 and casts the input to fp32, so the 6 × adapter FLOPs (8 ×
+  with checkpointing) run on the fp32 units, about 1/FP32_RATIO of the bf16 tensor-core peak. On the H200
+  the rank sweep (r8 / r16 / r64, plain) puts that at ~74 TFLOP/s against 989 dense bf16.
+- traffic: bytes that elementwise kernels read and write per token (norms, rotary embedding, the gated MLP's
+  activation, residual adds, the loss's logits and, per LoRA target, the fp32 cast of the input, the scaling
+  and the add of lora_B's output), forward and backward, the forward again with checkpointing. `k` (fitted)
+  turns these counted bytes into bandwidth-seconds; it absorbs what the count misses.
+- per step: reading the frozen weights once per pass, NF4 dequantisation (QLoRA: each pass reads 0.5 B and
+  writes 2 B per quantised weight, which the matmul then reads), and the optimizer step (AdamW reads and
+  writes parameter, gradient and both moments).
+- launches: eager PyTorch issues a fixed number of kernels per layer and per LoRA target; a 1B model at
+  small micro-batch runs out of work before the host has launched the next kernel. The tuned profile
+  compiles each decoder layer, which fuses most of its elementwise kernels.
+
+Public:
+    FP32_RATIO, GEMM_HALF_TOKENS, LAUNCH_S
+    StepTerms(tensor_core_flops, adapter_flops, traffic_bytes, per_step_bytes, launches, tokens, matmul_rows)
+    step_terms(config) -> StepTerms
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.flops import attention_flops_per_token
+from core.shapes import lora_params
+
+# bf16 dense tensor-core peak over the fp32 (non-tensor-core) peak: 989 / 67 TFLOP/s on H100/H200.
+FP32_RATIO = 14.0
+# Matmuls with M rows reach M / (M + this) of their large-M speed (wave quantisation, tile occupancy).
+GEMM_HALF_TOKENS = 128
+# Host time to issue one eager kernel (Python, dispatcher, autograd, cudaLaunchKernel): a round 8 µs.
+LAUNCH_S = 8e-6
+# Kernels per decoder layer per step, forward + backward (eager transformers + peft, counted on Llama):
+BASE_LAUNCHES_PER_LAYER = 100
+LORA_LAUNCHES_PER_TARGET = 13
+NF4_LAUNCHES_PER_LINEAR = 4  # dequantise in the forward and again in the backward
+CKPT_LAUNCH_FACTOR = 1.35  # the recomputed forward
+TUNED_LAUNCH_FACTOR = 0.3  # compiled decoder layers fuse the elementwise kernels
+NF4_BYTES = 0.5 + 2 + 2  # read the 4-bit weight, write bf16, the matmul reads it back
+BF16 = 2
+FP32 = 4
+
+
+@dataclass(frozen=True)
+class StepTerms:
+    tensor_core_flops: float  # per token, at the bf16 tensor-core rate
+    adapter_flops: float  # per token, at the fp32 rate
+    traffic_bytes: float  # per token, elementwise reads and writes
+    per_step_bytes: float  # per optimizer step: weight reads, NF4 dequantisation, optimizer
+    launches: float  # kernels per optimizer step
+    tokens: int  # tokens per optimizer step (one GPU)
+    matmul_rows: int  # M of the matmuls: micro_batch × seq_len
+
+
+def _passes(config) -> int:
+    """Forward passes over the weights per micro-step: forward, backward (input gradients), recompute."""
+    return 3 if config.grad_checkpointing else 2
+
+
+def _layer_traffic(config) -> float:
+    """Elementwise bytes per token of one decoder layer, forward only, eager."""
+    s = config.shape
+    h, i = s.hidden_size, s.intermediate_size
+    qk = (s.num_heads + s.num_kv_heads) * s.head_dim
+    norms = (
+        2 * (BF16 + FP32 + FP32 + FP32 + FP32 + BF16 + BF16) * h
+    )  # cast, square, mean, scale, back, weight
+    rotary = 6 * 2 * BF16 * qk  # rotate_half: slice, negate, cat, two products, sum
+    mlp = (2 + 2 + 2 + 2 + 2) * i  # SiLU read/write, product reads two, writes one
+    residual = 2 * 3 * BF16 * h
+    lora = 0.0
+    if config.method != "full":
+        shapes = s.linear_shapes()
+        for t in config.target_modules:
+            d_in, d_out = shapes[t]
+            # input cast to fp32 (read bf16, write fp32), lora_A reads it; lora_B writes fp32, scaled
+            # (read + write), cast and added to the base output (read fp32 + bf16, write bf16)
+            lora += (BF16 + FP32 + FP32) * d_in + (FP32 + 2 * FP32 + FP32 + 2 * BF16) * d_out
+    return norms + rotary + mlp + residual + lora
+
+
+def _logits_traffic(config) -> float:
+    """Bytes per token of the output head's loss, forward and backward."""
+    v = config.shape.vocab_size
+    if config.profile == "tuned":  # fused linear cross-entropy: one fp32 chunk written and read
+        return 2 * FP32 * v
+    # bf16 logits, fp32 up-cast, log-softmax out, its gradient in and out, bf16 gradient to the head
+    return (BF16 + BF16 + FP32 + FP32 + FP32 + 3 * FP32 + FP32 + BF16 + BF16) * v
+
+
+def _launches(config) -> float:
+    s = config.shape
+    per_layer = BASE_LAUNCHES_PER_LAYER
+    if config.method != "full":
+        per_layer += LORA_LAUNCHES_PER_TARGET * len(config.target_modules)
+    if config.method == "qlora":
+        per_layer += NF4_LAUNCHES_PER_LINEAR * len(s.linear_shapes())
+    per_layer *= CKPT_LAUNCH_FACTOR if config.grad_checkpointing else 1.0
+    if config.profile == "tuned":
+        per_layer *= TUNED_LAUNCH_FACTOR
+    return s.num_layers * per_layer * config.grad_accum + 40  # + head, loss, optimizer
+
+
+def _per_step_bytes(config, trainable: int) -> float:
+    s = config.shape
+    micro_steps = config.grad_accum
+    passes = _passes(config)
+    if config.method == "qlora":
+        quantised = s.quantizable_params()
+        weights = quantised * NF4_BYTES + (s.total_params() - quantised) * BF16
+    else:
+        weights = s.total_params() * BF16
+    state = 8 if config.optimizer == "paged_adamw_8bit" else None
+    if config.method == "full":  # bf16 parameter, gradient, m and v: read 4, write 3
+        optimizer = trainable * (state or 7 * BF16)
+        gradients = trainable * BF16 * micro_steps
+    else:
+        optimizer = trainable * (state or 7 * FP32)
+        gradients = trainable * FP32 * micro_steps
+    return weights * passes * micro_steps + optimizer + gradients
+
+
+def step_terms(config) -> StepTerms:
+    """The physical terms of one optimizer step of `config` on one GPU (see the module docstring)."""
+    s = config.shape
+    n = float(s.matmul_params())
+    ckpt = config.grad_checkpointing
+    dense = (6.0 if config.method == "full" else 4.0) * n + (2.0 * n if ckpt else 0.0)
+    attention = 0.5 * attention_flops_per_token(s, config.seq_len) * (4.0 if ckpt else 3.0)
+    adapter, trainable = 0.0, s.total_params()
+    if config.method != "full":
+        trainable = lora_params(s, config.rank, config.target_modules)
+        adapter = (8.0 if ckpt else 6.0) * trainable
+    fwd = _layer_traffic(config) * s.num_layers
+    traffic = fwd * (4 if ckpt else 3) + _logits_traffic(config)  # backward moves about twice the forward
+    tokens = config.micro_batch * config.seq_len * config.grad_accum
+    return StepTerms(
+        tensor_core_flops=dense + attention,
+        adapter_flops=adapter,
+        traffic_bytes=traffic,
+        per_step_bytes=_per_step_bytes(config, trainable),
+        launches=_launches(config),
+        tokens=tokens,
+        matmul_rows=config.micro_batch * config.seq_len,
+    )

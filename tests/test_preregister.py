@@ -1,0 +1,59 @@
+"""Pre-registered predictions: written for a suite before it is measured, scored against the rows measured
+afterwards, never predicted again."""
+
+from __future__ import annotations
+
+import pytest
+from test_planner_fixtures import measurements, train_row
+
+from core.errors import InputError
+from planner.measured import empty_measurements
+from planner.preregister import load_predictions, out_of_sample, predict_suite, write_predictions
+
+SUITE = """
+[defaults]
+measure_steps = 3
+[[train]]
+name = "a"
+model = "llama-3.1-8b"
+method = "lora"
+micro_batch = 2
+[[train]]
+name = "b"
+model = "llama-3.2-1b"
+method = "qlora"
+targets = ["q_proj", "v_proj"]
+"""
+
+
+def test_predictions_are_scored_against_rows_measured_later(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE)
+    preds = predict_suite(suite, "h200", empty_measurements())
+    assert [p["name"] for p in preds] == ["a", "b"] and preds[0]["made_by"]["commit"]
+    assert all(p["basis"]["tokens_per_s"] == "projected" for p in preds)
+    path = tmp_path / "p.jsonl"
+    write_predictions(preds, path)
+    loaded = load_predictions(path)
+    assert loaded == preds
+    # "a" measured 10 % slower and 2 % larger than predicted; "b" not measured
+    pa = preds[0]["predicted"]
+    row = train_row(
+        micro_batch=2,
+        tokens_per_s=pa["tokens_per_s"] / 1.1,
+        peak_allocated_gib=pa["peak_allocated_gib"] / 1.02,
+    )
+    frame, summary = out_of_sample(loaded, measurements(tmp_path / "rows", [row]))
+    tps = frame[(frame["name"] == "a") & (frame["metric"] == "tokens_per_s")]["error_frac"].item()
+    assert tps == pytest.approx(0.1)
+    assert frame[frame["name"] == "b"]["measured"].isna().all()
+    by_metric = summary.set_index("metric")
+    assert by_metric.loc["tokens_per_s", "n"] == 1 and not by_metric.loc["tokens_per_s", "met"]
+    assert by_metric.loc["peak_allocated_gib", "median_abs_error"] == pytest.approx(0.02)
+
+
+def test_a_broken_predictions_file_names_file_and_row(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"name": "x"}\n')
+    with pytest.raises(InputError, match="row 1"):
+        load_predictions(path)
