@@ -23,7 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check planner benchmarks dashboards registry tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench-cpu: $(STAMP)
 	$(BIN)/peftplan bench train --suite cpu-smoke --device cpu

@@ -31,7 +31,9 @@ def lora_config(rank: int, alpha: int, targets):
     from peft import LoraConfig
 
     targets = targets if isinstance(targets, str) else list(targets)
-    return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM"
+    )
 
 
 def lora_layers(model, name: str):
@@ -86,7 +88,9 @@ def save_adapter(model, name: str, parent: str | Path, fingerprint: dict) -> Pat
     parent = Path(parent)
     model.save_pretrained(str(parent), selected_adapters=[name], safe_serialization=True)
     folder = parent if name == "default" else parent / name  # where peft puts a named adapter
-    (folder / FINGERPRINT_FILE).write_text(json.dumps({"base": fingerprint, "adapter_name": name}, indent=2) + "\n")
+    (folder / FINGERPRINT_FILE).write_text(
+        json.dumps({"base": fingerprint, "adapter_name": name}, indent=2) + "\n"
+    )
     return folder
 
 
@@ -141,8 +145,14 @@ def registered(folder: str | Path, registry: str, *, origin: dict, seed: int | N
         entry_id = found[0]["id"] if found else None
     else:
         label = f"none: random weights drawn with seed {seed} (benchmarks/adapters.py)"
-        data = {"label": label, "sha256": hashlib.sha256(label.encode()).hexdigest(), "record": {"kind": "none", "seed": seed}}
-        entry, _ = store.register(engine, adapter, data, base_fingerprint=adapter.base_fingerprint, origin=origin)
+        data = {
+            "label": label,
+            "sha256": hashlib.sha256(label.encode()).hexdigest(),
+            "record": {"kind": "none", "seed": seed},
+        }
+        entry, _ = store.register(
+            engine, adapter, data, base_fingerprint=adapter.base_fingerprint, origin=origin
+        )
         entry_id = entry["id"]
     engine.dispose()
     return {"registry_id": entry_id, "weights_sha256": adapter.weights_sha256, "registry": registry}

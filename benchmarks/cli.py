@@ -31,26 +31,50 @@ def _path_arg(text: str) -> Path:
 
 def _add_sweep_args(p: argparse.ArgumentParser, kind: str) -> None:
     p.add_argument("--suite", help=f"a built-in suite ({', '.join(suite_names())}) or a .toml file")
-    p.add_argument("--out", type=_path_arg, help="results file to append to (default data/results/SUITE.jsonl)")
+    p.add_argument(
+        "--out", type=_path_arg, help="results file to append to (default data/results/SUITE.jsonl)"
+    )
     p.add_argument("--only", help="run only entries whose name matches this glob or substring")
     p.add_argument("--device", choices=DEVICES, help="run every entry on this device")
     p.add_argument("--force", action="store_true", help="redo entries that already have an ok row")
-    p.add_argument("--timeout-s", type=number_arg(1, MAX_TIMEOUT_S, integer=True), default=None,
-                   help="per-spec limit for a single spec (default 600)")
+    p.add_argument(
+        "--timeout-s",
+        type=number_arg(1, MAX_TIMEOUT_S, integer=True),
+        default=None,
+        help="per-spec limit for a single spec (default 600)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--wait", action="store_true", help="if another sweep holds the device or output, wait for it")
-    p.add_argument("--share-device", action="store_true",
-                   help="measure even if another sweep holds the device (rows record device_shared)")
+    p.add_argument(
+        "--wait", action="store_true", help="if another sweep holds the device or output, wait for it"
+    )
+    p.add_argument(
+        "--share-device",
+        action="store_true",
+        help="measure even if another sweep holds the device (rows record device_shared)",
+    )
     p.set_defaults(func=cmd_bench, kind=kind)
 
 
 # Flags of a single training spec (the suite file's fields); None means "the spec's default".
 TRAIN_FLAGS = (
-    ("--model", str), ("--method", str), ("--rank", _INT), ("--alpha", _INT), ("--dropout", number_arg(0, 1)),
-    ("--targets", str), ("--micro-batch", _INT), ("--seq-len", _INT), ("--grad-accum", _INT),
-    ("--optimizer", str), ("--attn-impl", str), ("--profile", str), ("--warmup-steps", _INT),
-    ("--measure-steps", _INT), ("--lr", number_arg(1e-12, 10)), ("--seed", _INT), ("--checkpoint", str),
-)  # fmt: skip
+    ("--model", str),
+    ("--method", str),
+    ("--rank", _INT),
+    ("--alpha", _INT),
+    ("--dropout", number_arg(0, 1)),
+    ("--targets", str),
+    ("--micro-batch", _INT),
+    ("--seq-len", _INT),
+    ("--grad-accum", _INT),
+    ("--optimizer", str),
+    ("--attn-impl", str),
+    ("--profile", str),
+    ("--warmup-steps", _INT),
+    ("--measure-steps", _INT),
+    ("--lr", number_arg(1e-12, 10)),
+    ("--seed", _INT),
+    ("--checkpoint", str),
+)
 
 
 def register(sub) -> None:
@@ -63,8 +87,12 @@ def register(sub) -> None:
     train.add_argument("--grad-checkpointing", action="store_true", default=None)
     infer = bench_sub.add_parser("infer", help="inference benchmarks: merged vs dynamic adapters")
     _add_sweep_args(infer, "infer")
-    infer.add_argument("--register-adapters", metavar="PATH|URL", help="record the adapters the runs save or load in "
-                       "this adapter registry (rows then carry their registry ids)")  # fmt: skip
+    infer.add_argument(
+        "--register-adapters",
+        metavar="PATH|URL",
+        help="record the adapters the runs save or load in "
+        "this adapter registry (rows then carry their registry ids)",
+    )
 
     results = sub.add_parser("results", help="read result files")
     results_sub = results.add_subparsers(dest="results_command", required=True, parser_class=type(results))
@@ -75,23 +103,40 @@ def register(sub) -> None:
     check = results_sub.add_parser("check", help="list the bad lines of a results file (exit 1 if any)")
     check.add_argument("file", type=_path_arg)
     check.set_defaults(func=cmd_results_check)
-    repair = results_sub.add_parser("repair", help="move the bad lines of a results file aside (keeps a copy)")
+    repair = results_sub.add_parser(
+        "repair", help="move the bad lines of a results file aside (keeps a copy)"
+    )
     repair.add_argument("file", type=_path_arg)
     repair.set_defaults(func=cmd_results_repair)
-    compare = results_sub.add_parser("compare", help="the regression gate: a non-zero exit when NEW is worse than "
-                                     "BASELINE, or when there is nothing to compare (README, Regression gate)")
-    compare.add_argument("baseline", type=Path, help="baseline rows: a file or folder (data/regression/baselines/)")
+    compare = results_sub.add_parser(
+        "compare",
+        help="the regression gate: a non-zero exit when NEW is worse than "
+        "BASELINE, or when there is nothing to compare (README, Regression gate)",
+    )
+    compare.add_argument(
+        "baseline", type=Path, help="baseline rows: a file or folder (data/regression/baselines/)"
+    )
     compare.add_argument("new", type=Path, help="the fresh run's results file or folder")
-    compare.add_argument("--thresholds", type=Path, help="thresholds TOML (default data/regression/thresholds.toml)")
-    compare.add_argument("--accept-first-run", action="store_true",
-                         help="pass when no baseline exists for the run's device class (its first run)")
-    compare.add_argument("--summary", type=Path, help="also write the report as Markdown here (a CI job summary)")
+    compare.add_argument(
+        "--thresholds", type=Path, help="thresholds TOML (default data/regression/thresholds.toml)"
+    )
+    compare.add_argument(
+        "--accept-first-run",
+        action="store_true",
+        help="pass when no baseline exists for the run's device class (its first run)",
+    )
+    compare.add_argument(
+        "--summary", type=Path, help="also write the report as Markdown here (a CI job summary)"
+    )
     compare.set_defaults(func=cmd_results_compare)
 
 
 def _spec_flags(args) -> dict:
     """The single-spec flags given on the command line (name -> value)."""
-    values = {f.lstrip("-").replace("-", "_"): getattr(args, f.lstrip("-").replace("-", "_"), None) for f, _ in TRAIN_FLAGS}
+    values = {
+        f.lstrip("-").replace("-", "_"): getattr(args, f.lstrip("-").replace("-", "_"), None)
+        for f, _ in TRAIN_FLAGS
+    }
     values["grad_checkpointing"] = getattr(args, "grad_checkpointing", None)
     return {k: v for k, v in values.items() if v is not None}
 
@@ -99,8 +144,11 @@ def _spec_flags(args) -> dict:
 def _single_entry(args) -> list:
     values = _spec_flags(args)
     if "model" not in values or "method" not in values:
-        raise InputError("give --suite, or at least --model and --method", field="--model/--method",
-                         accepted=f"methods {', '.join(METHODS)}")  # fmt: skip
+        raise InputError(
+            "give --suite, or at least --model and --method",
+            field="--model/--method",
+            accepted=f"methods {', '.join(METHODS)}",
+        )
     if "targets" in values and values["targets"] != "all-linear":
         values["targets"] = tuple(values["targets"].split(","))
     values["name"] = f"{values['model']}-{values['method']}"
@@ -109,10 +157,16 @@ def _single_entry(args) -> list:
 
 
 def _suite_entries(args) -> list:
-    given = [f"--{k.replace('_', '-')}" for k in _spec_flags(args)] + (["--timeout-s"] if args.timeout_s else [])
+    given = [f"--{k.replace('_', '-')}" for k in _spec_flags(args)] + (
+        ["--timeout-s"] if args.timeout_s else []
+    )
     if given:
-        raise InputError("single-spec flags do nothing beside --suite", field=given[0], accepted="--suite with "
-                         "--only, --device, --out, --force; or a single spec's flags without --suite")  # fmt: skip
+        raise InputError(
+            "single-spec flags do nothing beside --suite",
+            field=given[0],
+            accepted="--suite with "
+            "--only, --device, --out, --force; or a single spec's flags without --suite",
+        )
     entries = load_suite(args.suite, args.kind, only=args.only, device=args.device)
     return entries
 
@@ -125,23 +179,36 @@ def cmd_bench(args) -> int:
     elif args.kind == "train":
         entries, default_out = _single_entry(args), RESULTS_DIR / "adhoc.jsonl"
     else:
-        raise InputError("give --suite", field="--suite", accepted=", ".join(suite_names()) + " or a .toml file")
+        raise InputError(
+            "give --suite", field="--suite", accepted=", ".join(suite_names()) + " or a .toml file"
+        )
     if getattr(args, "register_adapters", None):
         entries = [replace(e, spec=replace(e.spec, register=args.register_adapters)) for e in entries]
     out = check_writable(args.out or default_out)
     if not entries:
-        raise InputError(f"the suite has no {args.kind} entries", file=args.suite, accepted=f"[[{args.kind}]] tables")
+        raise InputError(
+            f"the suite has no {args.kind} entries", file=args.suite, accepted=f"[[{args.kind}]] tables"
+        )
     devices = {e.spec.device for e in entries}
     device = next(iter(devices)) if len(devices) == 1 else None
     device_name = device_name_without_torch(device) if device else None
     with sweep_locks(out, device, wait=args.wait, share_device=args.share_device) as device_shared:
-        summary = run_sweep(entries, out, device_name=device_name, force=args.force, progress=not args.no_progress,
-                            device_shared=device_shared)  # fmt: skip
+        summary = run_sweep(
+            entries,
+            out,
+            device_name=device_name,
+            force=args.force,
+            progress=not args.no_progress,
+            device_shared=device_shared,
+        )
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items())) or "nothing run"
     collected = f"{summary.collected} collected from a killed run; " if summary.collected else ""
     print(f"{counts}; {collected}{summary.skipped} skipped; rows in {out}", file=sys.stderr)
     if summary.stopped:
-        print(f"peftplan: error: sweep stopped: {summary.stopped}; run it again once there is room", file=sys.stderr)
+        print(
+            f"peftplan: error: sweep stopped: {summary.stopped}; run it again once there is room",
+            file=sys.stderr,
+        )
         return 1
     return 0 if set(summary.counts) <= {"ok"} else 1
 

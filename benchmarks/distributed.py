@@ -45,8 +45,17 @@ def worker_command(entry, request: Path, result: Path) -> list[str]:
     n = num_processes(entry)
     if n == 1:
         return [sys.executable, "-m", "benchmarks.worker", str(request), str(result)]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-            "-m", "benchmarks.distributed", str(request), str(result)]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={n}",
+        "-m",
+        "benchmarks.distributed",
+        str(request),
+        str(result),
+    ]
 
 
 def worker_env(entry, env: dict[str, str]) -> dict[str, str]:

@@ -51,16 +51,43 @@ ADAPTER = "a0"  # name of the (first) adapter
 # build_s, base_weights_gib and weights_gib.
 TASK_METRICS = {
     "prefill": ("prefill_tokens_per_s", "ttft_ms", "peak_allocated_gib", "peak_reserved_gib"),
-    "decode": ("ms_per_token", "decode_tokens_per_s", "step_ms_p50", "ttft_ms", "generate_s", "peak_allocated_gib",
-               "peak_reserved_gib", "energy_j_per_token"),
-    "merge": ("merge_s", "merge_adapter_s", "unmerge_s", "unmerge_weight_rel_diff", "weights_dynamic_gib",
-              "merge_method"),
-    "adapters": ("adapter_load_s", "switch_ms", "hotswap_ms", "adapter_mib", "adapter_file_mib",
-                 "resident_adapters"),
+    "decode": (
+        "ms_per_token",
+        "decode_tokens_per_s",
+        "step_ms_p50",
+        "ttft_ms",
+        "generate_s",
+        "peak_allocated_gib",
+        "peak_reserved_gib",
+        "energy_j_per_token",
+    ),
+    "merge": (
+        "merge_s",
+        "merge_adapter_s",
+        "unmerge_s",
+        "unmerge_weight_rel_diff",
+        "weights_dynamic_gib",
+        "merge_method",
+    ),
+    "adapters": (
+        "adapter_load_s",
+        "switch_ms",
+        "hotswap_ms",
+        "adapter_mib",
+        "adapter_file_mib",
+        "resident_adapters",
+    ),
     "mixed": ("ms_per_token", "decode_tokens_per_s", "ttft_ms", "peak_allocated_gib", "distinct_adapters"),
-    "fidelity": ("logit_rel_diff_max", "logit_rel_diff_mean", "token_agreement", "logit_abs_diff_max",
-                 "adapter_rel_diff_mean", "merge_s", "merge_method"),
-}  # fmt: skip
+    "fidelity": (
+        "logit_rel_diff_max",
+        "logit_rel_diff_mean",
+        "token_agreement",
+        "logit_abs_diff_max",
+        "adapter_rel_diff_mean",
+        "merge_s",
+        "merge_method",
+    ),
+}
 COMMON_METRICS = ("build_s", "base_weights_gib", "weights_gib")
 # Figures that are null by design on the CPU (no allocator ledger, no NVML energy counter).
 NULL_ON_CPU = ("peak_allocated_gib", "energy_j_per_token")
@@ -68,8 +95,10 @@ NULL_ON_CPU = ("peak_allocated_gib", "energy_j_per_token")
 
 def merge_method(spec: InferSpec) -> str:
     if spec.base == "nf4":
-        return ("peft merge_and_unload into bitsandbytes NF4: each weight dequantised to bf16, the fp32 LoRA "
-                "delta added, re-quantised to NF4 (double quantisation) via host memory; the merged model stays 4-bit")  # fmt: skip
+        return (
+            "peft merge_and_unload into bitsandbytes NF4: each weight dequantised to bf16, the fp32 LoRA "
+            "delta added, re-quantised to NF4 (double quantisation) via host memory; the merged model stays 4-bit"
+        )
     return f"peft merge_and_unload: W += (alpha/r)·B·A in place, in {spec.dtype}"
 
 
@@ -84,7 +113,9 @@ def keep_nf4_layout(model) -> None:
 
 def build_base(spec: InferSpec):
     """The base model in eval mode with generation caching on; returns (model, figures)."""
-    model, build_s = build_model(spec.model, spec.base, spec.device, seed=spec.seed, checkpoint=spec.checkpoint)
+    model, build_s = build_model(
+        spec.model, spec.base, spec.device, seed=spec.seed, checkpoint=spec.checkpoint
+    )
     if spec.dtype == "fp32":
         model = model.float()
     if spec.device == "cpu":
@@ -103,7 +134,9 @@ def first_adapter(model, spec: InferSpec, base_fp: dict):
     """The spec's saved adapter (fingerprint-checked) or a random one, as adapter ADAPTER."""
     if spec.adapter is not None:
         return load_adapter(model, spec.adapter, ADAPTER, base_fp, spec.allow_mismatch)
-    return add_random_adapter(model, ADAPTER, rank=spec.rank, alpha=spec.alpha, targets=spec.targets, seed=spec.seed)
+    return add_random_adapter(
+        model, ADAPTER, rank=spec.rank, alpha=spec.alpha, targets=spec.targets, seed=spec.seed
+    )
 
 
 def compute_dtype(spec: InferSpec) -> torch.dtype:
@@ -146,11 +179,28 @@ def run_generation(model, spec: InferSpec, new_tokens: int, adapter_names: list[
     vocab = shape_of(spec.model, spec.checkpoint).vocab_size
     ids = prompts(spec.batch, spec.prompt_len, vocab, spec.device, spec.seed)
     static = spec.profile == "tuned" and new_tokens > 1  # prefill alone has no decode step to compile
-    metrics = measure_generation(model, ids, new_tokens=new_tokens, static=static, warmup=spec.warmup,
-                                 repeats=spec.repeats, device=spec.device, adapter_names=adapter_names)  # fmt: skip
-    if spec.profile == "tuned":  # where a tuned run's time goes ($PEFTPLAN_PROFILE_OUT; eager runs are not asked)
-        profile_generation(model, ids, new_tokens, static=static, device=spec.device, adapter_names=adapter_names,
-                           label=f"{spec.model} {spec.base} {spec.mode} {spec.task} b{spec.batch} {spec.profile}")
+    metrics = measure_generation(
+        model,
+        ids,
+        new_tokens=new_tokens,
+        static=static,
+        warmup=spec.warmup,
+        repeats=spec.repeats,
+        device=spec.device,
+        adapter_names=adapter_names,
+    )
+    if (
+        spec.profile == "tuned"
+    ):  # where a tuned run's time goes ($PEFTPLAN_PROFILE_OUT; eager runs are not asked)
+        profile_generation(
+            model,
+            ids,
+            new_tokens,
+            static=static,
+            device=spec.device,
+            adapter_names=adapter_names,
+            label=f"{spec.model} {spec.base} {spec.mode} {spec.task} b{spec.batch} {spec.profile}",
+        )
     return metrics
 
 
@@ -162,22 +212,28 @@ def run_prefill(model, spec: InferSpec, base_fp: dict) -> dict:
 
 def run_decode(model, spec: InferSpec, base_fp: dict) -> dict:
     # eager decode at small batches is host-bound: record how fast this host issues kernels beside it
-    return run_generation(model, spec, new_tokens=spec.new_tokens) | {"kernel_launch_us": launch_overhead_us(spec.device)}
+    return run_generation(model, spec, new_tokens=spec.new_tokens) | {
+        "kernel_launch_us": launch_overhead_us(spec.device)
+    }
 
 
 def run_mixed(model, spec: InferSpec, base_fp: dict) -> dict:
     """A batch whose rows are spread round-robin over n_adapters resident adapters (peft's adapter_names)."""
     names = [ADAPTER] + [f"a{i}" for i in range(1, spec.n_adapters)]
     for i, name in enumerate(names[1:], start=1):
-        model = add_random_adapter(model, name, rank=spec.rank, alpha=spec.alpha, targets=spec.targets,
-                                   seed=spec.seed + i)  # fmt: skip
+        model = add_random_adapter(
+            model, name, rank=spec.rank, alpha=spec.alpha, targets=spec.targets, seed=spec.seed + i
+        )
     resident = {"distinct_adapters": len(names), "weights_gib": weights_gib(model, spec.device)}
     rows = [names[i % len(names)] for i in range(spec.batch)]
     if spec.profile == "tuned":  # the rows' adapters are set on the layers: generate gets no adapter_names
         resident["tuned_applied"] = serve_tuned(model, spec, rows)
         rows = None
-    return run_generation(model, spec, new_tokens=spec.new_tokens, adapter_names=rows) | resident | {
-        "kernel_launch_us": launch_overhead_us(spec.device)}
+    return (
+        run_generation(model, spec, new_tokens=spec.new_tokens, adapter_names=rows)
+        | resident
+        | {"kernel_launch_us": launch_overhead_us(spec.device)}
+    )
 
 
 def run_fidelity(model, spec: InferSpec, base_fp: dict) -> dict:
@@ -185,8 +241,13 @@ def run_fidelity(model, spec: InferSpec, base_fp: dict) -> dict:
     scored teacher-forced by both (so every position compares the same context)."""
     vocab = shape_of(spec.model, spec.checkpoint).vocab_size
     ids = prompts(spec.batch, spec.prompt_len, vocab, spec.device, spec.seed)
-    seq = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=spec.new_tokens,
-                         min_new_tokens=spec.new_tokens, do_sample=False)  # fmt: skip
+    seq = model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=spec.new_tokens,
+        min_new_tokens=spec.new_tokens,
+        do_sample=False,
+    )
     dynamic = continuation_logits(model, seq, spec.new_tokens)
     with model.disable_adapter():
         base = continuation_logits(model, seq, spec.new_tokens)
@@ -195,8 +256,14 @@ def run_fidelity(model, spec: InferSpec, base_fp: dict) -> dict:
     merged_model, merge_s = timed(spec.device, model.merge_and_unload)
     figures = compare_logits(dynamic, continuation_logits(merged_model, seq, spec.new_tokens))
     del dynamic  # weights_gib below counts the merged model's tensors only
-    return {**figures, "adapter_rel_diff_mean": effect, "merge_s": merge_s, "merge_method": merge_method(spec),
-            "weights_gib": weights_gib(merged_model, spec.device), "measured_runs": 1}  # fmt: skip
+    return {
+        **figures,
+        "adapter_rel_diff_mean": effect,
+        "merge_s": merge_s,
+        "merge_method": merge_method(spec),
+        "weights_gib": weights_gib(merged_model, spec.device),
+        "measured_runs": 1,
+    }
 
 
 def run_merge(model, spec: InferSpec, base_fp: dict) -> dict:
@@ -207,8 +274,9 @@ def run_merge(model, spec: InferSpec, base_fp: dict) -> dict:
     drift = None
     for i in range(spec.warmup + spec.repeats):
         if i:
-            model = add_random_adapter(model, ADAPTER, rank=spec.rank, alpha=spec.alpha, targets=spec.targets,
-                                       seed=spec.seed + i)  # fmt: skip
+            model = add_random_adapter(
+                model, ADAPTER, rank=spec.rank, alpha=spec.alpha, targets=spec.targets, seed=spec.seed + i
+            )
         probe = lora_layers(model, ADAPTER)[0]
         before = base_weight(probe).float().clone()
         _, merge_adapter_s = timed(spec.device, model.merge_adapter)
@@ -217,12 +285,20 @@ def run_merge(model, spec: InferSpec, base_fp: dict) -> dict:
         drift = float((after - before).norm() / before.norm())  # what a merge + unmerge leaves behind
         model, merge_s = timed(spec.device, model.merge_and_unload)
         if i >= spec.warmup:
-            for key, value in (("merge_adapter_s", merge_adapter_s), ("unmerge_s", unmerge_s), ("merge_s", merge_s)):
+            for key, value in (
+                ("merge_adapter_s", merge_adapter_s),
+                ("unmerge_s", unmerge_s),
+                ("merge_s", merge_s),
+            ):
                 times[key].append(value)
     gc.collect()
-    return {**{k: statistics.median(v) for k, v in times.items()}, "unmerge_weight_rel_diff": drift,
-            "weights_dynamic_gib": weights_dynamic, "weights_gib": weights_gib(model, spec.device),
-            "merge_method": merge_method(spec)}  # fmt: skip
+    return {
+        **{k: statistics.median(v) for k, v in times.items()},
+        "unmerge_weight_rel_diff": drift,
+        "weights_dynamic_gib": weights_dynamic,
+        "weights_gib": weights_gib(model, spec.device),
+        "merge_method": merge_method(spec),
+    }
 
 
 def run_adapters(model, spec: InferSpec, base_fp: dict) -> dict:
@@ -232,24 +308,31 @@ def run_adapters(model, spec: InferSpec, base_fp: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="peftplan-adapters-") as tmp:
         folders = {ADAPTER: save_adapter(model, ADAPTER, Path(tmp), base_fp)}
         for i, name in enumerate(names[1:], start=1):  # made, saved, dropped: they live on disk only
-            model = add_random_adapter(model, name, rank=spec.rank, alpha=spec.alpha, targets=spec.targets,
-                                       seed=spec.seed + i)  # fmt: skip
+            model = add_random_adapter(
+                model, name, rank=spec.rank, alpha=spec.alpha, targets=spec.targets, seed=spec.seed + i
+            )
             folders[name] = save_adapter(model, name, Path(tmp), base_fp)
             model.delete_adapter(name)
         records = register_saved(spec, folders)  # untimed: before any measurement
         model.set_adapter(ADAPTER)
         load_s = []
         for i in runs:
-            _, seconds = timed(spec.device, lambda i=i: load_adapter(model, folders[names[1]], f"load{i}", base_fp))
+            _, seconds = timed(
+                spec.device, lambda i=i: load_adapter(model, folders[names[1]], f"load{i}", base_fp)
+            )
             resident_bytes = adapter_bytes(model, f"load{i}")
             model.delete_adapter(f"load{i}")
             load_s.append(seconds)
         for name in names[1:]:
             load_adapter(model, folders[name], name, base_fp)
-        switch_s = [timed(spec.device, lambda i=i: model.set_adapter(names[(i + 1) % len(names)]))[1] for i in runs]
+        switch_s = [
+            timed(spec.device, lambda i=i: model.set_adapter(names[(i + 1) % len(names)]))[1] for i in runs
+        ]
         model.set_adapter(ADAPTER)
-        swap_s = [timed(spec.device, lambda i=i: hotswap(model, folders[names[1 - i % 2]], ADAPTER, base_fp))[1]
-                  for i in runs]  # fmt: skip
+        swap_s = [
+            timed(spec.device, lambda i=i: hotswap(model, folders[names[1 - i % 2]], ADAPTER, base_fp))[1]
+            for i in runs
+        ]
         file_mib = file_bytes(folders[ADAPTER]) / MIB
     keep = slice(spec.warmup, None)
     return {
@@ -269,13 +352,26 @@ def register_saved(spec: InferSpec, folders: dict[str, Path]) -> list[dict]:
     adapter registry, each pointing back at this spec's hash; returns what the row keeps of them."""
     if spec.register is None:
         return []
-    origin = {"kind": "infer", "spec_hash": spec.hash, "task": spec.task, "folder": "temporary (removed after the run)"}
-    return [registered(folder, spec.register, origin=origin | {"adapter": name}, seed=spec.seed + i)
-            for i, (name, folder) in enumerate(folders.items())]  # fmt: skip
+    origin = {
+        "kind": "infer",
+        "spec_hash": spec.hash,
+        "task": spec.task,
+        "folder": "temporary (removed after the run)",
+    }
+    return [
+        registered(folder, spec.register, origin=origin | {"adapter": name}, seed=spec.seed + i)
+        for i, (name, folder) in enumerate(folders.items())
+    ]
 
 
-TASKS = {"prefill": run_prefill, "decode": run_decode, "merge": run_merge, "adapters": run_adapters,
-         "mixed": run_mixed, "fidelity": run_fidelity}  # fmt: skip
+TASKS = {
+    "prefill": run_prefill,
+    "decode": run_decode,
+    "merge": run_merge,
+    "adapters": run_adapters,
+    "mixed": run_mixed,
+    "fidelity": run_fidelity,
+}
 
 
 def run_infer(spec: InferSpec) -> dict:

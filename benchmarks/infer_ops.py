@@ -40,7 +40,9 @@ from benchmarks.measure import (
     window_figures,
 )
 
-WARMUP_TOKENS = 4  # eager warm-up runs: prefill and a few decode steps at the measured shapes load the kernels
+WARMUP_TOKENS = (
+    4  # eager warm-up runs: prefill and a few decode steps at the measured shapes load the kernels
+)
 
 
 class TokenClock(LogitsProcessor):
@@ -86,13 +88,27 @@ def hf_model(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def generate_once(model, ids: torch.Tensor, new_tokens: int, *, static: bool, device: str,
-                  adapter_names: list[str] | None = None, extra: list | None = None) -> dict:  # fmt: skip
+def generate_once(
+    model,
+    ids: torch.Tensor,
+    new_tokens: int,
+    *,
+    static: bool,
+    device: str,
+    adapter_names: list[str] | None = None,
+    extra: list | None = None,
+) -> dict:
     """One timed greedy generate call of exactly `new_tokens` tokens (`extra`: more logits processors)."""
     clock = TokenClock(device)
     processors = LogitsProcessorList([clock, *(extra or [])])
-    kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "max_new_tokens": new_tokens,
-              "min_new_tokens": new_tokens, "do_sample": False, "logits_processor": processors}  # fmt: skip
+    kwargs = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "max_new_tokens": new_tokens,
+        "min_new_tokens": new_tokens,
+        "do_sample": False,
+        "logits_processor": processors,
+    }
     if static:
         kwargs["cache_implementation"] = "static"
     if adapter_names is not None:
@@ -105,25 +121,46 @@ def generate_once(model, ids: torch.Tensor, new_tokens: int, *, static: bool, de
     total_s = time.perf_counter() - start
     marks = clock.seconds()
     if len(marks) != new_tokens or out.shape[1] != ids.shape[1] + new_tokens:
-        raise RuntimeError(f"generate made {out.shape[1] - ids.shape[1]} tokens ({len(marks)} stamps), "
-                           f"asked for exactly {new_tokens}")  # fmt: skip
+        raise RuntimeError(
+            f"generate made {out.shape[1] - ids.shape[1]} tokens ({len(marks)} stamps), "
+            f"asked for exactly {new_tokens}"
+        )
     steps_s = [b - a for a, b in zip(marks[:-1], marks[1:], strict=True)]
-    return {"ttft_s": marks[0], "decode_s": marks[-1] - marks[0], "steps_s": steps_s, "total_s": total_s, "tokens": out}
+    return {
+        "ttft_s": marks[0],
+        "decode_s": marks[-1] - marks[0],
+        "steps_s": steps_s,
+        "total_s": total_s,
+        "tokens": out,
+    }
 
 
-def measure_generation(model, ids: torch.Tensor, *, new_tokens: int, static: bool, warmup: int, repeats: int,
-                       device: str, adapter_names: list[str] | None = None) -> dict:  # fmt: skip
+def measure_generation(
+    model,
+    ids: torch.Tensor,
+    *,
+    new_tokens: int,
+    static: bool,
+    warmup: int,
+    repeats: int,
+    device: str,
+    adapter_names: list[str] | None = None,
+) -> dict:
     """Warm-up runs, then `repeats` measured runs (peak memory reset before them); medians of the figures.
     new_tokens = 1 measures prefill (time to first token) only. `static`: the compiled static-cache path."""
     # A compiled static-cache run must warm up at the measured length (another length is another graph).
     warm_tokens = new_tokens if static else min(new_tokens, WARMUP_TOKENS)
-    warm = [generate_once(model, ids, warm_tokens, static=static, device=device, adapter_names=adapter_names)
-            for _ in range(warmup)]  # fmt: skip
+    warm = [
+        generate_once(model, ids, warm_tokens, static=static, device=device, adapter_names=adapter_names)
+        for _ in range(warmup)
+    ]
     reset_peak_memory(device)
     meter = EnergyMeter(device)
     with meter.measure() as energy:
-        runs = [generate_once(model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names)
-                for _ in range(repeats)]  # fmt: skip
+        runs = [
+            generate_once(model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names)
+            for _ in range(repeats)
+        ]
     batch, prompt_len = ids.shape
     ttft_s = statistics.median(r["ttft_s"] for r in runs)
     total_s = statistics.median(r["total_s"] for r in runs)
@@ -133,15 +170,21 @@ def measure_generation(model, ids: torch.Tensor, *, new_tokens: int, static: boo
         **window_figures("prefill_tokens_per_s", [batch * prompt_len / r["ttft_s"] for r in runs]),
         "generate_s": total_s,
         **peak_memory(device),
-        "energy_j_per_token": None if energy["joules"] is None else energy["joules"] / (repeats * batch * new_tokens),
+        "energy_j_per_token": None
+        if energy["joules"] is None
+        else energy["joules"] / (repeats * batch * new_tokens),
     }
     if new_tokens > 1:
         step_s = statistics.median(r["decode_s"] / (new_tokens - 1) for r in runs)
         steps_ms = [s * 1000 for r in runs for s in r["steps_s"]]
-        metrics |= {"ms_per_token": step_s * 1000, "decode_tokens_per_s": batch / step_s,
-                    "ms_per_token_spread": _spread_ms(runs, new_tokens),
-                    **window_figures("ms_per_token", [r["decode_s"] / (new_tokens - 1) * 1000 for r in runs]),
-                    "step_ms_p50": percentile(steps_ms, 50), "step_ms_p90": percentile(steps_ms, 90)}  # fmt: skip
+        metrics |= {
+            "ms_per_token": step_s * 1000,
+            "decode_tokens_per_s": batch / step_s,
+            "ms_per_token_spread": _spread_ms(runs, new_tokens),
+            **window_figures("ms_per_token", [r["decode_s"] / (new_tokens - 1) * 1000 for r in runs]),
+            "step_ms_p50": percentile(steps_ms, 50),
+            "step_ms_p90": percentile(steps_ms, 90),
+        }
     if static:
         compiled = hasattr(hf_model(model), "_compiled_call")
         metrics |= {"compiled": compiled, "compile_s": warm[0]["total_s"] - total_s if compiled else None}
@@ -174,7 +217,9 @@ def compare_logits(reference: torch.Tensor, other: torch.Tensor) -> dict:
     }
 
 
-PROFILE_ENV = "PEFTPLAN_PROFILE_OUT"  # a file: one more generate call per spec is profiled, its summary appended
+PROFILE_ENV = (
+    "PEFTPLAN_PROFILE_OUT"  # a file: one more generate call per spec is profiled, its summary appended
+)
 PROFILE_ROWS = 25
 PROFILE_STEPS = 8  # decode steps recorded (the last ones of the call): the profile stays small at any length
 
@@ -190,8 +235,16 @@ class _ProfilerStep(LogitsProcessor):
         return scores
 
 
-def profile_generation(model, ids: torch.Tensor, new_tokens: int, *, static: bool, device: str, label: str,
-                       adapter_names: list[str] | None = None) -> None:  # fmt: skip
+def profile_generation(
+    model,
+    ids: torch.Tensor,
+    new_tokens: int,
+    *,
+    static: bool,
+    device: str,
+    label: str,
+    adapter_names: list[str] | None = None,
+) -> None:
     """Where the time of one (warm) generate call goes, by operator, appended to $PEFTPLAN_PROFILE_OUT when set
     (after the measured runs: the figures of the row are not taken under the profiler)."""
     import os
@@ -200,7 +253,9 @@ def profile_generation(model, ids: torch.Tensor, new_tokens: int, *, static: boo
     if not path:
         return
     try:
-        summary = _profile_summary(model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names)
+        summary = _profile_summary(
+            model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names
+        )
     except Exception as exc:  # noqa: BLE001 — a failed profile must not cost the measured row
         summary = f"profiling failed: {type(exc).__name__}: {exc}"
     with open(path, "a") as fh:
@@ -214,9 +269,18 @@ def _profile_summary(model, ids, new_tokens: int, *, static: bool, device: str, 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
     steps = min(PROFILE_STEPS, max(new_tokens - 2, 1))
     wait = 0 if new_tokens == 1 else new_tokens - 1 - steps
-    with profile(activities=activities, schedule=schedule(wait=wait, warmup=0, active=steps, repeat=1)) as prof:
-        generate_once(model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names,
-                      extra=[_ProfilerStep(prof)])  # fmt: skip
+    with profile(
+        activities=activities, schedule=schedule(wait=wait, warmup=0, active=steps, repeat=1)
+    ) as prof:
+        generate_once(
+            model,
+            ids,
+            new_tokens,
+            static=static,
+            device=device,
+            adapter_names=adapter_names,
+            extra=[_ProfilerStep(prof)],
+        )
     table = prof.key_averages()
     sort = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
     try:

@@ -58,8 +58,12 @@ class InferSpec:
                 "bad value", field="allow_mismatch", value=self.allow_mismatch, accepted="true or false"
             )
         if self.profile == "tuned" and self.warmup < 1:
-            raise InputError("the first compiled call compiles: it must be a warm-up run", field="warmup",
-                             value=self.warmup, accepted="1 or more with profile 'tuned'")  # fmt: skip
+            raise InputError(
+                "the first compiled call compiles: it must be a warm-up run",
+                field="warmup",
+                value=self.warmup,
+                accepted="1 or more with profile 'tuned'",
+            )
         self._check_adapter()
         check_memory_cap(self)
         if self.register is not None:
@@ -82,8 +86,12 @@ class InferSpec:
                 accepted="no adapter here",
             )
         if not (Path(self.adapter) / "adapter_config.json").is_file():
-            raise InputError("adapter folder has no adapter_config.json", field="adapter", value=self.adapter,
-                             accepted="a folder saved with peft's save_pretrained")  # fmt: skip
+            raise InputError(
+                "adapter folder has no adapter_config.json",
+                field="adapter",
+                value=self.adapter,
+                accepted="a folder saved with peft's save_pretrained",
+            )
 
     def to_dict(self) -> dict:
         """The flat fields, JSON-ready (what rows store and the hash covers)."""
@@ -110,7 +118,12 @@ def check_registry(location: object) -> None:
     from registry.db import url_of
 
     if not isinstance(location, str) or not location.strip():
-        raise InputError("bad value", field="register", value=location, accepted="a registry file path or URL")
+        raise InputError(
+            "bad value", field="register", value=location, accepted="a registry file path or URL"
+        )
     if url_of(location).password is not None:  # the spec is written into every row
-        raise InputError("a password in the registry URL would be written into every result row", field="register",
-                         accepted="a URL without a password (PGPASSWORD or ~/.pgpass hold it)")  # fmt: skip
+        raise InputError(
+            "a password in the registry URL would be written into every result row",
+            field="register",
+            accepted="a URL without a password (PGPASSWORD or ~/.pgpass hold it)",
+        )

@@ -119,8 +119,12 @@ def start_fresh(command: list[str], log: Path, env: dict[str, str]) -> Worker:
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.launch", str(os.getpid()), *command],
-            stdout=err, stderr=err, env=env, cwd=REPO_ROOT, start_new_session=True,
-        )  # fmt: skip
+            stdout=err,
+            stderr=err,
+            env=env,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
     return _Fresh(proc)
 
 
@@ -183,9 +187,10 @@ class Launcher:
         if forkserver._forkserver._forkserver_pid != self._server_pid:
             raise RuntimeError("the server exited")
         process = self._context.Process(
-            target=_forked_worker, name=f"worker {entry.name}",
+            target=_forked_worker,
+            name=f"worker {entry.name}",
             args=([str(request), str(result)], str(log), env, str(REPO_ROOT), self._server_pid),
-        )  # fmt: skip
+        )
         with _main_left_out():
             process.start()
         return _Forked(process)

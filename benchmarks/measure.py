@@ -226,8 +226,13 @@ def device_provenance(device: str) -> dict:
         }
     import platform
 
-    return {"device_name": "cpu", "cpu": platform.processor() or platform.machine(), "cuda": None, "driver": None,
-            "cpu_threads": torch.get_num_threads()}  # fmt: skip
+    return {
+        "device_name": "cpu",
+        "cpu": platform.processor() or platform.machine(),
+        "cuda": None,
+        "driver": None,
+        "cpu_threads": torch.get_num_threads(),
+    }
 
 
 def is_oom(exc: BaseException) -> bool:

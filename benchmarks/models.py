@@ -58,7 +58,9 @@ def _default_dtype(dtype: torch.dtype):
         torch.set_default_dtype(previous)
 
 
-def quantize_linears_nf4(module: torch.nn.Module, device: str, quant_storage: torch.dtype = torch.uint8) -> None:
+def quantize_linears_nf4(
+    module: torch.nn.Module, device: str, quant_storage: torch.dtype = torch.uint8
+) -> None:
     """Swap every nn.Linear inside `module` for a bitsandbytes NF4 Linear4bit built from its weights.
     The bf16 weight is dropped as soon as its 4-bit copy exists. `quant_storage` is the dtype the packed 4-bit
     data is stored as: bf16 lets FSDP shard it like the model's other tensors (benchmarks/train_fsdp.py)."""
@@ -69,11 +71,23 @@ def quantize_linears_nf4(module: torch.nn.Module, device: str, quant_storage: to
             if type(child) is not torch.nn.Linear:
                 continue
             with torch.device("meta"):  # no bf16-sized placeholder allocation
-                q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
-                                      compute_dtype=torch.bfloat16, compress_statistics=True, quant_type="nf4",
-                                      quant_storage=quant_storage)
-            weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, compress_statistics=True,
-                                       quant_type="nf4", module=q, quant_storage=quant_storage)
+                q = bnb.nn.Linear4bit(
+                    child.in_features,
+                    child.out_features,
+                    bias=child.bias is not None,
+                    compute_dtype=torch.bfloat16,
+                    compress_statistics=True,
+                    quant_type="nf4",
+                    quant_storage=quant_storage,
+                )
+            weight = bnb.nn.Params4bit(
+                child.weight.data,
+                requires_grad=False,
+                compress_statistics=True,
+                quant_type="nf4",
+                module=q,
+                quant_storage=quant_storage,
+            )
             q.weight = weight.to(device)  # quantises (bnb quantises on the first move to a real device)
             if child.bias is not None:
                 q.bias = torch.nn.Parameter(child.bias.data, requires_grad=False)
@@ -87,19 +101,29 @@ def _decoder_layer_class(model):
     return getattr(module, name)
 
 
-def build_random(model: str, quant: str, device: str, attn_impl: str = "sdpa", seed: int = 0,
-                 quant_storage: torch.dtype = torch.uint8):  # fmt: skip
+def build_random(
+    model: str,
+    quant: str,
+    device: str,
+    attn_impl: str = "sdpa",
+    seed: int = 0,
+    quant_storage: torch.dtype = torch.uint8,
+):
     """A random-init model of a catalog shape on `device`, bf16 or NF4 (see the module docstring)."""
     shape = get_shape(model)
     config = hf_config(shape)
     torch.manual_seed(seed)
     if quant == "bf16":
         with torch.device(device):
-            return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation=attn_impl)
+            return AutoModelForCausalLM.from_config(
+                config, dtype=torch.bfloat16, attn_implementation=attn_impl
+            )
     # NF4: a skeleton with no decoder layers (embeddings, final norm, head, rotary tables), then layer by layer.
     config.num_hidden_layers = 0
     with torch.device(device):
-        skeleton = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation=attn_impl)
+        skeleton = AutoModelForCausalLM.from_config(
+            config, dtype=torch.bfloat16, attn_implementation=attn_impl
+        )
     config.num_hidden_layers = shape.num_layers
     layer_cls = _decoder_layer_class(skeleton)
     for idx in range(shape.num_layers):
@@ -116,8 +140,12 @@ def load_checkpoint(path: str, quant: str, device: str, attn_impl: str = "sdpa")
     """A local folder with real weights (safetensors), through from_pretrained; NF4 via BitsAndBytesConfig."""
     from transformers import BitsAndBytesConfig
 
-    kwargs = {"dtype": torch.bfloat16, "attn_implementation": attn_impl, "device_map": {"": device},
-              "use_safetensors": True}  # fmt: skip
+    kwargs = {
+        "dtype": torch.bfloat16,
+        "attn_implementation": attn_impl,
+        "device_map": {"": device},
+        "use_safetensors": True,
+    }
     if quant == "nf4":
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
@@ -129,8 +157,15 @@ def load_checkpoint(path: str, quant: str, device: str, attn_impl: str = "sdpa")
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)
 
 
-def build_model(model: str, quant: str, device: str, *, attn_impl: str = "sdpa", seed: int = 0,
-                checkpoint: str | None = None):  # fmt: skip
+def build_model(
+    model: str,
+    quant: str,
+    device: str,
+    *,
+    attn_impl: str = "sdpa",
+    seed: int = 0,
+    checkpoint: str | None = None,
+):
     """Build (or load) the base model; returns (model, build_s)."""
     if quant not in QUANTS:
         raise ValueError(f"quant must be one of {QUANTS}, got {quant!r}")
@@ -152,9 +187,15 @@ def shape_of(model: str, checkpoint: str | None = None) -> ModelShape:
     cfg = AutoConfig.from_pretrained(checkpoint)
     family = cfg.model_type if cfg.model_type in CONFIGS else "llama"
     return ModelShape(
-        name=model, family=family, hidden_size=cfg.hidden_size, num_layers=cfg.num_hidden_layers,
-        num_heads=cfg.num_attention_heads, num_kv_heads=getattr(cfg, "num_key_value_heads", cfg.num_attention_heads),
-        intermediate_size=cfg.intermediate_size, vocab_size=cfg.vocab_size,
-        tie_embeddings=bool(cfg.tie_word_embeddings), max_positions=cfg.max_position_embeddings,
+        name=model,
+        family=family,
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_hidden_layers,
+        num_heads=cfg.num_attention_heads,
+        num_kv_heads=getattr(cfg, "num_key_value_heads", cfg.num_attention_heads),
+        intermediate_size=cfg.intermediate_size,
+        vocab_size=cfg.vocab_size,
+        tie_embeddings=bool(cfg.tie_word_embeddings),
+        max_positions=cfg.max_position_embeddings,
         rope_theta=float(getattr(cfg, "rope_theta", 10000.0) or 10000.0),
-    )  # fmt: skip
+    )

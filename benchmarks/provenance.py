@@ -29,8 +29,12 @@ def slowdown_fraction() -> float:
     except ValueError:
         fraction = -1.0
     if not 0.0 <= fraction <= 1.0:
-        raise InputError("bad value", field=SLOWDOWN_ENV, value=text,
-                         accepted="a fraction in [0, 1] (0.10 adds 10% to each timed step)")  # fmt: skip
+        raise InputError(
+            "bad value",
+            field=SLOWDOWN_ENV,
+            value=text,
+            accepted="a fraction in [0, 1] (0.10 adds 10% to each timed step)",
+        )
     return fraction
 
 
@@ -80,7 +84,9 @@ def host_provenance() -> dict:
         "python": platform.python_version(),
         "host": socket.gethostname(),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        **({"test_slowdown": slowdown_fraction()} if slowdown_fraction() else {}),  # a slowed row is no measurement
+        **(
+            {"test_slowdown": slowdown_fraction()} if slowdown_fraction() else {}
+        ),  # a slowed row is no measurement
     }
 
 

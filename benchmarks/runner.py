@@ -45,8 +45,13 @@ class SweepSummary:
 
 
 def request_of(entry: Entry) -> dict:
-    return {"kind": entry.kind, "name": entry.name, "suite": entry.suite, "spec": entry.spec.to_dict(),
-            "spec_hash": entry.spec_hash}  # fmt: skip
+    return {
+        "kind": entry.kind,
+        "name": entry.name,
+        "suite": entry.suite,
+        "spec": entry.spec.to_dict(),
+        "spec_hash": entry.spec_hash,
+    }
 
 
 def _failure_row(entry: Entry, status: str, error: str) -> dict:
@@ -133,7 +138,9 @@ def _leftover(folder: Path, out: Path) -> tuple[str, dict | None]:
         row = None
     if info.get("out") == str(out.resolve()):
         return "collect", row
-    return ("remove", None) if row is None or not Path(str(info.get("out"))).parent.is_dir() else ("keep", None)
+    return (
+        ("remove", None) if row is None or not Path(str(info.get("out"))).parent.is_dir() else ("keep", None)
+    )
 
 
 def collect_leftovers(out: Path) -> int:
@@ -164,15 +171,27 @@ def _status_line(entry: Entry, row: dict) -> str:
     if row["status"] != "ok":
         return f"{row['status']:7s} {entry.name}: {(row.get('error') or '')[:160]}"
     figures = []
-    for key, fmt in (("tokens_per_s", "{:,.0f} tok/s"), ("mfu", "MFU {:.1%}"), ("peak_allocated_gib", "{:.1f} GiB"),
-                     ("ms_per_token", "{:.2f} ms/tok"), ("prefill_tokens_per_s", "{:,.0f} prefill tok/s")):  # fmt: skip
+    for key, fmt in (
+        ("tokens_per_s", "{:,.0f} tok/s"),
+        ("mfu", "MFU {:.1%}"),
+        ("peak_allocated_gib", "{:.1f} GiB"),
+        ("ms_per_token", "{:.2f} ms/tok"),
+        ("prefill_tokens_per_s", "{:,.0f} prefill tok/s"),
+    ):
         if m.get(key) is not None:
             figures.append(fmt.format(m[key]))
     return f"ok      {entry.name}: " + ", ".join(figures)
 
 
-def run_sweep(entries: list[Entry], out: Path, *, device_name: str, force: bool = False, progress: bool = True,
-              device_shared: Callable[[], bool] = lambda: False) -> SweepSummary:  # fmt: skip
+def run_sweep(
+    entries: list[Entry],
+    out: Path,
+    *,
+    device_name: str,
+    force: bool = False,
+    progress: bool = True,
+    device_shared: Callable[[], bool] = lambda: False,
+) -> SweepSummary:
     """Run every entry not already finished on this device; append each row to `out` as soon as it exists.
     A row that cannot be stored (a full disk) stops the sweep: the rows so far stay, and the unstored
     result stays in its folder, which the next run of the sweep collects."""
@@ -217,7 +236,9 @@ def _run_and_store(entry: Entry, launcher: Launcher, out: Path, shared: bool) ->
         except StoreError as exc:
             keep = True
             (workdir / "result.json").write_text(json.dumps(row, allow_nan=False))
-            tqdm.write(f"peftplan: error: {exc}; the result is kept in {workdir} for the next run", file=sys.stderr)
+            tqdm.write(
+                f"peftplan: error: {exc}; the result is kept in {workdir} for the next run", file=sys.stderr
+            )
             return None
         return row
     except BaseException:
@@ -226,4 +247,3 @@ def _run_and_store(entry: Entry, launcher: Launcher, out: Path, shared: bool) ->
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
-

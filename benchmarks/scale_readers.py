@@ -85,9 +85,20 @@ def main() -> None:
         rows, read_s = timed(load_rows, path)
         meas, measure_s = timed(measurements_from_rows, rows, catalog.gpus)
         report, accuracy_s = timed(leave_one_out, meas, catalog)
-    print(json.dumps({"rows": len(rows), "specs": args.specs, "bad_lines": len(rows.problems),
-                      "read_and_validate_s": read_s, "measurements_s": measure_s, "leave_one_out_s": accuracy_s,
-                      "predictions": len(report.rows), "cpus": os.cpu_count()}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "rows": len(rows),
+                "specs": args.specs,
+                "bad_lines": len(rows.problems),
+                "read_and_validate_s": read_s,
+                "measurements_s": measure_s,
+                "leave_one_out_s": accuracy_s,
+                "predictions": len(report.rows),
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

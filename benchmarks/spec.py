@@ -28,21 +28,40 @@ def check_run(spec: TrainSpec) -> None:
     """What the benchmark can run, beyond what the configuration accepts (core.config.TrainConfig)."""
     if spec.num_gpus > 1:
         if spec.profile == "tuned":
-            raise InputError("the tuned profile is built for one GPU", field="profile", value=spec.profile,
-                             accepted="plain with num_gpus > 1")
+            raise InputError(
+                "the tuned profile is built for one GPU",
+                field="profile",
+                value=spec.profile,
+                accepted="plain with num_gpus > 1",
+            )
         if spec.cpu_offload and spec.device != "cuda":
-            raise InputError("CPU offload moves GPU shards to the host", field="cpu_offload", value=True,
-                             accepted="false with device cpu")
+            raise InputError(
+                "CPU offload moves GPU shards to the host",
+                field="cpu_offload",
+                value=True,
+                accepted="false with device cpu",
+            )
         if spec.checkpoint is not None:
-            raise InputError("sharded runs build random-init catalog shapes", field="checkpoint",
-                             value=spec.checkpoint,
-                             accepted="null with num_gpus > 1 (a checkpoint folder runs with num_gpus = 1)")
+            raise InputError(
+                "sharded runs build random-init catalog shapes",
+                field="checkpoint",
+                value=spec.checkpoint,
+                accepted="null with num_gpus > 1 (a checkpoint folder runs with num_gpus = 1)",
+            )
     if spec.profile == "tuned" and spec.warmup_steps == 0:  # compilation must not land in the timed steps
-        raise InputError("the tuned profile compiles during the first step", field="warmup_steps", value=0,
-                         accepted="1 or more with profile tuned")
+        raise InputError(
+            "the tuned profile compiles during the first step",
+            field="warmup_steps",
+            value=0,
+            accepted="1 or more with profile tuned",
+        )
     if spec.method == "qlora" and spec.device == "cpu" and spec.optimizer == "paged_adamw_8bit":
-        raise InputError("paged 8-bit AdamW needs CUDA", field="optimizer", value=spec.optimizer,
-                         accepted="adamw_fused on the CPU")
+        raise InputError(
+            "paged 8-bit AdamW needs CUDA",
+            field="optimizer",
+            value=spec.optimizer,
+            accepted="adamw_fused on the CPU",
+        )
 
 
 def check_memory_cap(spec) -> None:
@@ -53,10 +72,16 @@ def check_memory_cap(spec) -> None:
     if cap is None:
         return
     if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not cap > 0:
-        raise InputError("bad value", field="memory_cap_gib", value=cap, accepted="a number of GiB > 0, or null")
+        raise InputError(
+            "bad value", field="memory_cap_gib", value=cap, accepted="a number of GiB > 0, or null"
+        )
     if spec.device != "cuda" or getattr(spec, "num_gpus", 1) != 1:
-        raise InputError("the cap is the CUDA caching allocator's, in one process", field="memory_cap_gib",
-                         value=cap, accepted="null unless device is cuda and num_gpus is 1")
+        raise InputError(
+            "the cap is the CUDA caching allocator's, in one process",
+            field="memory_cap_gib",
+            value=cap,
+            accepted="null unless device is cuda and num_gpus is 1",
+        )
 
 
 def compose(spec, config_cls, config, values: dict, run_defaults: dict, required: dict) -> None:
@@ -76,7 +101,14 @@ def compose(spec, config_cls, config, values: dict, run_defaults: dict, required
         object.__setattr__(spec, k, v)
 
 
-RUN_DEFAULTS = {"warmup_steps": 2, "measure_steps": 8, "lr": 1e-4, "seed": 0, "device": "cuda", "memory_cap_gib": None}
+RUN_DEFAULTS = {
+    "warmup_steps": 2,
+    "measure_steps": 8,
+    "lr": 1e-4,
+    "seed": 0,
+    "device": "cuda",
+    "memory_cap_gib": None,
+}
 
 
 @dataclass(frozen=True, init=False)

@@ -71,7 +71,9 @@ def append_row(path: str | Path, row: dict) -> None:
             os.fsync(fd)
         except OSError as exc:
             os.ftruncate(fd, size)  # roll back the partial line
-            raise StoreError(f"cannot append a row to {path} ({exc.strerror or exc}); the file is unchanged") from exc
+            raise StoreError(
+                f"cannot append a row to {path} ({exc.strerror or exc}); the file is unchanged"
+            ) from exc
     finally:
         os.close(fd)
 

@@ -62,8 +62,12 @@ def suite_path(name_or_path: str) -> Path:
         return path
     builtin = SUITES_DIR / f"{name_or_path}.toml"
     if not builtin.is_file():
-        raise InputError("unknown suite", field="suite", value=name_or_path,
-                         accepted=", ".join(suite_names()) + ", or a path to a .toml file")  # fmt: skip
+        raise InputError(
+            "unknown suite",
+            field="suite",
+            value=name_or_path,
+            accepted=", ".join(suite_names()) + ", or a path to a .toml file",
+        )
     return builtin
 
 
@@ -73,8 +77,13 @@ def make_entry(kind: str, values: dict, *, where: str, suite: str | None, device
     values = dict(values)
     name = values.pop("name", None)
     if not isinstance(name, str) or not name.strip() or has_control_chars(name):
-        raise InputError("every entry needs a name", file=where, field="name", value=name,
-                         accepted="a non-empty string of printable characters")  # fmt: skip
+        raise InputError(
+            "every entry needs a name",
+            file=where,
+            field="name",
+            value=name,
+            accepted="a non-empty string of printable characters",
+        )
     timeout_s = values.pop("timeout_s", DEFAULT_TIMEOUT_S)
     check_number(timeout_s, "timeout_s", lo=1, hi=MAX_TIMEOUT_S, file=where)
     if device is not None:
@@ -91,11 +100,15 @@ def defaults_for(kind: str, defaults: dict, *, where: str) -> dict:
     fields = {k: set(spec_fields(resolve(ref))[0]) | {"timeout_s"} for k, ref in SPEC_TYPES.items()}
     unknown = sorted(set(defaults) - set().union(*fields.values()))
     if unknown:
-        raise InputError("unknown field", file=where, field=unknown[0], accepted=", ".join(sorted(fields[kind])))
+        raise InputError(
+            "unknown field", file=where, field=unknown[0], accepted=", ".join(sorted(fields[kind]))
+        )
     return {k: v for k, v in defaults.items() if k in fields[kind]}
 
 
-def load_suite(name_or_path: str, kind: str, *, only: str | None = None, device: str | None = None) -> list[Entry]:
+def load_suite(
+    name_or_path: str, kind: str, *, only: str | None = None, device: str | None = None
+) -> list[Entry]:
     """The entries of one kind in a suite, validated, optionally filtered by a name pattern (glob or substring)."""
     path = suite_path(name_or_path)
     try:
@@ -109,10 +122,14 @@ def load_suite(name_or_path: str, kind: str, *, only: str | None = None, device:
     allowed = {"description", "defaults", *SPEC_TYPES}
     unknown = sorted(set(doc) - allowed)
     if unknown:
-        raise InputError("unknown table", file=str(path), field=unknown[0], accepted=", ".join(sorted(allowed)))
+        raise InputError(
+            "unknown table", file=str(path), field=unknown[0], accepted=", ".join(sorted(allowed))
+        )
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict) or not isinstance(doc.get(kind, []), list):
-        raise InputError("malformed suite", file=str(path), accepted=f"a [defaults] table and [[{kind}]] entries")
+        raise InputError(
+            "malformed suite", file=str(path), accepted=f"a [defaults] table and [[{kind}]] entries"
+        )
     defaults = defaults_for(kind, defaults, where=f"{path} [defaults]")
     entries, seen = [], set()
     for index, values in enumerate(doc.get(kind, []), start=1):
@@ -129,6 +146,8 @@ def load_suite(name_or_path: str, kind: str, *, only: str | None = None, device:
         chosen = [e for e in entries if fnmatch.fnmatch(e.name, pattern)]
         if not chosen:
             names = ", ".join(e.name for e in entries[:20]) or f"none: the suite has no [[{kind}]] entries"
-            raise InputError("--only matches no entry", file=str(path), field="--only", value=only, accepted=names)
+            raise InputError(
+                "--only matches no entry", file=str(path), field="--only", value=only, accepted=names
+            )
         entries = chosen
     return entries

@@ -67,8 +67,11 @@ class _Lock:
             if share:
                 return True
             if not wait:
-                raise InputError(f"{self.what} is in use by {self.holder()}", accepted="wait for it to end, "
-                                 "or pass --wait (queue behind it) or --share-device (measure beside it)") from None  # fmt: skip
+                raise InputError(
+                    f"{self.what} is in use by {self.holder()}",
+                    accepted="wait for it to end, "
+                    "or pass --wait (queue behind it) or --share-device (measure beside it)",
+                ) from None
             print(f"peftplan: waiting for {self.holder()} ({self.what})", file=sys.stderr)
             fcntl.flock(self.fd, mode)
         if exclusive:

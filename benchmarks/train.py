@@ -41,8 +41,13 @@ def _attach_lora(model, spec: TrainSpec):
     from peft import LoraConfig, get_peft_model
 
     targets = spec.targets if isinstance(spec.targets, str) else list(spec.targets)
-    config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, lora_dropout=spec.dropout, target_modules=targets,
-                        task_type="CAUSAL_LM")  # fmt: skip
+    config = LoraConfig(
+        r=spec.rank,
+        lora_alpha=spec.alpha,
+        lora_dropout=spec.dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, config)
 
 
@@ -81,8 +86,9 @@ def adapter_bytes(model) -> int:
 def prepare(spec: TrainSpec):
     """Build the model, attach the method, make the optimizer. Returns (model, optimizer, build figures)."""
     quant = "nf4" if spec.method == "qlora" else "bf16"
-    model, build_s = build_model(spec.model, quant, spec.device, attn_impl=spec.attn_impl, seed=spec.seed,
-                                 checkpoint=spec.checkpoint)  # fmt: skip
+    model, build_s = build_model(
+        spec.model, quant, spec.device, attn_impl=spec.attn_impl, seed=spec.seed, checkpoint=spec.checkpoint
+    )
     built = {"build_s": build_s, "weights_gib": weights_gib(model, spec.device)}
     if spec.profile == "tuned":  # fused kernels, compiled decoder layers (benchmarks/tuned.py)
         built["tuned_skipped"] = []
@@ -119,8 +125,10 @@ def run_train(spec: TrainSpec) -> dict:
     shape = shape_of(spec.model, spec.checkpoint)
     batches = PatternBatches(spec.micro_batch, spec.seq_len, shape.vocab_size, device, spec.seed)
 
-    warm = [timed(device, lambda: train_step(model, optimizer, batches, spec.grad_accum))
-            for _ in range(spec.warmup_steps)]  # fmt: skip
+    warm = [
+        timed(device, lambda: train_step(model, optimizer, batches, spec.grad_accum))
+        for _ in range(spec.warmup_steps)
+    ]
     losses = [loss for loss, _ in warm]
     built["first_step_s"] = warm[0][1] if warm else None  # with the tuned profile, compilation is in it
     if spec.profile == "tuned":
@@ -137,7 +145,9 @@ def run_train(spec: TrainSpec) -> dict:
     tokens = spec.tokens_per_step * spec.measure_steps
     tokens_per_s = tokens / sum(times)
     windows = [spec.tokens_per_step * len(w) / sum(w) for w in split_windows(times)]
-    flops = train_flops_per_token(shape, spec.method, spec.seq_len, spec.grad_checkpointing, spec.rank, spec.targets)
+    flops = train_flops_per_token(
+        shape, spec.method, spec.seq_len, spec.grad_checkpointing, spec.rank, spec.targets
+    )
     trainable, total = param_counts(model)
     return {
         "tokens_per_s": tokens_per_s,

@@ -115,8 +115,9 @@ def _build_base(spec: TrainSpec):
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):  # shapes only: each rank allocates its own shard after sharding
-        model = AutoModelForCausalLM.from_config(hf_config(shape_of(spec.model)), dtype=torch.bfloat16,
-                                                 attn_implementation=spec.attn_impl)  # fmt: skip
+        model = AutoModelForCausalLM.from_config(
+            hf_config(shape_of(spec.model)), dtype=torch.bfloat16, attn_implementation=spec.attn_impl
+        )
     model.config.use_cache = False
     return model
 
@@ -197,8 +198,11 @@ def prepare_sharded(spec: TrainSpec):
 def _adapter_bytes(model, device: str) -> float | None:
     """Size of the adapter as peft saves it: the shards gathered (a collective: every rank calls it), rank 0
     writes the safetensors file."""
-    full = {name: (p.full_tensor() if isinstance(p, DTensor) else p).detach().cpu()
-            for name, p in model.named_parameters() if p.requires_grad}  # fmt: skip
+    full = {
+        name: (p.full_tensor() if isinstance(p, DTensor) else p).detach().cpu()
+        for name, p in model.named_parameters()
+        if p.requires_grad
+    }
     size = None
     if dist.get_rank() == 0:
         with tempfile.TemporaryDirectory() as tmp:
@@ -221,8 +225,15 @@ def _measure(spec: TrainSpec, model, optimizer, batches) -> tuple[list[float], l
     return losses, times, energy["joules"]
 
 
-def _job_metrics(spec: TrainSpec, built: dict, counts: tuple[int, int], peak_tflops: float, losses: list[float],
-                 times: list[float], joules: float | None) -> dict:  # fmt: skip
+def _job_metrics(
+    spec: TrainSpec,
+    built: dict,
+    counts: tuple[int, int],
+    peak_tflops: float,
+    losses: list[float],
+    times: list[float],
+    joules: float | None,
+) -> dict:
     """This rank's figures reduced over the job (a collective: every rank calls it)."""
     world, device = dist.get_world_size(), spec.device
     times = _reduce(times, "max", device)  # a step ends when its slowest rank ends

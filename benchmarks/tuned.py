@@ -92,8 +92,13 @@ def apply_liger(model, device: str) -> tuple[list[str], list[str]]:
     patch = MODEL_TYPE_TO_APPLY_LIGER_FN.get(model_type)
     if patch is None:
         return [], [f"liger: no Liger kernels for model type {model_type!r}"]
-    wanted = {"rope": True, "rms_norm": True, "swiglu": True, "cross_entropy": False,
-              "fused_linear_cross_entropy": True}  # fmt: skip
+    wanted = {
+        "rope": True,
+        "rms_norm": True,
+        "swiglu": True,
+        "cross_entropy": False,
+        "fused_linear_cross_entropy": True,
+    }
     accepted = inspect.signature(patch).parameters
     reasons = []
     try:

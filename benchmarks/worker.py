@@ -69,7 +69,9 @@ def run_request(request: dict) -> dict:
     from benchmarks.memory_cap import apply_memory_cap
     from benchmarks.spec import build_spec
 
-    spec = build_spec(resolve(SPEC_TYPES[request["kind"]]), request["spec"], where=request.get("name") or "request")
+    spec = build_spec(
+        resolve(SPEC_TYPES[request["kind"]]), request["spec"], where=request.get("name") or "request"
+    )
     capped = apply_memory_cap(spec)  # before anything is allocated
     device = device_provenance(spec.device)
     try:

@@ -52,13 +52,21 @@ def check_model(model: str, checkpoint: str | None, seq_len: int | None = None) 
     """A catalog shape name, or (with a checkpoint folder) any label; the sequence must fit its positions."""
     if checkpoint is not None:
         if not (Path(checkpoint) / "config.json").is_file():
-            raise InputError("checkpoint folder has no config.json", field="checkpoint", value=checkpoint,
-                             accepted="a local folder saved with save_pretrained (config.json + *.safetensors)")  # fmt: skip
+            raise InputError(
+                "checkpoint folder has no config.json",
+                field="checkpoint",
+                value=checkpoint,
+                accepted="a local folder saved with save_pretrained (config.json + *.safetensors)",
+            )
         return
     shape = get_shape(model)
     if seq_len is not None and seq_len > shape.max_positions:
-        raise InputError(f"sequence longer than {model}'s {shape.max_positions} positions", field="seq_len",
-                         value=seq_len, accepted=f"1..{shape.max_positions}")  # fmt: skip
+        raise InputError(
+            f"sequence longer than {model}'s {shape.max_positions} positions",
+            field="seq_len",
+            value=seq_len,
+            accepted=f"1..{shape.max_positions}",
+        )
 
 
 def _check_flags(config: TrainConfig) -> None:
@@ -75,8 +83,12 @@ def _check_sharding(config: TrainConfig) -> None:
     if config.num_gpus == 1:
         for field, default in (("sharding", None), ("cpu_offload", False)):
             if getattr(config, field) != default:
-                raise InputError("needs num_gpus > 1 (one GPU trains unsharded)", field=field,
-                                 value=getattr(config, field), accepted=f"{json.dumps(default)} with num_gpus = 1")  # fmt: skip
+                raise InputError(
+                    "needs num_gpus > 1 (one GPU trains unsharded)",
+                    field=field,
+                    value=getattr(config, field),
+                    accepted=f"{json.dumps(default)} with num_gpus = 1",
+                )
         return
     if config.sharding is None:
         object.__setattr__(config, "sharding", SHARDINGS[0])
@@ -150,10 +162,22 @@ class TrainConfig:
         nor memory); rank and targets mean nothing for full fine-tuning."""
         full = self.method == "full"
         return (
-            self.model, self.method, 0 if full else self.rank, self.target_modules, self.micro_batch,
-            self.seq_len, self.grad_accum, self.grad_checkpointing, self.optimizer, self.attn_impl,
-            self.profile, self.num_gpus, self.sharding, self.cpu_offload, float(self.dropout),
-        )  # fmt: skip
+            self.model,
+            self.method,
+            0 if full else self.rank,
+            self.target_modules,
+            self.micro_batch,
+            self.seq_len,
+            self.grad_accum,
+            self.grad_checkpointing,
+            self.optimizer,
+            self.attn_impl,
+            self.profile,
+            self.num_gpus,
+            self.sharding,
+            self.cpu_offload,
+            float(self.dropout),
+        )
 
     def with_(self, **changes) -> TrainConfig:
         return replace(self, **changes)

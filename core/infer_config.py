@@ -58,8 +58,13 @@ class InferConfig:
     checkpoint: str | None = None  # a local folder with real weights instead of a random-init shape
 
     def __post_init__(self):
-        for field, choices in (("base", BASES), ("mode", MODES), ("task", TASKS), ("profile", PROFILES),
-                               ("dtype", DTYPES)):  # fmt: skip
+        for field, choices in (
+            ("base", BASES),
+            ("mode", MODES),
+            ("task", TASKS),
+            ("profile", PROFILES),
+            ("dtype", DTYPES),
+        ):
             choice(field, getattr(self, field), choices)
         for field in ("batch", "prompt_len", "new_tokens", "rank", "alpha", "n_adapters"):
             positive(field, getattr(self, field))
@@ -73,8 +78,20 @@ class InferConfig:
     def key(self) -> tuple:
         """Every field that moves a figure (alpha scales; the checkpoint's weight values move nothing)."""
         targets = self.targets if isinstance(self.targets, str) else tuple(sorted(self.targets))
-        return (self.model, self.mode, self.task, self.base, self.batch, self.prompt_len, self.new_tokens,
-                self.profile, self.dtype, self.rank, targets, self.n_adapters)  # fmt: skip
+        return (
+            self.model,
+            self.mode,
+            self.task,
+            self.base,
+            self.batch,
+            self.prompt_len,
+            self.new_tokens,
+            self.profile,
+            self.dtype,
+            self.rank,
+            targets,
+            self.n_adapters,
+        )
 
     def _check_length(self) -> None:
         """The tokens a task runs through the model must fit the model's positions."""
@@ -94,26 +111,54 @@ class InferConfig:
 
     def _check_combination(self) -> None:
         if self.mode not in TASK_MODES[self.task]:
-            raise InputError(f"task '{self.task}' does not run in mode '{self.mode}'", field="mode", value=self.mode,
-                             accepted=" or ".join(TASK_MODES[self.task]) + f" for task '{self.task}'")  # fmt: skip
+            raise InputError(
+                f"task '{self.task}' does not run in mode '{self.mode}'",
+                field="mode",
+                value=self.mode,
+                accepted=" or ".join(TASK_MODES[self.task]) + f" for task '{self.task}'",
+            )
         if self.profile == "tuned" and self.task not in TUNED_TASKS:
-            raise InputError(f"the tuned profile serves tasks {', '.join(TUNED_TASKS)}", field="profile",
-                             value=self.profile, accepted=f"plain for task '{self.task}'")  # fmt: skip
+            raise InputError(
+                f"the tuned profile serves tasks {', '.join(TUNED_TASKS)}",
+                field="profile",
+                value=self.profile,
+                accepted=f"plain for task '{self.task}'",
+            )
         if self.task in ("decode", "mixed") and self.new_tokens < 2:
-            raise InputError("a per-token time needs at least two new tokens", field="new_tokens",
-                             value=self.new_tokens, accepted="an integer >= 2")  # fmt: skip
+            raise InputError(
+                "a per-token time needs at least two new tokens",
+                field="new_tokens",
+                value=self.new_tokens,
+                accepted="an integer >= 2",
+            )
         if self.dtype == "fp32" and self.base == "nf4":
-            raise InputError("an NF4 base computes in bf16", field="dtype", value=self.dtype,
-                             accepted="bf16 with base 'nf4' (fp32 needs base 'bf16')")  # fmt: skip
+            raise InputError(
+                "an NF4 base computes in bf16",
+                field="dtype",
+                value=self.dtype,
+                accepted="bf16 with base 'nf4' (fp32 needs base 'bf16')",
+            )
         if self.task == "adapters" and self.n_adapters < 2:
-            raise InputError("switching needs two resident adapters", field="n_adapters", value=self.n_adapters,
-                             accepted="an integer >= 2 for task 'adapters'")  # fmt: skip
+            raise InputError(
+                "switching needs two resident adapters",
+                field="n_adapters",
+                value=self.n_adapters,
+                accepted="an integer >= 2 for task 'adapters'",
+            )
         if self.task == "mixed" and self.n_adapters > self.batch:
-            raise InputError("more adapters than rows in the batch", field="n_adapters", value=self.n_adapters,
-                             accepted=f"1..{self.batch} (the batch)")  # fmt: skip
+            raise InputError(
+                "more adapters than rows in the batch",
+                field="n_adapters",
+                value=self.n_adapters,
+                accepted=f"1..{self.batch} (the batch)",
+            )
         if self.task not in ("adapters", "mixed") and self.n_adapters != 1:
-            raise InputError(f"task '{self.task}' serves one adapter", field="n_adapters", value=self.n_adapters,
-                             accepted="1 (several adapters: tasks 'adapters' and 'mixed')")  # fmt: skip
+            raise InputError(
+                f"task '{self.task}' serves one adapter",
+                field="n_adapters",
+                value=self.n_adapters,
+                accepted="1 (several adapters: tasks 'adapters' and 'mixed')",
+            )
 
 
 INFER_CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(InferConfig))

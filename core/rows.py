@@ -60,10 +60,33 @@ METRIC_RANGES = (
     ("", 0.0, 1e18),  # counts (parameters, FLOPs per token, bytes) and everything else
 )
 SIGNED_METRICS = ("loss_first", "loss_last")  # may be any finite number
-SPEC_INTS = ("rank", "alpha", "micro_batch", "seq_len", "grad_accum", "warmup_steps", "measure_steps", "num_gpus",
-             "batch", "prompt_len", "new_tokens", "n_adapters", "warmup", "repeats")  # fmt: skip
+SPEC_INTS = (
+    "rank",
+    "alpha",
+    "micro_batch",
+    "seq_len",
+    "grad_accum",
+    "warmup_steps",
+    "measure_steps",
+    "num_gpus",
+    "batch",
+    "prompt_len",
+    "new_tokens",
+    "n_adapters",
+    "warmup",
+    "repeats",
+)
 MAX_SPEC_INT = 10**9
-TEXT_PROVENANCE = ("git_commit", "torch", "transformers", "peft", "bitsandbytes", "device_name", "driver", "cuda")
+TEXT_PROVENANCE = (
+    "git_commit",
+    "torch",
+    "transformers",
+    "peft",
+    "bitsandbytes",
+    "device_name",
+    "driver",
+    "cuda",
+)
 
 
 @lru_cache(maxsize=1024)  # a handful of metric names, asked for once per row
@@ -91,7 +114,9 @@ def _check_metrics(metrics: dict, fail) -> None:
             if value != value:
                 raise fail("metric is NaN (write null for 'not measured')", f"metrics.{key}", value)
             if not (lo <= value <= hi):
-                raise fail("implausible figure", f"metrics.{key}", value, f"a finite number from {lo:g} to {hi:g}")
+                raise fail(
+                    "implausible figure", f"metrics.{key}", value, f"a finite number from {lo:g} to {hi:g}"
+                )
 
 
 def _check_spec(spec: dict, fail) -> None:
@@ -111,7 +136,9 @@ def _check_spec(spec: dict, fail) -> None:
 def _check_provenance(prov: dict, fail) -> None:
     for field in PROVENANCE_REQUIRED:
         if field not in prov:
-            raise fail("missing provenance field", f"provenance.{field}", accepted=", ".join(PROVENANCE_REQUIRED))
+            raise fail(
+                "missing provenance field", f"provenance.{field}", accepted=", ".join(PROVENANCE_REQUIRED)
+            )
     for field in TEXT_PROVENANCE:
         _check_text(prov.get(field), f"provenance.{field}", fail)
     if prov["git_dirty"] is not None and not isinstance(prov["git_dirty"], bool):
@@ -209,13 +236,19 @@ def parse_lines(lines: Iterable[str | bytes], *, file: str) -> Iterator[dict]:
             yield row
 
 
-def scan_lines(lines: Iterable[str | bytes], *, file: str) -> Iterator[tuple[int, dict | None, BadLine | None]]:
+def scan_lines(
+    lines: Iterable[str | bytes], *, file: str
+) -> Iterator[tuple[int, dict | None, BadLine | None]]:
     """(line number, row or None, BadLine or None) for each non-blank line: a bad line is reported, not raised."""
     for lineno, raw in enumerate(lines, start=1):
         try:
             row = parse_line(raw, file=file, line=lineno)
         except InputError as exc:
-            yield lineno, None, BadLine(file, lineno, exc.what if exc.field is None else f"{exc.field}: {exc}")
+            yield (
+                lineno,
+                None,
+                BadLine(file, lineno, exc.what if exc.field is None else f"{exc.field}: {exc}"),
+            )
             continue
         if row is not None:
             yield lineno, row, None
@@ -237,7 +270,9 @@ def read_rows(path: str | Path) -> Rows:
     path = Path(path)
     if not path.is_file():
         _regular(path, "results file")
-        raise InputError("results file not found", file=str(path), accepted="a .jsonl file written by peftplan bench")
+        raise InputError(
+            "results file not found", file=str(path), accepted="a .jsonl file written by peftplan bench"
+        )
     rows, problems = Rows(), []
     with path.open("rb") as fh:
         for _, row, bad in scan_lines(fh, file=str(path)):

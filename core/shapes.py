@@ -96,7 +96,7 @@ class ModelShape:
 def resolve_targets(targets: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Normalise LoRA target modules; 'all-linear' means every decoder linear module."""
     if isinstance(targets, str):
-        targets = (LINEAR_MODULES if targets == ALL_LINEAR else tuple(t.strip() for t in targets.split(",")))
+        targets = LINEAR_MODULES if targets == ALL_LINEAR else tuple(t.strip() for t in targets.split(","))
     bad = [t for t in targets if t not in LINEAR_MODULES]
     if bad or not targets:
         raise InputError(
@@ -127,7 +127,9 @@ _INT_FIELDS = (
 
 def _parse_row(path: Path, lineno: int, row: dict[str, str]) -> ModelShape:
     def fail(field: str, accepted: str) -> InputError:
-        return InputError("bad value", file=str(path), row=lineno, field=field, value=row.get(field), accepted=accepted)
+        return InputError(
+            "bad value", file=str(path), row=lineno, field=field, value=row.get(field), accepted=accepted
+        )
 
     name = (row.get("name") or "").strip()
     if not name or has_control_chars(name):
@@ -154,9 +156,14 @@ def _parse_row(path: Path, lineno: int, row: dict[str, str]) -> ModelShape:
     if not 0 < rope < 1e12:  # NaN fails this too
         raise fail("rope_theta", "a positive finite number")
     return ModelShape(
-        name=name, family=row["family"], tie_embeddings=tie == "true", rope_theta=rope,
-        source=row.get("source", ""), as_of=row.get("as_of", ""), **ints,
-    )  # fmt: skip
+        name=name,
+        family=row["family"],
+        tie_embeddings=tie == "true",
+        rope_theta=rope,
+        source=row.get("source", ""),
+        as_of=row.get("as_of", ""),
+        **ints,
+    )
 
 
 @lru_cache(maxsize=8)
@@ -171,7 +178,9 @@ def load_shapes(path: Path = MODELS_CSV) -> dict[str, ModelShape]:
             for lineno, row in enumerate(csv.DictReader(fh), start=2):
                 shape = _parse_row(path, lineno, row)
                 if shape.name in shapes:
-                    raise InputError("duplicate model name", file=str(path), row=lineno, field="name", value=shape.name)
+                    raise InputError(
+                        "duplicate model name", file=str(path), row=lineno, field="name", value=shape.name
+                    )
                 shapes[shape.name] = shape
         except UnicodeDecodeError:
             raise InputError("not a UTF-8 text file", file=str(path)) from None

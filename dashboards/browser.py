@@ -14,8 +14,16 @@ from pathlib import Path
 from dashboards import RESULTS_ENV
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PEFTPLAN = Path(sys.executable).parent / "peftplan"
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
 

@@ -32,5 +32,7 @@ def show_catalogs() -> None:
             continue
         dates = ui.as_of_note(table).replace("prices as of", "as of") or "no as_of column"
         sources = table["source"].nunique() if "source" in table else 0
-        with st.expander(f"**{ui.plain(path.name)}** · {len(table)} rows · {ui.plain(dates)} · {sources} sources"):
+        with st.expander(
+            f"**{ui.plain(path.name)}** · {len(table)} rows · {ui.plain(dates)} · {sources} sources"
+        ):
             st.dataframe(display(table), hide_index=True)

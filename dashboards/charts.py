@@ -75,7 +75,9 @@ def grouped(
         }
         value_axis, category_axis = ("x", "y") if horizontal else ("y", "x")
         common.update(hover_fields(part, hover, f"%{{{category_axis}}}<br>%{{{value_axis}:,.4g}} {unit}"))
-        mine = str(label).endswith(YOURS_MARK)  # an uploaded file's rows: a star, a hatched bar, the same colour
+        mine = str(label).endswith(
+            YOURS_MARK
+        )  # an uploaded file's rows: a star, a hatched bar, the same colour
         colour = _colour(colours, str(label).removesuffix(YOURS_MARK)) if group is not None else None
         if kind == "bar":
             marker = {"color": colour, "pattern": {"shape": "/" if mine else ""}}
@@ -86,8 +88,9 @@ def grouped(
             fig.add_trace(go.Scatter(mode=mode, marker=marker, **common))
     if kind == "bar":  # categories in the data's order, not in the order the traces first use them
         order = list(dict.fromkeys(data[y if horizontal else x].tolist()))
-        (fig.update_yaxes if horizontal else fig.update_xaxes)(type="category", categoryorder="array",
-                                                               categoryarray=order)  # fmt: skip
+        (fig.update_yaxes if horizontal else fig.update_xaxes)(
+            type="category", categoryorder="array", categoryarray=order
+        )
     if horizontal:
         fig.update_yaxes(autorange="reversed")  # first row on top
     return fig
@@ -118,17 +121,34 @@ def _hover_text(value) -> str:
     return cell(value, "text")
 
 
-def basis_scatter(data: pd.DataFrame, x: str, y: str, *, title: str, x_title: str, y_title: str,
-                  hover: dict[str, str], units: tuple[str, str] = ("", "")):  # fmt: skip
+def basis_scatter(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    hover: dict[str, str],
+    units: tuple[str, str] = ("", ""),
+):
     """Markers coloured by the `basis` column (measured / projected / catalog), never joined by lines."""
     go = _go()
     fig = figure(title, x_title, y_title, "measured and projected")
     for basis, part in data.groupby("basis", sort=True):
         head = f"%{{x:,.3g}} {units[0]}<br>%{{y:,.3g}} {units[1]}"
-        fig.add_trace(go.Scatter(x=part[x].tolist(), y=part[y].tolist(), mode="markers", name=str(basis),
-                                 marker={"size": 10, "color": BASIS_COLOURS.get(str(basis))},
-                                 error_x=_error_bars(part, x), error_y=_error_bars(part, y),
-                                 **hover_fields(part, hover, head)))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=part[x].tolist(),
+                y=part[y].tolist(),
+                mode="markers",
+                name=str(basis),
+                marker={"size": 10, "color": BASIS_COLOURS.get(str(basis))},
+                error_x=_error_bars(part, x),
+                error_y=_error_bars(part, y),
+                **hover_fields(part, hover, head),
+            )
+        )
     return fig
 
 
@@ -137,15 +157,29 @@ def _error_bars(part: pd.DataFrame, column: str) -> dict | None:
     plus, minus = f"{column}_plus", f"{column}_minus"
     if plus not in part or part[plus].isna().all():
         return None
-    return {"type": "data", "symmetric": False, "array": part[plus].fillna(0).tolist(),
-            "arrayminus": part[minus].fillna(0).tolist(), "thickness": 1, "width": 0}  # fmt: skip
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": part[plus].fillna(0).tolist(),
+        "arrayminus": part[minus].fillna(0).tolist(),
+        "thickness": 1,
+        "width": 0,
+    }
 
 
 def add_line(fig, x: list, y: list, name: str) -> None:
     """A thin dark line through points already drawn (a front, a fit)."""
     go = _go()
-    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": "#333", "width": 2, "dash": "dot"},
-                             hoverinfo="skip"))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines",
+            name=name,
+            line={"color": "#333", "width": 2, "dash": "dot"},
+            hoverinfo="skip",
+        )
+    )
 
 
 def short(text: str, limit: int = 44) -> str:
@@ -175,8 +209,16 @@ def show(fig, data: pd.DataFrame, *, key: str, basis: str, note: str = "") -> No
 def add_limit(fig, x0, x1, y: float, name: str) -> None:
     """A dashed horizontal segment (a gate's limit, a GPU's memory) from x0 to x1."""
     go = _go()
-    fig.add_trace(go.Scatter(x=[x0, x1], y=[y, y], mode="lines", name=name, line={"dash": "dash", "width": 1},
-                             hovertemplate=f"{name}: %{{y:.4g}}<extra></extra>"))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[x0, x1],
+            y=[y, y],
+            mode="lines",
+            name=name,
+            line={"dash": "dash", "width": 1},
+            hovertemplate=f"{name}: %{{y:.4g}}<extra></extra>",
+        )
+    )
 
 
 def add_markers(fig, x: list, y: list, name: str, color: str = "#111") -> None:
@@ -206,11 +248,23 @@ def fits_heatmap(matrix: pd.DataFrame):
     # colour: headroom as a share of the GPU's memory, clipped to ±100 % so a 70B model short by 500 GiB does
     # not wash out the cells that matter; the text gives the GiB
     share = [[max(-1.0, min(1.0, float(v))) for v in line] for line in grid("headroom_frac")]
-    fig.add_trace(go.Heatmap(z=share, x=gpus, y=cases, customdata=grid("config"), text=grid("headroom_gib"),
-                             texttemplate="%{text:.0f}", textfont={"size": 10}, zmid=0, zmin=-1, zmax=1,
-                             colorscale="RdYlGn", colorbar={"title": {"text": "headroom<br>(share of memory)"},
-                                                            "tickformat": ".0%"},
-                             hovertemplate="%{y} on %{x}<br>headroom %{text:.1f} GiB<br>%{customdata}<extra></extra>"))  # fmt: skip
+    fig.add_trace(
+        go.Heatmap(
+            z=share,
+            x=gpus,
+            y=cases,
+            customdata=grid("config"),
+            text=grid("headroom_gib"),
+            texttemplate="%{text:.0f}",
+            textfont={"size": 10},
+            zmid=0,
+            zmin=-1,
+            zmax=1,
+            colorscale="RdYlGn",
+            colorbar={"title": {"text": "headroom<br>(share of memory)"}, "tickformat": ".0%"},
+            hovertemplate="%{y} on %{x}<br>headroom %{text:.1f} GiB<br>%{customdata}<extra></extra>",
+        )
+    )
     fig.update_layout(height=120 + 34 * len(cases))
     fig.update_yaxes(autorange="reversed")
     return fig

@@ -63,18 +63,28 @@ def streamlit_args(host: str, port: int) -> list[str]:
     if not host.strip():
         raise InputError("empty host", field="--host", value=host, accepted="an address such as 127.0.0.1")
     return [
-        "run", str(APP_PATH),
-        "--server.address", host,
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-        "--server.runOnSave", "false",
-        "--client.toolbarMode", "viewer",
+        "run",
+        str(APP_PATH),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
         # Pages catch their own errors; anything unforeseen shows a short message, never a traceback.
-        "--client.showErrorDetails", "none",
-        "--global.developmentMode", "false",
-    ]  # fmt: skip
+        "--client.showErrorDetails",
+        "none",
+        "--global.developmentMode",
+        "false",
+    ]
 
 
 def launch(args: list[str]) -> int:

@@ -84,20 +84,28 @@ def show_verdict(plan: dict, scn: dict | None = None) -> bool:
         return False
     runs = plan["comparison"].scenario.runs_per_month
     if saving > 0:
-        st.success(f"**Self-host.** {_name(best_self)} costs {ui.usd(best_self.usd_total)} "
-                   f"a month, {ui.usd(saving)} less than {_name(best_managed)} "
-                   f"({ui.usd(best_managed.usd_total)}).", icon=":material/check_circle:")  # fmt: skip
+        st.success(
+            f"**Self-host.** {_name(best_self)} costs {ui.usd(best_self.usd_total)} "
+            f"a month, {ui.usd(saving)} less than {_name(best_managed)} "
+            f"({ui.usd(best_managed.usd_total)}).",
+            icon=":material/check_circle:",
+        )
     else:
-        st.warning(f"**Use the managed API.** {_name(best_managed)} costs "
-                   f"{ui.usd(best_managed.usd_total)} a month, {ui.usd(-saving)} less than the cheapest "
-                   f"self-hosted option ({_name(best_self)}).", icon=":material/cloud:")  # fmt: skip
+        st.warning(
+            f"**Use the managed API.** {_name(best_managed)} costs "
+            f"{ui.usd(best_managed.usd_total)} a month, {ui.usd(-saving)} less than the cheapest "
+            f"self-hosted option ({_name(best_self)}).",
+            icon=":material/cloud:",
+        )
     cols = st.columns(3)
     cols[0].metric("Self-hosted, per month", ui.usd(best_self.usd_total))
     cols[0].markdown(
         f"{ui.basis_badge(best_self.basis)} price as of {best_self.as_of}"
     )  # a date the catalog validated
-    cols[0].text(f"{best_self.provider} {best_self.option}, {best_self.gpu} × {best_self.n_gpus:g}\n"
-                 + _facts(best_self, runs).replace(" · ", "\n"))  # fmt: skip
+    cols[0].text(
+        f"{best_self.provider} {best_self.option}, {best_self.gpu} × {best_self.n_gpus:g}\n"
+        + _facts(best_self, runs).replace(" · ", "\n")
+    )
     cols[1].metric("Managed, per month", ui.usd(best_managed.usd_total))
     cols[1].markdown(f"{ui.basis_badge('catalog')} price as of {best_managed.as_of}")
     cols[1].text(
@@ -131,11 +139,16 @@ def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
                 v - lo if p else None for (lo, hi), v, p in zip(bands, timed[col], projected, strict=True)
             ]
     timed["label"] = timed["provider"] + " · " + timed["option"]
-    fig = charts.basis_scatter(timed, "job_hours", "usd_per_run", title="Cost against time per run",
-                               x_title="hours per run (log scale)",
-                               y_title="USD per run, all in (log scale)",
-                               hover={"option": "label", "configuration": "config"},
-                               units=("h", "$"))  # fmt: skip
+    fig = charts.basis_scatter(
+        timed,
+        "job_hours",
+        "usd_per_run",
+        title="Cost against time per run",
+        x_title="hours per run (log scale)",
+        y_title="USD per run, all in (log scale)",
+        hover={"option": "label", "configuration": "config"},
+        units=("h", "$"),
+    )
     front = timed[timed["front"]].sort_values("job_hours")
     charts.add_line(fig, front["job_hours"].tolist(), front["usd_per_run"].tolist(), "Pareto front")
     fig.update_xaxes(type="log", dtick=1)  # decades only: minor log ticks crowd the axis
@@ -145,10 +158,17 @@ def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
         "On the line: no option is both cheaper and faster. Managed APIs publish no run time."
     )
     if error:
-        note += (f" Bars on projected points: ±{error['median']:.0%}, the planner's median out-of-sample error of "
-                 f"tokens/s ({error['n']} measured rows; worst {error['worst']:.0%}).")  # fmt: skip
-    charts.show(fig, timed[["provider", "option", "job_hours", "usd_per_run", "basis", "front", "config"]], key=key,
-                basis="mixed", note=note)  # fmt: skip
+        note += (
+            f" Bars on projected points: ±{error['median']:.0%}, the planner's median out-of-sample error of "
+            f"tokens/s ({error['n']} measured rows; worst {error['worst']:.0%})."
+        )
+    charts.show(
+        fig,
+        timed[["provider", "option", "job_hours", "usd_per_run", "basis", "front", "config"]],
+        key=key,
+        basis="mixed",
+        note=note,
+    )
 
 
 def option_frame(options: pd.DataFrame) -> pd.DataFrame:
@@ -165,21 +185,74 @@ def show_cost_chart(options: pd.DataFrame, *, runs: float, key: str, self_basis:
     """Monthly cost per option (log axis: managed prices span orders of magnitude), cheapest on top; colour
     says how the figure was obtained (measured, projected throughput, catalog price)."""
     shown = option_frame(options).sort_values("usd_total")
-    hover = {"option": "name", "kind": "kind", "hours per run": "job_hours", "configuration": "config", "flags": "flags",
-             "price as of": "as_of"}  # fmt: skip
-    fig = charts.grouped(shown, "usd_total", "label", group="shown_basis", horizontal=True, hover=hover,
-                         title=f"Monthly cost of {runs:g} runs", x_title="USD per month (log scale)", unit="USD",
-                         y_title="option", basis=f"self-hosted {self_basis}; managed at catalog prices")  # fmt: skip
+    hover = {
+        "option": "name",
+        "kind": "kind",
+        "hours per run": "job_hours",
+        "configuration": "config",
+        "flags": "flags",
+        "price as of": "as_of",
+    }
+    fig = charts.grouped(
+        shown,
+        "usd_total",
+        "label",
+        group="shown_basis",
+        horizontal=True,
+        hover=hover,
+        title=f"Monthly cost of {runs:g} runs",
+        x_title="USD per month (log scale)",
+        unit="USD",
+        y_title="option",
+        basis=f"self-hosted {self_basis}; managed at catalog prices",
+    )
     fig.update_layout(height=160 + 26 * len(shown))
     fig.update_xaxes(type="log", tickprefix="$", dtick=1)  # decades only
-    cols = ["provider", "option", "kind", "usd_total", "usd_per_run", "gpu", "n_gpus", "tokens_per_s", "job_hours",
-            "basis", "as_of", "source", "match", "status", "flags", "config"]  # fmt: skip
-    charts.show(fig, shown[[c for c in cols if c in shown]], key=key, basis="mixed",
-                note=f"{ui.as_of_note(shown)}; ⚠ marks a flag (hover a bar)")  # fmt: skip
+    cols = [
+        "provider",
+        "option",
+        "kind",
+        "usd_total",
+        "usd_per_run",
+        "gpu",
+        "n_gpus",
+        "tokens_per_s",
+        "job_hours",
+        "basis",
+        "as_of",
+        "source",
+        "match",
+        "status",
+        "flags",
+        "config",
+    ]
+    charts.show(
+        fig,
+        shown[[c for c in cols if c in shown]],
+        key=key,
+        basis="mixed",
+        note=f"{ui.as_of_note(shown)}; ⚠ marks a flag (hover a bar)",
+    )
 
 
-OPTION_COLUMNS = ["rank", "provider", "option", "kind", "usd_total", "usd_per_run", "job_hours", "flags", "config",
-                  "gpu", "n_gpus", "tokens_per_s", "basis", "peak_allocated_gib", "as_of", "source"]  # fmt: skip
+OPTION_COLUMNS = [
+    "rank",
+    "provider",
+    "option",
+    "kind",
+    "usd_total",
+    "usd_per_run",
+    "job_hours",
+    "flags",
+    "config",
+    "gpu",
+    "n_gpus",
+    "tokens_per_s",
+    "basis",
+    "peak_allocated_gib",
+    "as_of",
+    "source",
+]
 
 
 def show_unranked(comparison) -> None:
@@ -207,17 +280,31 @@ def show_options_table(options: pd.DataFrame) -> None:
 
 def show_curves(curves: pd.DataFrame, runs: float, *, key: str) -> None:
     """Monthly cost against runs per month: where the lines cross is the break-even."""
-    fig = charts.grouped(curves, "runs_per_month", "usd_per_month", group="option", kind="line", hover="kind",
-                         title="Break-even: monthly cost against runs per month", x_title="runs per month",
-                         y_title="USD per month (log scale)", basis="self-hosted projected or measured; managed at catalog prices")  # fmt: skip
+    fig = charts.grouped(
+        curves,
+        "runs_per_month",
+        "usd_per_month",
+        group="option",
+        kind="line",
+        hover="kind",
+        title="Break-even: monthly cost against runs per month",
+        x_title="runs per month",
+        y_title="USD per month (log scale)",
+        basis="self-hosted projected or measured; managed at catalog prices",
+    )
     fig.add_vline(x=runs, line_dash="dot", line_color="#888", annotation_text=f"{runs:g} runs")
     fig.update_traces(mode="lines")
     managed = set(curves.loc[curves["kind"] == "managed", "option"])
     fig.for_each_trace(lambda t: t.update(line_dash="dash") if t.name in managed else None)
     fig.update_yaxes(type="log", tickprefix="$")  # managed prices span orders of magnitude
     fig.update_layout(legend={"orientation": "h", "y": -0.25}, height=560)
-    charts.show(fig, curves, key=key, basis="mixed",
-                note="dashed: managed APIs; steps: a new reserved block or on-prem server set")  # fmt: skip
+    charts.show(
+        fig,
+        curves,
+        key=key,
+        basis="mixed",
+        note="dashed: managed APIs; steps: a new reserved block or on-prem server set",
+    )
 
 
 def show_tornado(frame: pd.DataFrame, *, key: str) -> None:
@@ -225,16 +312,28 @@ def show_tornado(frame: pd.DataFrame, *, key: str) -> None:
     import plotly.graph_objects as go
 
     base = float(frame["base_saving_usd"].iloc[0])
-    fig = charts.figure("Sensitivity of the monthly saving to each input (±25 %)",
-                        "saving of self-hosting over managed (USD per month)", "input", "projected")  # fmt: skip
+    fig = charts.figure(
+        "Sensitivity of the monthly saving to each input (±25 %)",
+        "saving of self-hosting over managed (USD per month)",
+        "input",
+        "projected",
+    )
     for column, name, color in (
         ("saving_low_usd", "input −25 %", "#B8475A"),
         ("saving_high_usd", "input +25 %", "#3A9E6F"),
     ):
-        fig.add_trace(go.Bar(y=frame["input"].tolist(), x=(frame[column] - base).tolist(), base=base,
-                             orientation="h", name=name, marker_color=color,
-                             customdata=frame[column].tolist(),
-                             hovertemplate="%{y}: saving %{customdata:$,.0f}<extra>%{fullData.name}</extra>"))  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                y=frame["input"].tolist(),
+                x=(frame[column] - base).tolist(),
+                base=base,
+                orientation="h",
+                name=name,
+                marker_color=color,
+                customdata=frame[column].tolist(),
+                hovertemplate="%{y}: saving %{customdata:$,.0f}<extra>%{fullData.name}</extra>",
+            )
+        )
     fig.add_vline(x=base, line_color="#333", annotation_text=f"base {ui.usd(base)}")
     fig.add_vline(x=0, line_dash="dot", line_color="#888", annotation_text="break-even")
     fig.update_layout(barmode="overlay", height=140 + 40 * len(frame))
@@ -244,12 +343,26 @@ def show_tornado(frame: pd.DataFrame, *, key: str) -> None:
     )
 
 
-BREAK_EVEN_COLUMNS = ["managed_option", "verdict", "break_even_runs_per_month", "self_option", "self_usd_total",
-                      "managed_usd_total", "self_basis", "self_as_of", "managed_as_of", "match", "status"]  # fmt: skip
+BREAK_EVEN_COLUMNS = [
+    "managed_option",
+    "verdict",
+    "break_even_runs_per_month",
+    "self_option",
+    "self_usd_total",
+    "managed_usd_total",
+    "self_basis",
+    "self_as_of",
+    "managed_as_of",
+    "match",
+    "status",
+]
 
 
-def show_break_even(table: pd.DataFrame, kinds: tuple[str, ...] = ("self-hosted", "on-prem"),
-                    columns: list[str] = BREAK_EVEN_COLUMNS) -> None:  # fmt: skip
+def show_break_even(
+    table: pd.DataFrame,
+    kinds: tuple[str, ...] = ("self-hosted", "on-prem"),
+    columns: list[str] = BREAK_EVEN_COLUMNS,
+) -> None:
     """Break-even of the cheapest self-hosted (and on-prem) option against each managed offer."""
     if table.empty:
         st.info("No break-even to show: a self-hosted and a managed option are both needed.")

@@ -85,9 +85,18 @@ HEADERS: dict[str, tuple[str, str]] = {
     "system_w_per_gpu": ("W per GPU (whole server)", "int"),
     "colo_usd_per_kw_month": ("colocation USD per kW-month", "num"),
 }
-_SUFFIXES = (("_usd_per_month", "USD per month", "usd"), ("_usd", "USD", "usd"), ("_gib", "GiB", "gib"),
-             ("_ms", "ms", "num"), ("_s", "s", "num"), ("_pct", "%", "pct_value"), ("_mib", "MiB", "num"),
-             ("_bytes", "bytes", "int"), ("_months", "months", "num"), ("_hours", "hours", "hours"))  # fmt: skip
+_SUFFIXES = (
+    ("_usd_per_month", "USD per month", "usd"),
+    ("_usd", "USD", "usd"),
+    ("_gib", "GiB", "gib"),
+    ("_ms", "ms", "num"),
+    ("_s", "s", "num"),
+    ("_pct", "%", "pct_value"),
+    ("_mib", "MiB", "num"),
+    ("_bytes", "bytes", "int"),
+    ("_months", "months", "num"),
+    ("_hours", "hours", "hours"),
+)
 
 
 def header(name: str) -> tuple[str, str]:

@@ -33,13 +33,22 @@ def sample_of(value: object, windows: object) -> Sample | None:
 def with_noise(data: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The rows with the gate's figure (the windows' median) in `metric`, the band's edges in `low` / `high`
     and the relative spread, from the `<metric>_windows` column where rows carry windows."""
-    windows = data[f"{metric}_windows"] if f"{metric}_windows" in data else pd.Series([None] * len(data), index=data.index)
+    windows = (
+        data[f"{metric}_windows"]
+        if f"{metric}_windows" in data
+        else pd.Series([None] * len(data), index=data.index)
+    )
     samples = [sample_of(v, w) for v, w in zip(data[metric], windows, strict=True)]
     out = data.assign(sample=samples).dropna(subset=["sample"])
-    return out.assign(**{metric: [s.value for s in out["sample"]], "low": [min(s.windows) for s in out["sample"]],
-                         "high": [max(s.windows) for s in out["sample"]],
-                         "spread_pct": [(s.spread or 0.0) * 100 for s in out["sample"]],
-                         "windows": [len(s.windows) for s in out["sample"]]})  # fmt: skip
+    return out.assign(
+        **{
+            metric: [s.value for s in out["sample"]],
+            "low": [min(s.windows) for s in out["sample"]],
+            "high": [max(s.windows) for s in out["sample"]],
+            "spread_pct": [(s.spread or 0.0) * 100 for s in out["sample"]],
+            "windows": [len(s.windows) for s in out["sample"]],
+        }
+    )
 
 
 def steps(data: pd.DataFrame, metric: str, threshold: Threshold) -> pd.DataFrame:
@@ -50,12 +59,32 @@ def steps(data: pd.DataFrame, metric: str, threshold: Threshold) -> pd.DataFrame
         samples, commits, times = part["sample"].tolist(), part["commit"].tolist(), part["time"].tolist()
         for i in range(1, len(samples)):
             change, verdict = judge(threshold, samples[i - 1], samples[i])
-            out.append({"spec": spec, "device_class": device, "from_commit": commits[i - 1], "to_commit": commits[i],
-                        "time": times[i], "baseline": samples[i - 1].value, "new": samples[i].value,
-                        "change_pct": change * 100.0, "new_spread_pct": (samples[i].spread or 0.0) * 100,
-                        "verdict": verdict})  # fmt: skip
-    columns = ["spec", "device_class", "from_commit", "to_commit", "time", "baseline", "new", "change_pct",
-               "new_spread_pct", "verdict"]  # fmt: skip
+            out.append(
+                {
+                    "spec": spec,
+                    "device_class": device,
+                    "from_commit": commits[i - 1],
+                    "to_commit": commits[i],
+                    "time": times[i],
+                    "baseline": samples[i - 1].value,
+                    "new": samples[i].value,
+                    "change_pct": change * 100.0,
+                    "new_spread_pct": (samples[i].spread or 0.0) * 100,
+                    "verdict": verdict,
+                }
+            )
+    columns = [
+        "spec",
+        "device_class",
+        "from_commit",
+        "to_commit",
+        "time",
+        "baseline",
+        "new",
+        "change_pct",
+        "new_spread_pct",
+        "verdict",
+    ]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -71,6 +100,15 @@ def add_noise_bands(fig, data: pd.DataFrame) -> None:
 
     for spec, part in data[data["windows"] > 1].sort_values("time").groupby("spec"):
         x = part["time"].tolist()
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=part["high"].tolist() + part["low"].tolist()[::-1], fill="toself",
-                                 mode="lines", line={"width": 0}, opacity=0.2, name=f"noise band: {spec}",
-                                 hoverinfo="skip"))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=x + x[::-1],
+                y=part["high"].tolist() + part["low"].tolist()[::-1],
+                fill="toself",
+                mode="lines",
+                line={"width": 0},
+                opacity=0.2,
+                name=f"noise band: {spec}",
+                hoverinfo="skip",
+            )
+        )

@@ -16,8 +16,18 @@ import sys
 import threading
 import time
 
-WARM_MODULES = ("pandas", "pyarrow", "plotly.graph_objects", "plotly.io", "planner.catalog", "planner.measured",
-                "planner.cost", "planner.breakeven", "planner.capacity", "planner.scenario")  # fmt: skip
+WARM_MODULES = (
+    "pandas",
+    "pyarrow",
+    "plotly.graph_objects",
+    "plotly.io",
+    "planner.catalog",
+    "planner.measured",
+    "planner.cost",
+    "planner.breakeven",
+    "planner.capacity",
+    "planner.scenario",
+)
 WAIT_FOR_SERVER_S = 30.0
 
 

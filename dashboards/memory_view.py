@@ -35,9 +35,17 @@ def memory_terms_frame(shown: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             skipped.append(f"{row['configuration']}: {exc}")
             continue
         for term, gib in pred.breakdown.items():
-            out.append({"configuration": row["configuration"], "term": term.removesuffix("_gib").replace("_", " "), "gib": gib, "basis": pred.basis,
-                        "measured_peak_gib": row["peak_allocated_gib"], "device_name": row["device_name"],
-                        "model_note": pred.model})  # fmt: skip
+            out.append(
+                {
+                    "configuration": row["configuration"],
+                    "term": term.removesuffix("_gib").replace("_", " "),
+                    "gib": gib,
+                    "basis": pred.basis,
+                    "measured_peak_gib": row["peak_allocated_gib"],
+                    "device_name": row["device_name"],
+                    "model_note": pred.model,
+                }
+            )
     return pd.DataFrame(out), skipped
 
 
@@ -48,9 +56,16 @@ def show_memory_terms(shown: pd.DataFrame) -> None:
     if terms.empty:
         st.info("No measured peak memory among the shown rows.")
         return
-    fig = charts.grouped(terms, "configuration", "gib", group="term", basis="projected terms, measured peak",
-                         title="Predicted memory terms and measured peak", x_title="configuration",
-                         y_title="memory per GPU (GiB)")  # fmt: skip
+    fig = charts.grouped(
+        terms,
+        "configuration",
+        "gib",
+        group="term",
+        basis="projected terms, measured peak",
+        title="Predicted memory terms and measured peak",
+        x_title="configuration",
+        y_title="memory per GPU (GiB)",
+    )
     fig.update_layout(barmode="stack")
     peaks = terms.drop_duplicates("configuration")
     charts.add_markers(

@@ -18,8 +18,9 @@ from dashboards import loaders
 from planner import scenario as scenario_mod
 
 # The question the Overview answers before anything is changed (the Cost page starts from it too).
-DEFAULT_SCENARIO = {k: scenario_mod.default_scenario()[k] for k in ("model", "method", "tokens", "epochs",
-                                                                   "runs_per_month")}  # fmt: skip
+DEFAULT_SCENARIO = {
+    k: scenario_mod.default_scenario()[k] for k in ("model", "method", "tokens", "epochs", "runs_per_month")
+}
 
 
 def _stamp() -> tuple:
@@ -43,9 +44,15 @@ def _training(key: str, stamp: tuple) -> dict:
 
     comparison = compare_training(*_applied(key), loaders.measurements())
     saving, best_self, best_managed = savings(comparison)
-    return {"comparison": comparison, "options": comparison.frame("ranked"), "break_even": break_even_table(comparison),
-            "curves": cost_curves(comparison), "saving": saving, "best_self": best_self,
-            "best_managed": best_managed}  # fmt: skip
+    return {
+        "comparison": comparison,
+        "options": comparison.frame("ranked"),
+        "break_even": break_even_table(comparison),
+        "curves": cost_curves(comparison),
+        "saving": saving,
+        "best_self": best_self,
+        "best_managed": best_managed,
+    }
 
 
 def training(scn: dict) -> dict:
@@ -101,8 +108,12 @@ def _accuracy(stamp: tuple) -> dict:
     if rows.empty:
         return {}
     row = rows.iloc[0]
-    return {"median": float(row["median_abs_error"]), "worst": float(row["worst_abs_error"]), "n": int(row["n"]),
-            "message": report.message}  # fmt: skip
+    return {
+        "median": float(row["median_abs_error"]),
+        "worst": float(row["worst_abs_error"]),
+        "n": int(row["n"]),
+        "message": report.message,
+    }
 
 
 def throughput_error() -> dict:
@@ -117,7 +128,10 @@ def price_key_of(option, catalog) -> str | None:
         return None
     for price in catalog.prices:
         same = (price.provider, price.gpu, price.pricing_kind, price.region)
-        if same == (option.provider, option.gpu, option.pricing_kind, option.region) and price.instance in option.option:
+        if (
+            same == (option.provider, option.gpu, option.pricing_kind, option.region)
+            and price.instance in option.option
+        ):
             return scenario_mod.price_key(price)
     return None
 
@@ -138,8 +152,13 @@ def gpus_needed(workload: dict) -> pd.DataFrame:
 def _fits(methods: tuple, seq_lens: tuple, micro_batch: int, stamp: tuple) -> pd.DataFrame:
     from planner.capacity import fits_matrix
 
-    return fits_matrix(methods=methods, seq_lens=seq_lens, micro_batch=micro_batch, catalog=loaders.catalog(),
-                       meas=loaders.measurements())  # fmt: skip
+    return fits_matrix(
+        methods=methods,
+        seq_lens=seq_lens,
+        micro_batch=micro_batch,
+        catalog=loaders.catalog(),
+        meas=loaders.measurements(),
+    )
 
 
 def fits(methods: tuple[str, ...], seq_len: int, micro_batch: int) -> pd.DataFrame:

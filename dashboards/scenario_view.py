@@ -16,8 +16,13 @@ SEQ_LENS = [256, 512, 1024, 2048, 4096, 8192, 16384]
 RANKS = [4, 8, 16, 32, 64, 128, 256]
 BATCHES = [1, 2, 4, 8, 16, 32]
 SHORT_METHODS = {**ui.METHOD_NAMES, "full": "Full"}  # fits the control at 800 px
-FACTORS = ("gpu_price_factor", "managed_price_factor", "throughput_factor", "onprem_capex_factor",
-           "power_price_factor")  # fmt: skip
+FACTORS = (
+    "gpu_price_factor",
+    "managed_price_factor",
+    "throughput_factor",
+    "onprem_capex_factor",
+    "power_price_factor",
+)
 
 
 def tokens_text(tokens: int) -> str:
@@ -37,23 +42,37 @@ def job_controls(scn: dict, models: list[str]) -> None:
     first, second = st.columns([1, 1]), st.columns([1.2, 1, 1])
     top = [*first, *second]
     scn["model"] = top[0].selectbox("Model", _with(models, scn["model"]), key=state.bind("model"))
-    scn["method"] = top[1].segmented_control("Method", list(METHODS), key=state.bind("method"),
-                                             format_func=SHORT_METHODS.get) or scn["method"]  # fmt: skip
+    scn["method"] = (
+        top[1].segmented_control(
+            "Method", list(METHODS), key=state.bind("method"), format_func=SHORT_METHODS.get
+        )
+        or scn["method"]
+    )
     key = state.WIDGET_PREFIX + "tokens-text"
     st.session_state.setdefault(key, tokens_text(scn["tokens"]))
     text = top[2].text_input("Tokens per epoch", key=key, help="e.g. 250k, 100M, 1.5B")
     scn["tokens"] = parse_tokens(text, "tokens per epoch")
     scn["epochs"] = top[3].number_input("Epochs", 0.01, 100.0, step=0.5, key=state.bind("epochs"))
-    scn["runs_per_month"] = top[4].number_input("Runs per month", 0.0, 10000.0, step=1.0,
-                                                key=state.bind("runs_per_month"))  # fmt: skip
+    scn["runs_per_month"] = top[4].number_input(
+        "Runs per month", 0.0, 10000.0, step=1.0, key=state.bind("runs_per_month")
+    )
     mid = [*st.columns([1, 1]), *st.columns([1, 1])]
     scn["gpus"] = mid[0].multiselect("GPUs", _gpu_names(), key=state.bind("gpus"), placeholder="all GPUs")
-    scn["kinds"] = mid[1].multiselect("Pricing kinds", list(scenario_mod.KINDS), key=state.bind("kinds"),
-                                      placeholder="all kinds",
-                                      help="Self-hosted and on-prem options; managed offers are always priced.")  # fmt: skip
-    scn["utilisation"] = mid[2].slider("Utilisation of billed GPU-hours", 0.05, 1.0, step=0.05,
-                                       key=state.bind("utilisation"),
-                                       help="Share of paid hours spent in training steps.")  # fmt: skip
+    scn["kinds"] = mid[1].multiselect(
+        "Pricing kinds",
+        list(scenario_mod.KINDS),
+        key=state.bind("kinds"),
+        placeholder="all kinds",
+        help="Self-hosted and on-prem options; managed offers are always priced.",
+    )
+    scn["utilisation"] = mid[2].slider(
+        "Utilisation of billed GPU-hours",
+        0.05,
+        1.0,
+        step=0.05,
+        key=state.bind("utilisation"),
+        help="Share of paid hours spent in training steps.",
+    )
     scn["ops_usd_per_month"] = ops_control(mid[3], scn)
 
 
@@ -67,9 +86,15 @@ def ops_control(col, scn: dict) -> float | None:
     st.session_state.setdefault(
         key, float(catalog_value if scn["ops_usd_per_month"] is None else scn["ops_usd_per_month"])
     )
-    value = col.number_input("Engineering cost of cloud jobs (USD per month)", 0.0, 1e8, step=500.0, key=key,
-                             help=f"Images, launch scripts, monitoring, failed runs; added to every self-hosted cloud "
-                             f"option. Catalog: {catalog_value:,.0f} (defaults.csv: engineers × cost per engineer-year).")  # fmt: skip
+    value = col.number_input(
+        "Engineering cost of cloud jobs (USD per month)",
+        0.0,
+        1e8,
+        step=500.0,
+        key=key,
+        help=f"Images, launch scripts, monitoring, failed runs; added to every self-hosted cloud "
+        f"option. Catalog: {catalog_value:,.0f} (defaults.csv: engineers × cost per engineer-year).",
+    )
     return None if abs(value - catalog_value) < 0.005 else float(value)
 
 
@@ -88,8 +113,14 @@ def defaults_controls(scn: dict, catalog) -> None:
     for i, default in enumerate(rows):
         key = f"{state.WIDGET_PREFIX}defaults-{default.name}"
         st.session_state.setdefault(key, float(overrides.get(default.name, default.value)))
-        value = cols[i % len(cols)].number_input(f"{default.name.replace('_', ' ')} ({default.unit})", 0.0, 1e9,
-                                                 key=key, format="%.4g", help=f"catalog: {default.value:g}; {default.source}")  # fmt: skip
+        value = cols[i % len(cols)].number_input(
+            f"{default.name.replace('_', ' ')} ({default.unit})",
+            0.0,
+            1e9,
+            key=key,
+            format="%.4g",
+            help=f"catalog: {default.value:g}; {default.source}",
+        )
         if abs(value - default.value) > 1e-12:
             overrides[default.name] = float(value)
         else:
@@ -109,11 +140,16 @@ def config_controls(scn: dict) -> None:
     scn["seq_len"] = cfg[1].selectbox(
         "Sequence length", _with(SEQ_LENS, scn["seq_len"]), key=state.bind("seq_len")
     )
-    scn["micro_batch"] = cfg[2].selectbox("Micro-batch", _with(BATCHES, scn["micro_batch"]),
-                                          key=state.bind("micro_batch"))  # fmt: skip
+    scn["micro_batch"] = cfg[2].selectbox(
+        "Micro-batch", _with(BATCHES, scn["micro_batch"]), key=state.bind("micro_batch")
+    )
     scn["profile"] = cfg[3].selectbox("Profile", list(PROFILES), key=state.bind("profile"))
-    scn["managed_scope"] = cfg[4].selectbox("Managed offers", ["all", "same-model"], key=state.bind("managed_scope"),
-                                            help="same-model: only offers that tune this open model")  # fmt: skip
+    scn["managed_scope"] = cfg[4].selectbox(
+        "Managed offers",
+        ["all", "same-model"],
+        key=state.bind("managed_scope"),
+        help="same-model: only offers that tune this open model",
+    )
 
 
 def cost_controls(scn: dict) -> None:
@@ -164,10 +200,16 @@ def onprem_controls(scn: dict, catalog) -> None:
         st.info("The catalog has no on-prem sites.")
         return
     first = sites[0]
-    labels = {"years": "Depreciation (years)", "usd_per_kwh": "Power (USD per kWh)", "pue": "PUE",
-              "utilisation": "Utilisation of the hardware", "colo_usd_per_kw_month": "Colocation (USD per kW-month)",
-              "support_frac_per_year": "Support contract (share of price a year)",
-              "setup_usd_per_unit": "Set-up (USD per unit)", "people_fte": "People (engineers per site)"}  # fmt: skip
+    labels = {
+        "years": "Depreciation (years)",
+        "usd_per_kwh": "Power (USD per kWh)",
+        "pue": "PUE",
+        "utilisation": "Utilisation of the hardware",
+        "colo_usd_per_kw_month": "Colocation (USD per kW-month)",
+        "support_frac_per_year": "Support contract (share of price a year)",
+        "setup_usd_per_unit": "Set-up (USD per unit)",
+        "people_fte": "People (engineers per site)",
+    }
     labels = {k: v for k, v in labels.items() if hasattr(first, k)}
     cols = [*st.columns(4), *st.columns(4)]
     overrides = dict(scn["onprem"])
@@ -192,11 +234,21 @@ def file_controls(scn: dict) -> None:
     else:
         st.caption("Every assumption is the catalog's or the default scenario's.")
     mid, right, _ = st.columns([1, 2, 1], vertical_alignment="center")
-    mid.button("Reset", on_click=state.reset, icon=":material/restart_alt:", disabled=not changed,
-               key="scenario-reset")  # fmt: skip
-    right.download_button("Download scenario", scenario_mod.to_json(scn).encode("utf-8"),
-                          file_name="peftplan-scenario.json", mime="application/json", key="scenario-download",
-                          icon=":material/download:")  # fmt: skip
+    mid.button(
+        "Reset",
+        on_click=state.reset,
+        icon=":material/restart_alt:",
+        disabled=not changed,
+        key="scenario-reset",
+    )
+    right.download_button(
+        "Download scenario",
+        scenario_mod.to_json(scn).encode("utf-8"),
+        file_name="peftplan-scenario.json",
+        mime="application/json",
+        key="scenario-download",
+        icon=":material/download:",
+    )
     upload = st.file_uploader(
         "Open a scenario file (JSON, as downloaded)", type=["json"], key="scenario-upload"
     )

@@ -8,26 +8,114 @@ import os
 
 import pandas as pd
 
-TRAIN_SPEC = ("model", "method", "rank", "targets", "micro_batch", "seq_len", "grad_accum", "grad_checkpointing",
-              "optimizer", "attn_impl", "profile", "num_gpus", "sharding", "cpu_offload")  # fmt: skip
-INFER_SPEC = ("model", "base", "mode", "task", "batch", "prompt_len", "new_tokens", "profile", "rank", "targets",
-              "n_adapters")  # fmt: skip
-PROVENANCE = ("device_name", "git_commit", "git_dirty", "timestamp", "host", "torch", "transformers", "peft",
-              "bitsandbytes", "cuda")  # fmt: skip
+TRAIN_SPEC = (
+    "model",
+    "method",
+    "rank",
+    "targets",
+    "micro_batch",
+    "seq_len",
+    "grad_accum",
+    "grad_checkpointing",
+    "optimizer",
+    "attn_impl",
+    "profile",
+    "num_gpus",
+    "sharding",
+    "cpu_offload",
+)
+INFER_SPEC = (
+    "model",
+    "base",
+    "mode",
+    "task",
+    "batch",
+    "prompt_len",
+    "new_tokens",
+    "profile",
+    "rank",
+    "targets",
+    "n_adapters",
+)
+PROVENANCE = (
+    "device_name",
+    "git_commit",
+    "git_dirty",
+    "timestamp",
+    "host",
+    "torch",
+    "transformers",
+    "peft",
+    "bitsandbytes",
+    "cuda",
+)
 # What a hover says about where a measured point comes from (label → column of view()).
-PROVENANCE_HOVER = {"GPU": "device_name", "commit": "git_commit", "measured": "measured_at", "torch": "torch",
-                    "transformers": "transformers", "peft": "peft", "bitsandbytes": "bitsandbytes"}  # fmt: skip
-TRAIN_METRICS = ("tokens_per_s", "samples_per_s", "step_time_median_s", "step_time_p90_s", "mfu",
-                 "peak_allocated_gib", "peak_reserved_gib", "weights_gib", "trainable_params", "total_params",
-                 "adapter_bytes", "loss_first", "loss_last", "energy_j_per_token", "build_s")  # fmt: skip
-INFER_METRICS = ("prefill_tokens_per_s", "ttft_ms", "ms_per_token", "decode_tokens_per_s", "peak_allocated_gib",
-                 "weights_gib", "merge_s", "unmerge_s", "adapter_load_s", "switch_ms", "hotswap_ms", "adapter_mib",
-                 "logit_rel_diff_max", "logit_rel_diff_mean", "token_agreement")  # fmt: skip
+PROVENANCE_HOVER = {
+    "GPU": "device_name",
+    "commit": "git_commit",
+    "measured": "measured_at",
+    "torch": "torch",
+    "transformers": "transformers",
+    "peft": "peft",
+    "bitsandbytes": "bitsandbytes",
+}
+TRAIN_METRICS = (
+    "tokens_per_s",
+    "samples_per_s",
+    "step_time_median_s",
+    "step_time_p90_s",
+    "mfu",
+    "peak_allocated_gib",
+    "peak_reserved_gib",
+    "weights_gib",
+    "trainable_params",
+    "total_params",
+    "adapter_bytes",
+    "loss_first",
+    "loss_last",
+    "energy_j_per_token",
+    "build_s",
+)
+INFER_METRICS = (
+    "prefill_tokens_per_s",
+    "ttft_ms",
+    "ms_per_token",
+    "decode_tokens_per_s",
+    "peak_allocated_gib",
+    "weights_gib",
+    "merge_s",
+    "unmerge_s",
+    "adapter_load_s",
+    "switch_ms",
+    "hotswap_ms",
+    "adapter_mib",
+    "logit_rel_diff_max",
+    "logit_rel_diff_mean",
+    "token_agreement",
+)
 # Metrics where a smaller figure is better (everything else: larger is better).
-LOWER_IS_BETTER = frozenset({"step_time_median_s", "step_time_p90_s", "peak_allocated_gib", "peak_reserved_gib",
-                             "weights_gib", "loss_last", "energy_j_per_token", "build_s", "ttft_ms", "ms_per_token",
-                             "merge_s", "unmerge_s", "adapter_load_s", "switch_ms", "hotswap_ms", "adapter_mib",
-                             "logit_rel_diff_max", "logit_rel_diff_mean"})  # fmt: skip
+LOWER_IS_BETTER = frozenset(
+    {
+        "step_time_median_s",
+        "step_time_p90_s",
+        "peak_allocated_gib",
+        "peak_reserved_gib",
+        "weights_gib",
+        "loss_last",
+        "energy_j_per_token",
+        "build_s",
+        "ttft_ms",
+        "ms_per_token",
+        "merge_s",
+        "unmerge_s",
+        "adapter_load_s",
+        "switch_ms",
+        "hotswap_ms",
+        "adapter_mib",
+        "logit_rel_diff_max",
+        "logit_rel_diff_mean",
+    }
+)
 
 
 def column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -148,23 +236,41 @@ def file_summary(frame: pd.DataFrame, base: str | None = None) -> pd.DataFrame:
     """One line per results file (named relative to `base` when given): row counts by status, hardware,
     commits and the time span."""
     if frame.empty:
-        return pd.DataFrame(columns=["file", "rows", "ok", "failed", "kinds", "devices", "commits", "dirty_rows",
-                                     "first", "last"])  # fmt: skip
+        return pd.DataFrame(
+            columns=[
+                "file",
+                "rows",
+                "ok",
+                "failed",
+                "kinds",
+                "devices",
+                "commits",
+                "dirty_rows",
+                "first",
+                "last",
+            ]
+        )
     out = []
     for file, part in frame.groupby("_file", sort=True):
         status = column(part, "status")
-        out.append({
-            "file": os.path.relpath(file, base) if base and os.path.isabs(str(file)) else file,
-            "rows": len(part),
-            "ok": int((status == "ok").sum()),
-            "failed": int((status != "ok").sum()),
-            "kinds": ", ".join(sorted(set(column(part, "kind").dropna()))),
-            "devices": ", ".join(sorted({str(d) for d in column(part, "provenance.device_name").dropna()})),
-            "commits": ", ".join(sorted({str(c)[:10] for c in column(part, "provenance.git_commit").dropna()})),
-            "dirty_rows": int((column(part, "provenance.git_dirty") == True).sum()),  # noqa: E712
-            "first": column(part, "provenance.timestamp").min(),
-            "last": column(part, "provenance.timestamp").max(),
-        })  # fmt: skip
+        out.append(
+            {
+                "file": os.path.relpath(file, base) if base and os.path.isabs(str(file)) else file,
+                "rows": len(part),
+                "ok": int((status == "ok").sum()),
+                "failed": int((status != "ok").sum()),
+                "kinds": ", ".join(sorted(set(column(part, "kind").dropna()))),
+                "devices": ", ".join(
+                    sorted({str(d) for d in column(part, "provenance.device_name").dropna()})
+                ),
+                "commits": ", ".join(
+                    sorted({str(c)[:10] for c in column(part, "provenance.git_commit").dropna()})
+                ),
+                "dirty_rows": int((column(part, "provenance.git_dirty") == True).sum()),  # noqa: E712
+                "first": column(part, "provenance.timestamp").min(),
+                "last": column(part, "provenance.timestamp").max(),
+            }
+        )
     return pd.DataFrame(out)
 
 

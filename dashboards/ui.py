@@ -26,6 +26,7 @@ def plain(value: object) -> str:
     text = " ".join(str(value).split())
     return _MARKUP.sub(r"\\\1", text)
 
+
 # What fills each kind of result row (shown when a page has nothing to show).
 FILL_COMMANDS = {
     "train": (

@@ -20,9 +20,12 @@ def _clear() -> None:
 def frame(kind: str, *, key: str) -> pd.DataFrame:
     """An uploader, and the flat frame of your rows of `kind` (empty when none), each with source 'yours'."""
     with st.expander("Compare with your results file", expanded=KEY in st.session_state):
-        upload = st.file_uploader("Your results file (JSON Lines, as written by `peftplan bench`)",
-                                  type=["jsonl", "json", "txt"], key=f"{key}-upload",
-                                  help="Checked in memory and kept for this browser session; never written to disk.")  # fmt: skip
+        upload = st.file_uploader(
+            "Your results file (JSON Lines, as written by `peftplan bench`)",
+            type=["jsonl", "json", "txt"],
+            key=f"{key}-upload",
+            help="Checked in memory and kept for this browser session; never written to disk.",
+        )
         if upload is not None and st.session_state.get(f"{KEY}-id") != upload.file_id:
             st.session_state[f"{KEY}-id"] = upload.file_id
             try:
@@ -33,7 +36,10 @@ def frame(kind: str, *, key: str) -> pd.DataFrame:
         if KEY in st.session_state:
             name, rows = st.session_state[KEY]
             st.button(
-                f"Stop comparing with {ui.plain(name)}", on_click=_clear, key=f"{key}-clear", icon=":material/close:"
+                f"Stop comparing with {ui.plain(name)}",
+                on_click=_clear,
+                key=f"{key}-clear",
+                icon=":material/close:",
             )
     if KEY not in st.session_state:
         return pd.DataFrame()

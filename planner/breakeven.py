@@ -122,7 +122,9 @@ def cost_curves(
     scn = comparison.scenario
     if options is None:
         options = [
-            o for k in ("self-hosted", "on-prem") if (o := _best(comparison.options + comparison.others, k, scn.runs_per_month))
+            o
+            for k in ("self-hosted", "on-prem")
+            if (o := _best(comparison.options + comparison.others, k, scn.runs_per_month))
         ]
         options += [o for o in comparison.options if o.kind == "managed"]
     top = max_runs or max(4 * scn.runs_per_month, 10.0)
@@ -210,7 +212,9 @@ def savings(comparison: TrainComparison) -> tuple[float, TrainOption | None, Tra
     """Monthly saving of the cheapest self-hosted or on-prem option over the cheapest managed one (offers of
     the same open model when there are any). Positive: self-hosting is cheaper."""
     runs = comparison.scenario.runs_per_month
-    mine = [o for k in ("self-hosted", "on-prem") if (o := _best(comparison.options + comparison.others, k, runs))]
+    mine = [
+        o for k in ("self-hosted", "on-prem") if (o := _best(comparison.options + comparison.others, k, runs))
+    ]
     best_self = min(mine, key=lambda o: o.usd_for_runs(runs)) if mine else None
     best_managed = _best(comparison.options + comparison.others, "managed", runs)
     if best_self is None or best_managed is None:

@@ -139,7 +139,9 @@ def read_table(path: Path, fields: dict[str, Callable[[str], object]]) -> list[t
     try:
         rows = _read_rows(path, fields)
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start + 1})", file=str(path), accepted="a UTF-8 CSV file") from None
+        raise InputError(
+            f"not UTF-8 text (byte {exc.start + 1})", file=str(path), accepted="a UTF-8 CSV file"
+        ) from None
     except csv.Error as exc:
         raise InputError(f"not a readable CSV ({exc})", file=str(path)) from None
     if not rows:

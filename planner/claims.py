@@ -48,18 +48,33 @@ def lora_fraction(rows: list[dict]) -> Claim:
 
     claim = "LoRA trains under 0.1 % of a 7B model's parameters (4–8 million)"
     test = "trainable ÷ total parameters of measured LoRA runs of 7–8B models; under 0.1 % holds"
-    found = [r for r in _ok(rows, "train") if r["spec"].get("method") in ("lora", "qlora")
-             and 6e9 <= (r["metrics"].get("total_params") or 0) <= 9e9 and r["metrics"].get("trainable_params")]  # fmt: skip
+    found = [
+        r
+        for r in _ok(rows, "train")
+        if r["spec"].get("method") in ("lora", "qlora")
+        and 6e9 <= (r["metrics"].get("total_params") or 0) <= 9e9
+        and r["metrics"].get("trainable_params")
+    ]
     shape = get_shape("llama-3.1-8b")
     qv = lora_params(shape, 8, ("q_proj", "v_proj"))
     qv_note = (
         f"rank 8 on q and v only: {qv / 1e6:.1f} M ({qv / shape.total_params():.3%}), counted from the shape"
     )
     if not found:
-        return Claim(claim, UNMEASURED, qv_note, "projected", test, "no LoRA row of a 7–8B model",
-                     "peftplan bench train --suite h200-standard (records trainable_params)")  # fmt: skip
-    fracs = {(r["spec"]["rank"], str(r["spec"].get("targets"))): r["metrics"]["trainable_params"] / r["metrics"]["total_params"]
-             for r in found}  # fmt: skip
+        return Claim(
+            claim,
+            UNMEASURED,
+            qv_note,
+            "projected",
+            test,
+            "no LoRA row of a 7–8B model",
+            "peftplan bench train --suite h200-standard (records trainable_params)",
+        )
+    fracs = {
+        (r["spec"]["rank"], str(r["spec"].get("targets"))): r["metrics"]["trainable_params"]
+        / r["metrics"]["total_params"]
+        for r in found
+    }
     low, high = min(fracs.values()), max(fracs.values())
     # above the line in every measured row: it holds only with fewer targets and a lower rank (the shape count)
     verdict = (
@@ -71,9 +86,15 @@ def lora_fraction(rows: list[dict]) -> Claim:
         if high >= 1e-3
         else ""
     )
-    return Claim(claim, verdict, f"measured {figure}; {qv_note}", "measured", test,
-                 f"{len(found)} rows, e.g. {_where(found[0])}. {cond}".strip(),
-                 "a measured row with targets q_proj,v_proj at rank 8")  # fmt: skip
+    return Claim(
+        claim,
+        verdict,
+        f"measured {figure}; {qv_note}",
+        "measured",
+        test,
+        f"{len(found)} rows, e.g. {_where(found[0])}. {cond}".strip(),
+        "a measured row with targets q_proj,v_proj at rank 8",
+    )
 
 
 def qlora_70b_48gb(rows: list[dict], catalog, meas) -> Claim:
@@ -84,8 +105,13 @@ def qlora_70b_48gb(rows: list[dict], catalog, meas) -> Claim:
     claim = "QLoRA fine-tunes a 70B model on one 48 GB GPU"
     test = "peak memory of a 70B QLoRA run (micro-batch 1, 2048 tokens, checkpointing) under an L40S's 48 GB"
     gpu = catalog.gpus.get("L40S")
-    measured = [r for r in _ok(rows, "train") if r["spec"].get("method") == "qlora" and "70b" in r["spec"]["model"]
-                and r["metrics"].get("peak_allocated_gib")]  # fmt: skip
+    measured = [
+        r
+        for r in _ok(rows, "train")
+        if r["spec"].get("method") == "qlora"
+        and "70b" in r["spec"]["model"]
+        and r["metrics"].get("peak_allocated_gib")
+    ]
     cfg = TrainConfig("llama-3.1-70b", "qlora", micro_batch=1, seq_len=2048, grad_checkpointing=True)
     pred = predict_memory(cfg, gpu, meas, catalog)
     limit = gpu.memory_gib if gpu else 44.7
@@ -95,16 +121,32 @@ def qlora_70b_48gb(rows: list[dict], catalog, meas) -> Claim:
         spec = best["spec"]
         # with under 10 % to spare, it holds only in the configuration measured
         verdict = HOLDS if peak < 0.9 * limit else CONDITIONS if peak < limit else FAILS
-        figure = (f"measured peak {peak:.1f} GiB (micro-batch {spec['micro_batch']} × {spec['seq_len']}, "
-                  f"checkpointing {spec.get('grad_checkpointing')}) against {limit:.1f} GiB; the planner "
-                  f"projects {pred.peak_allocated_gib:.1f} GiB with checkpointing")  # fmt: skip
+        figure = (
+            f"measured peak {peak:.1f} GiB (micro-batch {spec['micro_batch']} × {spec['seq_len']}, "
+            f"checkpointing {spec.get('grad_checkpointing')}) against {limit:.1f} GiB; the planner "
+            f"projects {pred.peak_allocated_gib:.1f} GiB with checkpointing"
+        )
         if peak >= limit and pred.fits:
             verdict = CONDITIONS
-        return Claim(claim, verdict, figure, "measured", test, f"{_where(best)}; measured on a larger GPU",
-                     "the same run on an L40S or RTX 6000 Ada (48 GB)")  # fmt: skip
+        return Claim(
+            claim,
+            verdict,
+            figure,
+            "measured",
+            test,
+            f"{_where(best)}; measured on a larger GPU",
+            "the same run on an L40S or RTX 6000 Ada (48 GB)",
+        )
     verdict = CONDITIONS if pred.fits else FAILS
-    return Claim(claim, verdict, f"projected peak {pred.peak_allocated_gib:.1f} GiB of {limit:.1f} GiB", "projected",
-                 test, pred.model, "peftplan bench train with a 70B QLoRA spec on a 48 GB GPU")  # fmt: skip
+    return Claim(
+        claim,
+        verdict,
+        f"projected peak {pred.peak_allocated_gib:.1f} GiB of {limit:.1f} GiB",
+        "projected",
+        test,
+        pred.model,
+        "peftplan bench train with a 70B QLoRA spec on a 48 GB GPU",
+    )
 
 
 def qlora_13b_hours(scenario, catalog, meas) -> Claim:
@@ -112,11 +154,18 @@ def qlora_13b_hours(scenario, catalog, meas) -> Claim:
     from planner.job_plan import TrainScenario, choose_config
 
     claim = "QLoRA fine-tunes a 13B model on one A100 or H100 in hours"
-    scn = TrainScenario.build("qwen2.5-14b", scenario.tokens, method="qlora", epochs=scenario.epochs,
-                              utilisation=scenario.utilisation)  # fmt: skip
+    scn = TrainScenario.build(
+        "qwen2.5-14b",
+        scenario.tokens,
+        method="qlora",
+        epochs=scenario.epochs,
+        utilisation=scenario.utilisation,
+    )
     tokens = scn.billed_tokens
-    test = (f"one run of this page's job ({tokens / 1e6:,.0f}M tokens) with qwen2.5-14b (the nearest catalog "
-            f"model) on one GPU, within {HOURS_LIMIT:g} h")  # fmt: skip
+    test = (
+        f"one run of this page's job ({tokens / 1e6:,.0f}M tokens) with qwen2.5-14b (the nearest catalog "
+        f"model) on one GPU, within {HOURS_LIMIT:g} h"
+    )
     results, bases = [], set()
     for name in ("A100 80GB", "H100 SXM"):
         gpu = catalog.gpus.get(name)
@@ -127,11 +176,26 @@ def qlora_13b_hours(scenario, catalog, meas) -> Claim:
         bases.add(plan.throughput.basis)
         results.append((name, plan.job_hours))
     hours = [h for _, h in results if h is not None]
-    verdict = FAILS if not hours else HOLDS if max(hours) <= HOURS_LIMIT else CONDITIONS if min(hours) <= HOURS_LIMIT else FAILS  # fmt: skip
+    verdict = (
+        FAILS
+        if not hours
+        else HOLDS
+        if max(hours) <= HOURS_LIMIT
+        else CONDITIONS
+        if min(hours) <= HOURS_LIMIT
+        else FAILS
+    )
     figure = "; ".join(f"{n}: {h:,.1f} h" if h is not None else f"{n}: does not fit" for n, h in results)
     basis = "measured" if bases == {"measured"} else "projected"
-    return Claim(claim, verdict, figure, basis, test, "planner.throughput on the planner's chosen configuration",
-                 "peftplan bench train with a 13–14B QLoRA spec on an A100 or H100")  # fmt: skip
+    return Claim(
+        claim,
+        verdict,
+        figure,
+        basis,
+        test,
+        "planner.throughput on the planner's chosen configuration",
+        "peftplan bench train with a 13–14B QLoRA spec on an A100 or H100",
+    )
 
 
 def dynamic_slight(rows: list[dict]) -> Claim:
@@ -144,7 +208,8 @@ def dynamic_slight(rows: list[dict]) -> Claim:
         if spec.get("task") != "decode" or ms is None or spec.get("mode") not in ("merged", "dynamic"):
             continue
         key = tuple(str(spec.get(k)) for k in ("model", "base", "batch", "prompt_len", "profile")) + (
-            r["provenance"].get("device_name"),)  # fmt: skip
+            r["provenance"].get("device_name"),
+        )
         pairs.setdefault(key, {})[spec["mode"]] = ms
     over = {
         k: (v["dynamic"] / v["merged"] - 1) * 100
@@ -152,15 +217,31 @@ def dynamic_slight(rows: list[dict]) -> Claim:
         if {"merged", "dynamic"} <= v.keys()
     }
     if not over:
-        return Claim(claim, UNMEASURED, "no merged/dynamic pair", "none", test, "",
-                     "peftplan bench infer --suite h200-standard (decode, merged and dynamic)")  # fmt: skip
+        return Claim(
+            claim,
+            UNMEASURED,
+            "no merged/dynamic pair",
+            "none",
+            test,
+            "",
+            "peftplan bench infer --suite h200-standard (decode, merged and dynamic)",
+        )
     values = sorted(over.values())
     verdict = HOLDS if values[-1] <= SLIGHT_PCT else CONDITIONS if values[0] <= SLIGHT_PCT else FAILS
-    figure = (f"dynamic decode {values[0]:+.0f} % to {values[-1]:+.0f} % per token over merged "
-              f"(median {statistics.median(values):+.0f} %, {len(values)} pairs)")  # fmt: skip
-    return Claim(claim, verdict, figure, "measured", test, "plain decode is eager generate, bound by kernel "
-                 "launches: the extra LoRA kernels weigh most at small batch",
-                 "the same pairs with a serving engine (vLLM, fused LoRA kernels)")  # fmt: skip
+    figure = (
+        f"dynamic decode {values[0]:+.0f} % to {values[-1]:+.0f} % per token over merged "
+        f"(median {statistics.median(values):+.0f} %, {len(values)} pairs)"
+    )
+    return Claim(
+        claim,
+        verdict,
+        figure,
+        "measured",
+        test,
+        "plain decode is eager generate, bound by kernel "
+        "launches: the extra LoRA kernels weigh most at small batch",
+        "the same pairs with a serving engine (vLLM, fused LoRA kernels)",
+    )
 
 
 def pays_back(scenario, catalog, meas) -> Claim:
@@ -171,8 +252,10 @@ def pays_back(scenario, catalog, meas) -> Claim:
     from planner.cost import compare_training
 
     claim = "Continuous pipelines: self-hosting pays back within weeks; one-off jobs: managed APIs win"
-    test = (f"on-prem payback against the managed API under {WEEKS_MONTHS:g} months for a busy server, and the "
-            "managed API cheapest at one run a month, for this page's job")  # fmt: skip
+    test = (
+        f"on-prem payback against the managed API under {WEEKS_MONTHS:g} months for a busy server, and the "
+        "managed API cheapest at one run a month, for this page's job"
+    )
     one_off, _, managed = savings(compare_training(replace(scenario, runs_per_month=1.0), catalog, meas))
     found = [p for p in payback(scenario, catalog, meas) if p.months_vs_managed is not None]
     months = min((p.months_vs_managed for p in found), default=None)
@@ -185,8 +268,15 @@ def pays_back(scenario, catalog, meas) -> Claim:
         else "no on-prem payback; "
     )
     figure += f"one run a month: self-hosting saves ${one_off:,.0f} against {managed.provider if managed else 'no managed offer'}"
-    return Claim(claim, verdict, figure, "projected", test, "planner.breakeven.payback and savings",
-                 "measured tokens/s on the GPUs priced (the figure is as good as its throughput)")  # fmt: skip
+    return Claim(
+        claim,
+        verdict,
+        figure,
+        "projected",
+        test,
+        "planner.breakeven.payback and savings",
+        "measured tokens/s on the GPUs priced (the figure is as good as its throughput)",
+    )
 
 
 def adapters_small(rows: list[dict]) -> Claim:
@@ -201,8 +291,15 @@ def adapters_small(rows: list[dict]) -> Claim:
             if params:
                 per_param.add(round(size / params))
     if not sizes:
-        return Claim(claim, UNMEASURED, "no adapter size measured", "none", test, "",
-                     "peftplan bench train (records adapter_bytes)")  # fmt: skip
+        return Claim(
+            claim,
+            UNMEASURED,
+            "no adapter size measured",
+            "none",
+            test,
+            "",
+            "peftplan bench train (records adapter_bytes)",
+        )
     small = [k for k, v in sizes.items() if v < SMALL_MIB]
     verdict = HOLDS if len(small) == len(sizes) else CONDITIONS if small else FAILS
     figure = "; ".join(
@@ -211,11 +308,24 @@ def adapters_small(rows: list[dict]) -> Claim:
     stored = (
         f"{'/'.join(str(b) for b in sorted(per_param))} bytes per parameter as saved" if per_param else ""
     )
-    return Claim(claim, verdict, figure, "measured", test, f"adapter_bytes of the training rows, all linear layers; {stored}",
-                 "adapters saved in bf16 (2 bytes per parameter) and with fewer target modules")  # fmt: skip
+    return Claim(
+        claim,
+        verdict,
+        figure,
+        "measured",
+        test,
+        f"adapter_bytes of the training rows, all linear layers; {stored}",
+        "adapters saved in bf16 (2 bytes per parameter) and with fewer target modules",
+    )
 
 
 def evaluate(rows: list[dict], scenario, catalog, meas) -> list[Claim]:
     """Every claim, in the order they are usually made."""
-    return [lora_fraction(rows), qlora_70b_48gb(rows, catalog, meas), qlora_13b_hours(scenario, catalog, meas),
-            dynamic_slight(rows), pays_back(scenario, catalog, meas), adapters_small(rows)]  # fmt: skip
+    return [
+        lora_fraction(rows),
+        qlora_70b_48gb(rows, catalog, meas),
+        qlora_13b_hours(scenario, catalog, meas),
+        dynamic_slight(rows),
+        pays_back(scenario, catalog, meas),
+        adapters_small(rows),
+    ]

@@ -323,8 +323,10 @@ def _notes(scn: TrainScenario, meas: Measurements, priced: list[TrainOption]) ->
     if any("legacy" in o.flags for o in priced):
         notes.append("legacy offers are closed to new users; shown for comparison")
     if any("spot" in o.flags for o in priced):
-        notes.append("spot hours include expected preemptions (defaults.csv: spot_preemptions_per_day, "
-                     "spot_restart_lost_hours)")  # fmt: skip
+        notes.append(
+            "spot hours include expected preemptions (defaults.csv: spot_preemptions_per_day, "
+            "spot_restart_lost_hours)"
+        )
     return notes
 
 

@@ -60,7 +60,9 @@ class Figure:
 
 def describe_rows(rows: list[InferRecord], limit: int = 3) -> str:
     """Rows named by what they measured: "llama-3.1-8b bf16 merged decode b1×512 plain", ..."""
-    names = [f"{r.model} {r.base} {r.mode} {r.task} b{r.batch}×{r.prompt_len} {r.profile}" for r in rows[:limit]]
+    names = [
+        f"{r.model} {r.base} {r.mode} {r.task} b{r.batch}×{r.prompt_len} {r.profile}" for r in rows[:limit]
+    ]
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
     return "; ".join(names) + more
 
@@ -110,7 +112,15 @@ def _decode_eff(r: InferRecord, gpu: Gpu) -> float | None:
 
 
 def _calibrate(
-    meas, catalog, gpu: Gpu, task: str, eff_of, model: str, base: str, default: float, ratio_field: str,
+    meas,
+    catalog,
+    gpu: Gpu,
+    task: str,
+    eff_of,
+    model: str,
+    base: str,
+    default: float,
+    ratio_field: str,
     profile: str = "plain",
 ) -> tuple[float, str, str]:
     """(efficiency, basis, note) from base/merged rows of this GPU and profile, else another GPU's, else
@@ -121,7 +131,10 @@ def _calibrate(
         src = catalog.gpus[name]
         rows = [r for r in _rows(meas, task, name) if r.mode in ("base", "merged")]
         for scope, pick in (
-            ("same model, base and profile", lambda r: (r.model, r.base, r.profile) == (model, base, profile)),
+            (
+                "same model, base and profile",
+                lambda r: (r.model, r.base, r.profile) == (model, base, profile),
+            ),
             ("same profile", lambda r: r.profile == profile),
             ("every model and profile", lambda r: True),
         ):
@@ -142,7 +155,15 @@ def _calibrate(
 
 
 def _measured(
-    meas: Measurements, gpu: Gpu, task: str, metric: str, *, model: str, base: str, batch: int, prompt_len: int,
+    meas: Measurements,
+    gpu: Gpu,
+    task: str,
+    metric: str,
+    *,
+    model: str,
+    base: str,
+    batch: int,
+    prompt_len: int,
     profile: str,
 ) -> InferRecord | None:
     """The newest base/merged row of this GPU equal to the scenario in every field that moves the figure."""
@@ -175,9 +196,17 @@ def prefill_tokens_per_s(
         note = f"measured on {gpu.name} ({describe_rows([rec])}, {rec.timestamp})"
         return Figure(rec.metrics["prefill_tokens_per_s"], "measured", note)
     eff, basis, note = _calibrate(
-        meas, catalog, gpu, "prefill", _prefill_eff, model, base, DEFAULT_PREFILL_EFFICIENCY, "bf16_tflops",
+        meas,
+        catalog,
+        gpu,
+        "prefill",
+        _prefill_eff,
+        model,
+        base,
+        DEFAULT_PREFILL_EFFICIENCY,
+        "bf16_tflops",
         profile,
-    )  # fmt: skip
+    )
     tps = eff * gpu.bf16_tflops * 1e12 * n_gpus / forward_flops_per_token(get_shape(model), prompt_len)
     return Figure(tps, basis, note)
 
@@ -197,14 +226,24 @@ def decode_step_s(
 ) -> Figure:
     """Seconds per decode step of one replica (each step yields `batch` tokens); measured where a row of
     this batch, prompt length (default: context_tokens) and profile exists."""
-    match = dict(model=model, base=base, batch=batch, prompt_len=prompt_len or context_tokens, profile=profile)
+    match = dict(
+        model=model, base=base, batch=batch, prompt_len=prompt_len or context_tokens, profile=profile
+    )
     if n_gpus == 1 and (rec := _measured(meas, gpu, "decode", "ms_per_token", **match)):
         note = f"measured on {gpu.name} ({describe_rows([rec])}, {rec.timestamp})"
         return Figure(rec.metrics["ms_per_token"] / 1000, "measured", note)
     eff, basis, note = _calibrate(
-        meas, catalog, gpu, "decode", _decode_eff, model, base, DEFAULT_DECODE_BANDWIDTH_EFFICIENCY,
-        "bandwidth_tb_s", profile,
-    )  # fmt: skip
+        meas,
+        catalog,
+        gpu,
+        "decode",
+        _decode_eff,
+        model,
+        base,
+        DEFAULT_DECODE_BANDWIDTH_EFFICIENCY,
+        "bandwidth_tb_s",
+        profile,
+    )
     step_bytes = serving_weight_bytes(model, base) + batch * context_tokens * kv_bytes_per_token(model)
     return Figure(step_bytes / (eff * gpu.bandwidth_tb_s * 1e12 * n_gpus), basis, note)
 
@@ -216,7 +255,11 @@ def _twin(r: InferRecord) -> tuple:
 
 def _overhead_pairs(task: str, metric: str, meas: Measurements) -> list[tuple[InferRecord, float]]:
     """(dynamic row, overhead) for every dynamic row whose merged twin (equal but mode) was measured."""
-    rows = [r for r in meas.infer if r.task == task and not r.is_cpu and isinstance(r.metrics.get(metric), (int, float))]
+    rows = [
+        r
+        for r in meas.infer
+        if r.task == task and not r.is_cpu and isinstance(r.metrics.get(metric), (int, float))
+    ]
     merged = {_twin(r): r for r in sorted(rows, key=lambda r: r.timestamp) if r.mode == "merged"}
     pairs = []
     for r in rows:
@@ -244,11 +287,16 @@ def dynamic_overhead(
     metric = "ms_per_token" if task == "decode" else "prefill_tokens_per_s"
     pairs = _overhead_pairs(task, metric, meas)
     want = (model, base, batch, prompt_len, profile)
-    exact = [(r, v) for r, v in pairs if (r.model, r.base, r.batch, r.prompt_len, r.profile) == want
-             and (gpu is None or r.gpu == gpu)]  # fmt: skip
+    exact = [
+        (r, v)
+        for r, v in pairs
+        if (r.model, r.base, r.batch, r.prompt_len, r.profile) == want and (gpu is None or r.gpu == gpu)
+    ]
     if exact:
         r, value = max(exact, key=lambda p: p[0].timestamp)
-        return Figure(value, "measured", f"dynamic/merged {task} pair measured on {r.gpu} ({describe_rows([r])})")
+        return Figure(
+            value, "measured", f"dynamic/merged {task} pair measured on {r.gpu} ({describe_rows([r])})"
+        )
     for scope, pick in ((f"{model}", lambda r: r.model == model), ("other models", lambda r: True)):
         used = [(r, v) for r, v in pairs if pick(r)]
         if used:

@@ -201,7 +201,9 @@ def _load(path: str, catalog_dir: str, _stamp_key: tuple) -> Measurements:
     if not _stamp_key:
         return Measurements(source=path)
     gpus = load_catalog(catalog_dir).gpus
-    rows = load_rows(path)  # bad lines are skipped (and said on stderr); they are listed with the skipped rows
+    rows = load_rows(
+        path
+    )  # bad lines are skipped (and said on stderr); they are listed with the skipped rows
     meas = measurements_from_rows(rows, gpus, source=path)
     bad = tuple((f"{b.file} line {b.line}", b.why) for b in rows.problems)
     return Measurements(meas.train, meas.infer, bad + meas.skipped, meas.source) if bad else meas
@@ -213,5 +215,7 @@ def load_measurements(path: str | Path = RESULTS_DIR, catalog_dir: str | Path | 
     are skipped and listed in `.skipped`."""
     path = Path(path)
     if not path.exists() and path != RESULTS_DIR:  # a typo must not quietly mean "no measurements"
-        raise InputError("results path not found", file=str(path), accepted="a .jsonl file or a folder of them")
+        raise InputError(
+            "results path not found", file=str(path), accepted="a .jsonl file or a folder of them"
+        )
     return _load(str(path), str(catalog_dir or CATALOG_DIR), _stamp(path))

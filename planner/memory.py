@@ -158,9 +158,13 @@ def memory_components(config: TrainConfig) -> dict[str, float]:
         "kept_activations_gib": tokens * (kept_per_token + final_norm) / GIB,
         "layer_activations_gib": tokens * per_layer / GIB,  # one layer's, without checkpointing
         "recomputed_layer_gib": tokens * per_layer / GIB if config.grad_checkpointing else 0.0,
-        "logits_gib": tokens * (
-            FUSED_CE_BYTES_PER_HIDDEN * s.hidden_size if config.profile == "tuned"
-            else s.vocab_size * LOGITS_BYTES_PER_ELEMENT) / GIB,
+        "logits_gib": tokens
+        * (
+            FUSED_CE_BYTES_PER_HIDDEN * s.hidden_size
+            if config.profile == "tuned"
+            else s.vocab_size * LOGITS_BYTES_PER_ELEMENT
+        )
+        / GIB,
         "gradients_gib": n_trainable * bytes_per / state_shards / GIB,
     }
 
@@ -270,7 +274,12 @@ def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> 
         usable = _usable_for_fit(rec) and rec.peak_reserved_gib is not None
         if usable and (profile is None or rec.config.profile == profile):
             terms = memory_terms(rec.config)
-            pts.append((terms["activations_gib"] + terms["logits_gib"], rec.peak_reserved_gib - rec.peak_allocated_gib))
+            pts.append(
+                (
+                    terms["activations_gib"] + terms["logits_gib"],
+                    rec.peak_reserved_gib - rec.peak_allocated_gib,
+                )
+            )
     if not pts:
         return DEFAULT_RESERVED
     n = len(pts)

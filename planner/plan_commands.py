@@ -230,14 +230,26 @@ def cmd_capacity(args) -> int:
         methods = tuple(_split(args.methods) or ("lora", "qlora", "full"))
         batch = _int(args.batch, "--batch", 1024)
         job = {"rank": _int(args.rank, "--rank", 4096), "targets": args.targets, "profile": args.profile}
-        frame = fits_matrix(_split(args.models), methods, seqs, _split(args.gpus), batch, catalog, meas, **job)
+        frame = fits_matrix(
+            _split(args.models), methods, seqs, _split(args.gpus), batch, catalog, meas, **job
+        )
         if args.json:
             _print_json(_records(frame))
         else:
             _table(
                 frame,
-                ["gpu", "model", "method", "seq_len", "peak_allocated_gib", "need_gib", "headroom_gib", "state",
-                 "config", "basis"],  # fmt: skip
+                [
+                    "gpu",
+                    "model",
+                    "method",
+                    "seq_len",
+                    "peak_allocated_gib",
+                    "need_gib",
+                    "headroom_gib",
+                    "state",
+                    "config",
+                    "basis",
+                ],
             )
     else:
         work = plan_args.workload(args)
@@ -260,14 +272,25 @@ def cmd_accuracy(args) -> int:
     oos = committed_out_of_sample(meas)
     if args.json:
         _print_json(
-            {"message": report.message, "summary": _records(report.summary), "rows": _records(report.rows),
-             "out_of_sample": [{"predictions": name, "summary": _records(summary), "rows": _records(rows)}
-                               for name, rows, summary in oos]}
-        )  # fmt: skip
+            {
+                "message": report.message,
+                "summary": _records(report.summary),
+                "rows": _records(report.rows),
+                "out_of_sample": [
+                    {"predictions": name, "summary": _records(summary), "rows": _records(rows)}
+                    for name, rows, summary in oos
+                ],
+            }
+        )
         return 0
     for name, rows, summary in oos:
-        print(f"out of sample: predictions committed in data/predictions/{name} before their rows were measured")
-        _table(summary, ["metric", "n", "median_abs_error", "worst_abs_error", "goal_median", "goal_worst", "met"])
+        print(
+            f"out of sample: predictions committed in data/predictions/{name} before their rows were measured"
+        )
+        _table(
+            summary,
+            ["metric", "n", "median_abs_error", "worst_abs_error", "goal_median", "goal_worst", "met"],
+        )
         _table(rows, ["name", "metric", "predicted", "measured", "error_frac"])
         print()
     print("leave one out: " + report.message)

@@ -7,8 +7,20 @@ print_serving(comparison, top), print_capacity(workload, frame)
 
 from __future__ import annotations
 
-TRAIN_COLUMNS = ["rank", "provider", "kind", "option", "n_gpus", "setup", "job_hours", "usd_per_run", "usd_total",
-                 "flags", "basis", "as_of"]  # fmt: skip
+TRAIN_COLUMNS = [
+    "rank",
+    "provider",
+    "kind",
+    "option",
+    "n_gpus",
+    "setup",
+    "job_hours",
+    "usd_per_run",
+    "usd_total",
+    "flags",
+    "basis",
+    "as_of",
+]
 
 
 def table(frame, columns: list[str], title: str | None = None) -> None:
@@ -83,7 +95,7 @@ def print_serving(comparison, top: int) -> None:
             "flags",
             "basis",
             "as_of",
-        ],  # fmt: skip
+        ],
         f"Serving {scn.n_adapters} adapters of {scn.model} ({scn.base}), {scn.requests_per_day:,.0f} requests/day",
     )
     if comparison.skipped:
@@ -111,7 +123,7 @@ def print_capacity(work, frame) -> None:
             "memory_state",
             "basis",
             "note",
-        ],  # fmt: skip
+        ],
     )
     if "rounds_detail" not in frame:
         return

@@ -41,8 +41,12 @@ METRICS = ("tokens_per_s", "peak_allocated_gib", "peak_reserved_gib")
 def _git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "core", "planner", "data/catalog"],
-                               cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "core", "planner", "data/catalog"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:
         return "unknown"
     return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
@@ -73,18 +77,29 @@ def predict_suite(
             raise exc.located(file=f"{suite} ({name})") from None
         tput = predict_tokens_per_s(config, gpu_row, meas, catalog)
         mem = predict_memory(config, gpu_row, meas, catalog)
-        rows.append({
-            "name": name,
-            "config": config.describe(),
-            "gpu": gpu_row.name,
-            "predicted": {"tokens_per_s": tput.tokens_per_s, "peak_allocated_gib": mem.peak_allocated_gib,
-                          "peak_reserved_gib": mem.reserved_gib},
-            "basis": {"tokens_per_s": tput.basis, "peak_allocated_gib": mem.basis,
-                      "peak_reserved_gib": mem.reserved_basis},
-            "derivation": {"tokens_per_s": tput.model, "peak_allocated_gib": mem.model,
-                           "peak_reserved_gib": mem.reserved_derivation},
-            "made_by": made,
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "config": config.describe(),
+                "gpu": gpu_row.name,
+                "predicted": {
+                    "tokens_per_s": tput.tokens_per_s,
+                    "peak_allocated_gib": mem.peak_allocated_gib,
+                    "peak_reserved_gib": mem.reserved_gib,
+                },
+                "basis": {
+                    "tokens_per_s": tput.basis,
+                    "peak_allocated_gib": mem.basis,
+                    "peak_reserved_gib": mem.reserved_basis,
+                },
+                "derivation": {
+                    "tokens_per_s": tput.model,
+                    "peak_allocated_gib": mem.model,
+                    "peak_reserved_gib": mem.reserved_derivation,
+                },
+                "made_by": made,
+            }
+        )
     return rows
 
 
@@ -131,12 +146,21 @@ def out_of_sample(predictions: list[dict], meas: Measurements):
         for metric in METRICS:
             predicted = pred["predicted"].get(metric)
             measured = getattr(rec, metric, None) if rec is not None else None
-            rows.append({
-                "name": pred["name"], **pred["config"], "gpu": pred["gpu"], "metric": metric,
-                "predicted": predicted, "measured": measured,
-                "error_frac": (predicted - measured) / measured if measured and predicted is not None else None,
-                "derivation": pred["derivation"].get(metric, ""), "made_by": pred["made_by"]["commit"],
-            })  # fmt: skip
+            rows.append(
+                {
+                    "name": pred["name"],
+                    **pred["config"],
+                    "gpu": pred["gpu"],
+                    "metric": metric,
+                    "predicted": predicted,
+                    "measured": measured,
+                    "error_frac": (predicted - measured) / measured
+                    if measured and predicted is not None
+                    else None,
+                    "derivation": pred["derivation"].get(metric, ""),
+                    "made_by": pred["made_by"]["commit"],
+                }
+            )
     frame = pd.DataFrame(rows)
     return frame, summarise(frame, OOS_GOALS)
 
@@ -172,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     write_predictions(rows, args.out)
     for r in rows:
         p = r["predicted"]
-        print(f"{r['name']:44s} {p['tokens_per_s']:9,.0f} tok/s {p['peak_allocated_gib']:7.2f} GiB "
-              f"{p['peak_reserved_gib']:7.2f} GiB reserved")  # fmt: skip
+        print(
+            f"{r['name']:44s} {p['tokens_per_s']:9,.0f} tok/s {p['peak_allocated_gib']:7.2f} GiB "
+            f"{p['peak_reserved_gib']:7.2f} GiB reserved"
+        )
     return 0
 
 

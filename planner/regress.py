@@ -38,8 +38,16 @@ REGRESSION_DIR = DATA_DIR / "regression"
 THRESHOLDS_TOML = REGRESSION_DIR / "thresholds.toml"
 BASELINES_DIR = REGRESSION_DIR / "baselines"
 # Exit codes of `peftplan results compare`, in order of precedence when several problems occur.
-EXIT_CODES = {"no_baseline": 3, "empty_run": 4, "mixed_devices": 9, "thresholds_unused": 8, "spec_failed": 6,
-              "spec_missing": 5, "metric_missing": 7, "regressed": 1}  # fmt: skip
+EXIT_CODES = {
+    "no_baseline": 3,
+    "empty_run": 4,
+    "mixed_devices": 9,
+    "thresholds_unused": 8,
+    "spec_failed": 6,
+    "spec_missing": 5,
+    "metric_missing": 7,
+    "regressed": 1,
+}
 BAD_INPUT_EXIT = 2  # InputError: a malformed thresholds or rows file
 VENDOR_PREFIX = re.compile(r"^(nvidia|amd|intel)\s+", re.IGNORECASE)
 
@@ -105,19 +113,38 @@ def device_class(device_name: str | None) -> str | None:
 def _threshold(path: Path, metric: str, entry: object) -> Threshold:
     where = f"metrics.{metric}"
     if not isinstance(entry, dict):
-        raise InputError("must be a table", file=str(path), field=where, value=entry,
-                         accepted='[metrics.NAME] with better = "higher" | "lower" and tolerance = 0.05')  # fmt: skip
+        raise InputError(
+            "must be a table",
+            file=str(path),
+            field=where,
+            value=entry,
+            accepted='[metrics.NAME] with better = "higher" | "lower" and tolerance = 0.05',
+        )
     unknown = sorted(set(entry) - {"better", "tolerance", "description"})
     if unknown:
-        raise InputError("unknown key", file=str(path), field=f"{where}.{unknown[0]}",
-                         accepted="better, tolerance, description")  # fmt: skip
+        raise InputError(
+            "unknown key",
+            file=str(path),
+            field=f"{where}.{unknown[0]}",
+            accepted="better, tolerance, description",
+        )
     if entry.get("better") not in ("higher", "lower"):
-        raise InputError("bad value", file=str(path), field=f"{where}.better", value=entry.get("better"),
-                         accepted="higher or lower")  # fmt: skip
+        raise InputError(
+            "bad value",
+            file=str(path),
+            field=f"{where}.better",
+            value=entry.get("better"),
+            accepted="higher or lower",
+        )
     tol = entry.get("tolerance")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
-        raise InputError("bad value", file=str(path), field=f"{where}.tolerance", value=tol,
-                         accepted="a fraction in [0, 1), e.g. 0.05 for 5%")  # fmt: skip
+        raise InputError(
+            "bad value",
+            file=str(path),
+            field=f"{where}.tolerance",
+            value=tol,
+            accepted="a fraction in [0, 1), e.g. 0.05 for 5%",
+        )
     return Threshold(metric, entry["better"], float(tol))
 
 
@@ -133,8 +160,13 @@ def load_thresholds(path: str | Path = THRESHOLDS_TOML) -> list[Threshold]:
         raise InputError("unknown table", file=str(path), field=unknown[0], accepted="metrics")
     metrics = doc.get("metrics")
     if not isinstance(metrics, dict) or not metrics:
-        raise InputError("no metrics to gate", file=str(path), field="metrics", value=metrics,
-                         accepted="one [metrics.NAME] table per gated metric")  # fmt: skip
+        raise InputError(
+            "no metrics to gate",
+            file=str(path),
+            field="metrics",
+            value=metrics,
+            accepted="one [metrics.NAME] table per gated metric",
+        )
     return [_threshold(path, metric, entry) for metric, entry in metrics.items()]
 
 
@@ -181,8 +213,11 @@ def _run_class(new_rows: list[dict], baseline_rows: list[dict], result: GateResu
     """The new run's device class; rows without a device (crashed before they saw one) belong to it."""
     classes = _classes(new_rows)
     if len(classes) > 1:
-        result.fail("mixed_devices", f"the new run mixes device classes {', '.join(sorted(classes))}: "
-                    "run one device class per results file")  # fmt: skip
+        result.fail(
+            "mixed_devices",
+            f"the new run mixes device classes {', '.join(sorted(classes))}: "
+            "run one device class per results file",
+        )
         return None
     if classes:
         return classes.pop()
@@ -195,13 +230,20 @@ def _check_baseline(rows: list[dict], result: GateResult) -> None:
     slowed = [r for r in rows if r["provenance"].get("test_slowdown")]
     if slowed:
         fraction = slowed[0]["provenance"]["test_slowdown"]
-        raise InputError("baseline measured with the testing-only slowdown switch", file=slowed[0].get("_file"),
-                         field="provenance.test_slowdown", value=fraction,
-                         accepted="rows measured without PEFTPLAN_TEST_SLOWDOWN")  # fmt: skip
+        raise InputError(
+            "baseline measured with the testing-only slowdown switch",
+            file=slowed[0].get("_file"),
+            field="provenance.test_slowdown",
+            value=fraction,
+            accepted="rows measured without PEFTPLAN_TEST_SLOWDOWN",
+        )
     for row in rows:
         if row["status"] != "ok":
-            result.fail("spec_missing", f"{row.get('name') or row['spec_hash']}: the baseline row is "
-                        f"'{row['status']}', not ok: nothing to compare with; refresh the baseline")  # fmt: skip
+            result.fail(
+                "spec_missing",
+                f"{row.get('name') or row['spec_hash']}: the baseline row is "
+                f"'{row['status']}', not ok: nothing to compare with; refresh the baseline",
+            )
 
 
 def _judge_spec(b: dict, n: dict, thresholds: list[Threshold], result: GateResult) -> None:
@@ -209,7 +251,10 @@ def _judge_spec(b: dict, n: dict, thresholds: list[Threshold], result: GateResul
     name = n.get("name") or b.get("name") or b["spec_hash"]
     if n["status"] != "ok":
         result.findings.append(Finding(name, b["spec_hash"], "status", None, None, None, "failed"))
-        result.fail("spec_failed", f"{name}: '{n['status']}' where the baseline was ok ({(n.get('error') or '')[:200]})")
+        result.fail(
+            "spec_failed",
+            f"{name}: '{n['status']}' where the baseline was ok ({(n.get('error') or '')[:200]})",
+        )
         return
     for t in thresholds:
         base = sample(b["metrics"], t.metric)
@@ -217,15 +262,23 @@ def _judge_spec(b: dict, n: dict, thresholds: list[Threshold], result: GateResul
             continue  # not a figure of this kind of spec
         new = sample(n["metrics"], t.metric)
         if new is None:
-            result.findings.append(Finding(name, b["spec_hash"], t.metric, base, None, None, "missing_metric"))
-            result.fail("metric_missing", f"{name}: metric '{t.metric}' is {n['metrics'].get(t.metric, 'missing')!r} "
-                        "in the new row (null, renamed or not measured); the baseline has it")  # fmt: skip
+            result.findings.append(
+                Finding(name, b["spec_hash"], t.metric, base, None, None, "missing_metric")
+            )
+            result.fail(
+                "metric_missing",
+                f"{name}: metric '{t.metric}' is {n['metrics'].get(t.metric, 'missing')!r} "
+                "in the new row (null, renamed or not measured); the baseline has it",
+            )
             continue
         change, verdict = judge(t, base, new)
         result.findings.append(Finding(name, b["spec_hash"], t.metric, base, new, change, verdict))
         if verdict == "regressed":
-            result.fail("regressed", f"{name}: {t.metric} {change:+.1%} ({t.better} is better; tolerance "
-                        f"{t.tolerance:.0%}; the windows separate)")  # fmt: skip
+            result.fail(
+                "regressed",
+                f"{name}: {t.metric} {change:+.1%} ({t.better} is better; tolerance "
+                f"{t.tolerance:.0%}; the windows separate)",
+            )
 
 
 def _check_gated(base: dict[str, dict], thresholds: list[Threshold], result: GateResult) -> None:
@@ -236,37 +289,54 @@ def _check_gated(base: dict[str, dict], thresholds: list[Threshold], result: Gat
             continue
         carried = {t.metric for t in thresholds if sample(b["metrics"], t.metric) is not None}
         if not carried:
-            result.fail("thresholds_unused", f"{b.get('name') or b['spec_hash']}: its baseline row carries none "
-                        f"of the gated metrics ({', '.join(t.metric for t in thresholds)})")  # fmt: skip
+            result.fail(
+                "thresholds_unused",
+                f"{b.get('name') or b['spec_hash']}: its baseline row carries none "
+                f"of the gated metrics ({', '.join(t.metric for t in thresholds)})",
+            )
         used |= carried
     unused = [t.metric for t in thresholds if t.metric not in used]
     if base and not used:
-        result.fail("thresholds_unused", f"no gated metric appears in the baseline's rows: the thresholds name "
-                    f"{', '.join(unused)}")  # fmt: skip
+        result.fail(
+            "thresholds_unused",
+            f"no gated metric appears in the baseline's rows: the thresholds name {', '.join(unused)}",
+        )
     elif unused:
         result.notes.append(f"gated metrics no spec of this suite carries: {', '.join(unused)}")
 
 
-def _pair_specs(base: dict[str, dict], new: dict[str, dict], thresholds: list[Threshold], result: GateResult) -> None:
+def _pair_specs(
+    base: dict[str, dict], new: dict[str, dict], thresholds: list[Threshold], result: GateResult
+) -> None:
     _check_gated(base, thresholds, result)
     for spec_hash, b in base.items():
         n = new.get(spec_hash)
         if n is None:
-            result.findings.append(Finding(b.get("name") or spec_hash, spec_hash, "spec", None, None, None,
-                                           "missing_spec"))  # fmt: skip
+            result.findings.append(
+                Finding(b.get("name") or spec_hash, spec_hash, "spec", None, None, None, "missing_spec")
+            )
             result.fail("spec_missing", f"{b.get('name') or spec_hash}: in the baseline, not in the new run")
         elif b["status"] == "ok":
             _judge_spec(b, n, thresholds, result)
     for spec_hash, n in new.items():
         if spec_hash not in base:
-            result.findings.append(Finding(n.get("name") or spec_hash, spec_hash, "spec", None, None, None,
-                                           "missing_spec"))  # fmt: skip
-            result.fail("spec_missing", f"{n.get('name') or spec_hash}: in the new run, not in the baseline "
-                        "(a new or changed spec: refresh the baseline)")  # fmt: skip
+            result.findings.append(
+                Finding(n.get("name") or spec_hash, spec_hash, "spec", None, None, None, "missing_spec")
+            )
+            result.fail(
+                "spec_missing",
+                f"{n.get('name') or spec_hash}: in the new run, not in the baseline "
+                "(a new or changed spec: refresh the baseline)",
+            )
 
 
-def compare(baseline_rows: list[dict], new_rows: list[dict], thresholds: list[Threshold], *,
-            accept_first_run: bool = False) -> GateResult:  # fmt: skip
+def compare(
+    baseline_rows: list[dict],
+    new_rows: list[dict],
+    thresholds: list[Threshold],
+    *,
+    accept_first_run: bool = False,
+) -> GateResult:
     """The gate's verdict on a new run against the baseline rows (of any device classes)."""
     result = GateResult(device_class=None)
     if not new_rows:
@@ -279,11 +349,16 @@ def compare(baseline_rows: list[dict], new_rows: list[dict], thresholds: list[Th
     if not base_rows:
         known = ", ".join(sorted(_classes(baseline_rows))) or "none"
         if accept_first_run:
-            result.notes.append(f"first run of device class '{cls}' accepted: no baseline to compare with "
-                                f"(baselines exist for: {known}); commit these rows as its baseline")  # fmt: skip
+            result.notes.append(
+                f"first run of device class '{cls}' accepted: no baseline to compare with "
+                f"(baselines exist for: {known}); commit these rows as its baseline"
+            )
         else:
-            result.fail("no_baseline", f"no baseline for device class '{cls}' (baselines exist for: {known}); "
-                        "a first run passes with --accept-first-run")  # fmt: skip
+            result.fail(
+                "no_baseline",
+                f"no baseline for device class '{cls}' (baselines exist for: {known}); "
+                "a first run passes with --accept-first-run",
+            )
         return result
     _check_baseline(base_rows, result)
     _pair_specs(_latest(base_rows), _latest(new_rows), thresholds, result)

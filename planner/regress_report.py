@@ -9,9 +9,15 @@ from __future__ import annotations
 from planner.regress import Finding, GateResult, Sample
 
 MAX_TABLE_ROWS = 120  # a suite of a few dozen specs × a few metrics fits; the rest is summarised
-VERDICT_MARK = {"regressed": "❌ regressed", "failed": "❌ failed", "missing_spec": "❌ missing spec",
-                "missing_metric": "❌ missing metric", "improved": "✅ improved", "noisy": "〰️ within noise",
-                "ok": "ok"}  # fmt: skip
+VERDICT_MARK = {
+    "regressed": "❌ regressed",
+    "failed": "❌ failed",
+    "missing_spec": "❌ missing spec",
+    "missing_metric": "❌ missing metric",
+    "improved": "✅ improved",
+    "noisy": "〰️ within noise",
+    "ok": "ok",
+}
 
 
 def _fmt(x: Sample | None) -> str:
@@ -34,8 +40,10 @@ def verdict_line(result: GateResult) -> str:
 
 
 def render_text(result: GateResult) -> str:
-    lines = [f"{f.verdict:14s} {f.name:40s} {f.metric:22s} {_fmt(f.baseline):>18s} -> {_fmt(f.new):<18s} {_change(f)}"
-             for f in result.findings]  # fmt: skip
+    lines = [
+        f"{f.verdict:14s} {f.name:40s} {f.metric:22s} {_fmt(f.baseline):>18s} -> {_fmt(f.new):<18s} {_change(f)}"
+        for f in result.findings
+    ]
     lines += [f"note: {n}" for n in result.notes]
     lines += [f"{kind}: {message}" for kind, message in result.problems]
     lines.append(verdict_line(result))
@@ -53,10 +61,19 @@ def render_markdown(result: GateResult, title: str = "Regression gate") -> str:
         rows = [f for f in rows if f.verdict != "ok"][:MAX_TABLE_ROWS]
         out += ["", f"{len(result.findings) - len(rows)} plainly ok metric(s) left out of the table."]
     if rows:
-        out += ["", "| spec | metric | baseline (median ± half-spread) | new | change | verdict |",
-                "| --- | --- | ---: | ---: | ---: | --- |"]  # fmt: skip
-        out += [f"| {f.name} | {f.metric} | {_fmt(f.baseline)} | {_fmt(f.new)} | {_change(f)} | "
-                f"{VERDICT_MARK.get(f.verdict, f.verdict)} |" for f in rows]  # fmt: skip
-    out += ["", "A metric regresses when its median is worse than the baseline's by more than its tolerance "
-            "*and* every new window is worse than every baseline window (README, \"Regression gate\")."]  # fmt: skip
+        out += [
+            "",
+            "| spec | metric | baseline (median ± half-spread) | new | change | verdict |",
+            "| --- | --- | ---: | ---: | ---: | --- |",
+        ]
+        out += [
+            f"| {f.name} | {f.metric} | {_fmt(f.baseline)} | {_fmt(f.new)} | {_change(f)} | "
+            f"{VERDICT_MARK.get(f.verdict, f.verdict)} |"
+            for f in rows
+        ]
+    out += [
+        "",
+        "A metric regresses when its median is worse than the baseline's by more than its tolerance "
+        '*and* every new window is worse than every baseline window (README, "Regression gate").',
+    ]
     return "\n".join(out) + "\n"

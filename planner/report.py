@@ -9,21 +9,37 @@ from core.rows import load_rows, rows_frame
 
 # (column in the flattened frame, header, format)
 TRAIN_COLUMNS = (
-    ("name", "name", "{}"), ("spec.model", "model", "{}"), ("spec.method", "method", "{}"),
-    ("spec.rank", "r", "{}"), ("spec.micro_batch", "batch", "{}"), ("spec.seq_len", "seq", "{}"),
-    ("spec.grad_checkpointing", "ckpt", "{}"), ("status", "status", "{}"),
-    ("metrics.tokens_per_s", "tokens/s", "{:,.0f}"), ("metrics.mfu", "MFU", "{:.1%}"),
-    ("metrics.peak_allocated_gib", "peak GiB", "{:.1f}"), ("metrics.weights_gib", "weights GiB", "{:.2f}"),
-    ("provenance.device_name", "device", "{}"), ("provenance.git_commit", "commit", "{:.8}"),
-)  # fmt: skip
-INFER_COLUMNS = (
-    ("name", "name", "{}"), ("spec.model", "model", "{}"), ("spec.base", "base", "{}"), ("spec.mode", "mode", "{}"),
-    ("spec.task", "task", "{}"), ("spec.batch", "batch", "{}"), ("spec.profile", "profile", "{}"),
-    ("status", "status", "{}"), ("metrics.prefill_tokens_per_s", "prefill tok/s", "{:,.0f}"),
-    ("metrics.ms_per_token", "ms/token", "{:.2f}"), ("metrics.merge_s", "merge s", "{:.2f}"),
-    ("metrics.token_agreement", "agree", "{:.1%}"), ("metrics.peak_allocated_gib", "peak GiB", "{:.1f}"),
+    ("name", "name", "{}"),
+    ("spec.model", "model", "{}"),
+    ("spec.method", "method", "{}"),
+    ("spec.rank", "r", "{}"),
+    ("spec.micro_batch", "batch", "{}"),
+    ("spec.seq_len", "seq", "{}"),
+    ("spec.grad_checkpointing", "ckpt", "{}"),
+    ("status", "status", "{}"),
+    ("metrics.tokens_per_s", "tokens/s", "{:,.0f}"),
+    ("metrics.mfu", "MFU", "{:.1%}"),
+    ("metrics.peak_allocated_gib", "peak GiB", "{:.1f}"),
+    ("metrics.weights_gib", "weights GiB", "{:.2f}"),
     ("provenance.device_name", "device", "{}"),
-)  # fmt: skip
+    ("provenance.git_commit", "commit", "{:.8}"),
+)
+INFER_COLUMNS = (
+    ("name", "name", "{}"),
+    ("spec.model", "model", "{}"),
+    ("spec.base", "base", "{}"),
+    ("spec.mode", "mode", "{}"),
+    ("spec.task", "task", "{}"),
+    ("spec.batch", "batch", "{}"),
+    ("spec.profile", "profile", "{}"),
+    ("status", "status", "{}"),
+    ("metrics.prefill_tokens_per_s", "prefill tok/s", "{:,.0f}"),
+    ("metrics.ms_per_token", "ms/token", "{:.2f}"),
+    ("metrics.merge_s", "merge s", "{:.2f}"),
+    ("metrics.token_agreement", "agree", "{:.1%}"),
+    ("metrics.peak_allocated_gib", "peak GiB", "{:.1f}"),
+    ("provenance.device_name", "device", "{}"),
+)
 
 
 def _fmt(value, fmt: str) -> str:
@@ -51,8 +67,10 @@ def render(path: str | Path, kind: str | None = None) -> str:
     """Tables of the training and inference rows under `path` (a .jsonl file or a folder)."""
     rows = load_rows(path, kind)
     if not rows:
-        return (f"No result rows under {path}. Fill it with, for instance:\n"
-                "  peftplan bench train --suite cpu-smoke --device cpu")  # fmt: skip
+        return (
+            f"No result rows under {path}. Fill it with, for instance:\n"
+            "  peftplan bench train --suite cpu-smoke --device cpu"
+        )
     parts = []
     for k, columns in (("train", TRAIN_COLUMNS), ("infer", INFER_COLUMNS)):
         subset = [r for r in rows if r["kind"] == k]

@@ -38,8 +38,16 @@ from core.vocab import METHODS, PROFILES
 SCHEMA = "peftplan-scenario/1"
 KINDS = ("on-demand", "spot", "reserved", "on-prem")
 # On-prem assumptions a scenario may replace for every site (a new catalog column is one more name here).
-ONPREM_FIELDS = ("years", "usd_per_kwh", "pue", "utilisation", "colo_usd_per_kw_month", "support_frac_per_year",
-                 "setup_usd_per_unit", "people_fte")  # fmt: skip
+ONPREM_FIELDS = (
+    "years",
+    "usd_per_kwh",
+    "pue",
+    "utilisation",
+    "colo_usd_per_kw_month",
+    "support_frac_per_year",
+    "setup_usd_per_unit",
+    "people_fte",
+)
 
 
 def _num(lo: float, hi: float, integer: bool = False):
@@ -83,7 +91,11 @@ FIELDS: dict[str, tuple] = {
     "managed_scope": (*_choice("all", "same-model"), "all", "managed offers"),
     "utilisation": (*_num(0.05, 1), 0.9, "utilisation of billed GPU-hours"),
     # None: the catalog's engineering cost (defaults.csv cloud_ops_fte × usd_per_engineer_year)
-    "ops_usd_per_month": (*_num(0, 1e8), None, "operating and people costs of self-hosted cloud jobs (USD per month)"),
+    "ops_usd_per_month": (
+        *_num(0, 1e8),
+        None,
+        "operating and people costs of self-hosted cloud jobs (USD per month)",
+    ),
     "max_hours_per_run": (*_num(0.1, 730), 730.0, "longest acceptable run (hours)"),
     "gpu_price_factor": (*_num(0.01, 100), 1.0, "GPU prices (× catalog)"),
     "managed_price_factor": (*_num(0.01, 100), 1.0, "managed prices (× catalog)"),
@@ -220,7 +232,13 @@ def _number_text(value: str, name: str) -> float:
 def _show(value) -> str:
     if value is None:
         return "the catalog's"
-    return f"{value:,g}" if isinstance(value, int | float) else (", ".join(value) or "all") if isinstance(value, list) else str(value)  # fmt: skip
+    return (
+        f"{value:,g}"
+        if isinstance(value, int | float)
+        else (", ".join(value) or "all")
+        if isinstance(value, list)
+        else str(value)
+    )
 
 
 def changes(scn: dict, base: dict | None = None) -> list[str]:
@@ -261,15 +279,21 @@ def apply(scn: dict, catalog):
     _check_keys(scn["prices"], set(prices), "prices")
     _check_keys(scn["managed"], set(offers), "managed")
     gpus, kinds = set(scn["gpus"]), set(scn["kinds"])
-    kept = tuple(replace(p, usd_per_gpu_hour=scn["prices"].get(key, p.usd_per_gpu_hour))
-                 for key, p in prices.items()
-                 if (not gpus or p.gpu in gpus) and (not kinds or p.pricing_kind in kinds))  # fmt: skip
-    managed = tuple(replace(o, usd_per_1m_training_tokens=scn["managed"].get(o.label, o.usd_per_1m_training_tokens))
-                    for o in catalog.managed)  # fmt: skip
+    kept = tuple(
+        replace(p, usd_per_gpu_hour=scn["prices"].get(key, p.usd_per_gpu_hour))
+        for key, p in prices.items()
+        if (not gpus or p.gpu in gpus) and (not kinds or p.pricing_kind in kinds)
+    )
+    managed = tuple(
+        replace(o, usd_per_1m_training_tokens=scn["managed"].get(o.label, o.usd_per_1m_training_tokens))
+        for o in catalog.managed
+    )
     onprem_fields = {k: v for k, v in scn["onprem"].items() if k in ONPREM_FIELDS}
-    onprem = {g: replace(site, **{k: v for k, v in onprem_fields.items() if hasattr(site, k)})
-              for g, site in catalog.onprem.items()
-              if (not gpus or g in gpus) and (not kinds or "on-prem" in kinds)}  # fmt: skip
+    onprem = {
+        g: replace(site, **{k: v for k, v in onprem_fields.items() if hasattr(site, k)})
+        for g, site in catalog.onprem.items()
+        if (not gpus or g in gpus) and (not kinds or "on-prem" in kinds)
+    }
     _check_keys(scn["defaults"], set(catalog.defaults), "defaults")
     defaults = {n: replace(d, value=scn["defaults"].get(n, d.value)) for n, d in catalog.defaults.items()}
     values = {name: scn[name] for name in FIELDS if name not in ("model", "tokens")}

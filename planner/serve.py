@@ -176,7 +176,9 @@ def _strategies(scn: ServeScenario, gpu: Gpu, meas: Measurements, catalog: Catal
         if n is None:
             continue
         mode = "dynamic" if strategy == "dynamic" else "merged"
-        prefill = prefill_tokens_per_s(scn.model, base, gpu, meas, catalog, n, scn.prompt_tokens, batch=scn.batch)
+        prefill = prefill_tokens_per_s(
+            scn.model, base, gpu, meas, catalog, n, scn.prompt_tokens, batch=scn.batch
+        )
         context = scn.prompt_tokens + scn.output_tokens // 2
         step = decode_roofline(scn.model, base, mode, gpu, scn.batch, context, meas, catalog, n)
         roofline = step is not None
@@ -191,7 +193,9 @@ def _strategies(scn: ServeScenario, gpu: Gpu, meas: Measurements, catalog: Catal
             over_p = dynamic_overhead(scn.model, "prefill", meas, **same)
             # the roofline of dynamic rows already holds the adapters' decode overhead
             over_d = (
-                Figure(0.0, "measured", "") if roofline else dynamic_overhead(scn.model, "decode", meas, **same)
+                Figure(0.0, "measured", "")
+                if roofline
+                else dynamic_overhead(scn.model, "decode", meas, **same)
             )
             seconds = t_prefill * (1 + over_p.value) + t_decode * (1 + over_d.value)
             figures += [over_p] + ([over_d] if not roofline else [])

@@ -131,8 +131,9 @@ def cmd_register(args) -> int:
             accepted="--base FOLDER (the base it was trained on), or register without --deployment",
         )
     engine = _open(args, create=True)
-    entry, created = store.register(engine, adapter, data, base_fingerprint=base_fp, note=args.note,
-                                    training=training, cost=cost)  # fmt: skip
+    entry, created = store.register(
+        engine, adapter, data, base_fingerprint=base_fp, note=args.note, training=training, cost=cost
+    )
     if args.deployment:
         entry = store.deploy(engine, str(entry["id"]), args.deployment, base_fp, args.mode)
     if args.json:

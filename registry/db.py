@@ -163,9 +163,13 @@ def migrate(engine: sa.Engine, location: str) -> None:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
         version = schema_version(conn)
         if version > SCHEMA_VERSION:
-            raise InputError(f"registry schema version {version} is newer than this peftplan's "
-                             f"({SCHEMA_VERSION})", file=location, field="schema_info.version", value=version,
-                             accepted=f"a registry of schema version <= {SCHEMA_VERSION}; upgrade peftplan")  # fmt: skip
+            raise InputError(
+                f"registry schema version {version} is newer than this peftplan's ({SCHEMA_VERSION})",
+                file=location,
+                field="schema_info.version",
+                value=version,
+                accepted=f"a registry of schema version <= {SCHEMA_VERSION}; upgrade peftplan",
+            )
         if version == SCHEMA_VERSION:
             return
         schema_info.create(conn, checkfirst=True)

@@ -72,8 +72,11 @@ def check_base(recorded: dict | None, expected: dict, *, where: str, allow_misma
         return True
     what = "adapter records no base model" if not recorded else "adapter was saved for another base model"
     if allow_mismatch:
-        warnings.warn(f"{where}: {what}: saved for {describe(recorded)}, loaded into {describe(expected)} "
-                      "(allowed by allow_mismatch)", stacklevel=2)  # fmt: skip
+        warnings.warn(
+            f"{where}: {what}: saved for {describe(recorded)}, loaded into {describe(expected)} "
+            "(allowed by allow_mismatch)",
+            stacklevel=2,
+        )
         return False
     raise InputError(
         what,

@@ -23,8 +23,23 @@ from core.errors import InputError
 from registry.fingerprint import checkpoint_fingerprint, recorded_fingerprint
 
 CONFIG_FILE = "adapter_config.json"
-DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-               "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8}  # fmt: skip
+DTYPE_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "U16": 2,
+    "U32": 4,
+    "U64": 8,
+}
 MAX_HEADER_BYTES = 100 * 1024**2  # the format's own limit
 ACCEPTED = "a folder saved with peft's save_pretrained(safe_serialization=True)"
 
@@ -50,12 +65,20 @@ def _tensor_entries(path: Path) -> tuple[dict, int]:
     with path.open("rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
-            raise InputError("truncated safetensors file (no header)", file=str(path), value=f"{size} bytes",
-                             accepted=ACCEPTED)  # fmt: skip
+            raise InputError(
+                "truncated safetensors file (no header)",
+                file=str(path),
+                value=f"{size} bytes",
+                accepted=ACCEPTED,
+            )
         (n,) = struct.unpack("<Q", head)
         if n > min(MAX_HEADER_BYTES, size - 8):
-            raise InputError("corrupt or truncated safetensors file: header length past the end of the file",
-                             file=str(path), value=n, accepted=ACCEPTED)  # fmt: skip
+            raise InputError(
+                "corrupt or truncated safetensors file: header length past the end of the file",
+                file=str(path),
+                value=n,
+                accepted=ACCEPTED,
+            )
         try:
             header = json.loads(fh.read(n))
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -82,19 +105,32 @@ def _check_ranges(path: Path, header: dict, data_bytes: int) -> None:
         except (KeyError, TypeError, ValueError):
             ok = False
         if not ok:
-            raise InputError("corrupt safetensors file: bad tensor entry", file=str(path), field=name,
-                             value=entry, accepted=ACCEPTED)  # fmt: skip
+            raise InputError(
+                "corrupt safetensors file: bad tensor entry",
+                file=str(path),
+                field=name,
+                value=entry,
+                accepted=ACCEPTED,
+            )
         spans.append((start, stop, name))
     end = 0
     for start, stop, name in sorted(spans):
         if start != end:
-            raise InputError("corrupt safetensors file: tensors overlap or leave gaps", file=str(path),
-                             field=name, value=[start, stop], accepted=ACCEPTED)  # fmt: skip
+            raise InputError(
+                "corrupt safetensors file: tensors overlap or leave gaps",
+                file=str(path),
+                field=name,
+                value=[start, stop],
+                accepted=ACCEPTED,
+            )
         end = stop
     if end != data_bytes:
         what = "truncated" if end > data_bytes else "corrupt (trailing bytes)"
-        raise InputError(f"{what} safetensors file: tensors need {end} data bytes, the file holds {data_bytes}",
-                         file=str(path), accepted=ACCEPTED)  # fmt: skip
+        raise InputError(
+            f"{what} safetensors file: tensors need {end} data bytes, the file holds {data_bytes}",
+            file=str(path),
+            accepted=ACCEPTED,
+        )
 
 
 def weights_sha256(files: list[Path]) -> str:
@@ -139,9 +175,13 @@ def _base_model(folder: Path, config: dict, recorded: dict | None) -> str:
     for name in (config.get("base_model_name_or_path"), (recorded or {}).get("model")):
         if isinstance(name, str) and name.strip():
             return name.strip()
-    raise InputError("the adapter config names no base model", file=str(folder / CONFIG_FILE),
-                     field="base_model_name_or_path", value=config.get("base_model_name_or_path"),
-                     accepted="the name or path of the base model the adapter was trained on")  # fmt: skip
+    raise InputError(
+        "the adapter config names no base model",
+        file=str(folder / CONFIG_FILE),
+        field="base_model_name_or_path",
+        value=config.get("base_model_name_or_path"),
+        accepted="the name or path of the base model the adapter was trained on",
+    )
 
 
 def _weight_files(folder: Path) -> list[Path]:

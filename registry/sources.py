@@ -13,8 +13,10 @@ from pathlib import Path
 from core.errors import InputError
 from registry.fingerprint import DIGESTS, checkpoint_fingerprint, digest_of
 
-BASE_ACCEPTED = ("a local base model folder (config.json and safetensors weights), a base_fingerprint.json, "
-                 "or a model name from data/catalog/models.csv")  # fmt: skip
+BASE_ACCEPTED = (
+    "a local base model folder (config.json and safetensors weights), a base_fingerprint.json, "
+    "or a model name from data/catalog/models.csv"
+)
 DATA_ACCEPTED = "a local data file or folder, or NAME@REVISION of a remote dataset"
 PLAN_KEYS = ("option", "usd_per_run", "job_hours", "gpu_hours_per_run", "basis", "as_of", "source")
 
@@ -33,8 +35,9 @@ def resolve_base(text: str, label: str | None = None) -> dict:
     try:
         get_shape(text)  # fails here, before transformers is imported, for an unknown name
     except InputError:
-        raise InputError("no such base folder or catalog model", field="--base", value=text,
-                         accepted=BASE_ACCEPTED) from None  # fmt: skip
+        raise InputError(
+            "no such base folder or catalog model", field="--base", value=text, accepted=BASE_ACCEPTED
+        ) from None
     from benchmarks.models import fingerprint  # the catalog shape's transformers config
 
     return fingerprint(text)
@@ -47,8 +50,12 @@ def _fingerprint_file(path: Path) -> dict:
         raise InputError("not a JSON file", file=str(path), accepted=BASE_ACCEPTED) from None
     record = record.get("base", record) if isinstance(record, dict) else None
     if not isinstance(record, dict) or not digest_of(record):
-        raise InputError("no base fingerprint in the file", file=str(path), field="base",
-                         accepted=f"an object with 'model' and {' or '.join(DIGESTS)}")  # fmt: skip
+        raise InputError(
+            "no base fingerprint in the file",
+            file=str(path),
+            field="base",
+            accepted=f"an object with 'model' and {' or '.join(DIGESTS)}",
+        )
     return record
 
 
@@ -75,8 +82,12 @@ def data_fingerprint(text: str) -> dict:
         return {"label": str(root), "sha256": digest, "record": record}
     name, at, revision = text.partition("@")
     if not at or not name.strip() or not revision.strip():
-        raise InputError("no such file or folder, and not NAME@REVISION", field="--data", value=text,
-                         accepted=DATA_ACCEPTED)  # fmt: skip
+        raise InputError(
+            "no such file or folder, and not NAME@REVISION",
+            field="--data",
+            value=text,
+            accepted=DATA_ACCEPTED,
+        )
     record = {"kind": "dataset", "name": name.strip(), "revision": revision.strip()}
     digest = hashlib.sha256(f"{record['name']}@{record['revision']}".encode()).hexdigest()
     return {"label": f"{record['name']}@{record['revision']}", "sha256": digest, "record": record}
@@ -98,13 +109,21 @@ def training_record(path: str | Path) -> tuple[dict, dict]:
         and isinstance(data.get("metrics"), dict)
     ):
         training = {"kind": data.get("kind"), "spec": data["spec"], "spec_hash": data.get("spec_hash")}
-        cost = {"basis": "measured", "status": data.get("status"), "metrics": data["metrics"],
-                "gpu": (data.get("provenance") or {}).get("gpu_name"), "source": str(path.resolve())}  # fmt: skip
+        cost = {
+            "basis": "measured",
+            "status": data.get("status"),
+            "metrics": data["metrics"],
+            "gpu": (data.get("provenance") or {}).get("gpu_name"),
+            "source": str(path.resolve()),
+        }
         return training, cost
     options = data if isinstance(data, list) else [data]
     if options and all(isinstance(o, dict) and isinstance(o.get("config"), dict) for o in options):
-        cost = {"basis": "projected", "source": str(path.resolve()),
-                "options": [{k: o.get(k) for k in PLAN_KEYS} for o in options]}  # fmt: skip
+        cost = {
+            "basis": "projected",
+            "source": str(path.resolve()),
+            "options": [{k: o.get(k) for k in PLAN_KEYS} for o in options],
+        }
         return options[0]["config"], cost
     raise InputError("neither a result row nor a plan", file=str(path), accepted=_TRAINING_ACCEPTED)
 

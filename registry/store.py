@@ -38,18 +38,40 @@ def _insert(engine: sa.Engine):
     return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
 
 
-def register(engine: sa.Engine, adapter: AdapterFolder, data: dict, *, base_fingerprint: dict | None,
-             note: str | None = None, training: dict | None = None, cost: dict | None = None,
-             origin: dict | None = None) -> tuple[dict, bool]:  # fmt: skip
+def register(
+    engine: sa.Engine,
+    adapter: AdapterFolder,
+    data: dict,
+    *,
+    base_fingerprint: dict | None,
+    note: str | None = None,
+    training: dict | None = None,
+    cost: dict | None = None,
+    origin: dict | None = None,
+) -> tuple[dict, bool]:
     """Record an adapter; the same weights again are the same entry. Returns (entry, created)."""
     values = {
-        "weights_sha256": adapter.weights_sha256, "peft_type": adapter.peft_type, "rank": adapter.rank,
-        "alpha": adapter.alpha, "targets": adapter.targets, "size_bytes": adapter.size_bytes,
-        "base_model": adapter.base_model, "base_fingerprint": base_fingerprint,
-        "base_digest": digest_of(base_fingerprint), "data_label": data["label"], "data_sha256": data["sha256"],
-        "data": data["record"], "training": training, "cost": cost, "origin": origin, "path": adapter.path,
-        "note": note, "status": "active", "registered_by": who(), "registered_at": _now(),
-    }  # fmt: skip
+        "weights_sha256": adapter.weights_sha256,
+        "peft_type": adapter.peft_type,
+        "rank": adapter.rank,
+        "alpha": adapter.alpha,
+        "targets": adapter.targets,
+        "size_bytes": adapter.size_bytes,
+        "base_model": adapter.base_model,
+        "base_fingerprint": base_fingerprint,
+        "base_digest": digest_of(base_fingerprint),
+        "data_label": data["label"],
+        "data_sha256": data["sha256"],
+        "data": data["record"],
+        "training": training,
+        "cost": cost,
+        "origin": origin,
+        "path": adapter.path,
+        "note": note,
+        "status": "active",
+        "registered_by": who(),
+        "registered_at": _now(),
+    }
     statement = (
         _insert(engine)(adapters).values(**values).on_conflict_do_nothing(index_elements=["weights_sha256"])
     )
@@ -97,8 +119,15 @@ def get(engine: sa.Engine, ident: str) -> dict:
         return _with_deployments(conn, rows)[0]
 
 
-def entries(engine: sa.Engine, *, base: str | None = None, deployment: str | None = None, data: str | None = None,
-            status: str | None = None, weights: str | None = None) -> list[dict]:  # fmt: skip
+def entries(
+    engine: sa.Engine,
+    *,
+    base: str | None = None,
+    deployment: str | None = None,
+    data: str | None = None,
+    status: str | None = None,
+    weights: str | None = None,
+) -> list[dict]:
     """Every adapter, filtered: base (name or digest prefix), deployment name, data (label substring or
     sha256 prefix), status, weights hash."""
     query = sa.select(adapters).order_by(adapters.c.id)
@@ -128,8 +157,15 @@ def check(entry: dict, base_fingerprint: dict, *, allow_mismatch: bool = False) 
     return check_base(entry["base_fingerprint"], base_fingerprint, where=where, allow_mismatch=allow_mismatch)
 
 
-def deploy(engine: sa.Engine, ident: str, name: str, base_fingerprint: dict, mode: str, *,
-           allow_mismatch: bool = False) -> dict:  # fmt: skip
+def deploy(
+    engine: sa.Engine,
+    ident: str,
+    name: str,
+    base_fingerprint: dict,
+    mode: str,
+    *,
+    allow_mismatch: bool = False,
+) -> dict:
     """Record adapter `ident` in deployment `name` on a base (refused for a mismatched base or a retired
     adapter); deploying it under the same name again updates the base and mode."""
     if mode not in MODES:
@@ -140,9 +176,16 @@ def deploy(engine: sa.Engine, ident: str, name: str, base_fingerprint: dict, mod
     if entry["status"] == "retired":
         raise InputError("adapter is retired", field="ADAPTER", value=ident, accepted="an active adapter")
     matched = check(entry, base_fingerprint, allow_mismatch=allow_mismatch)
-    values = {"adapter_id": entry["id"], "name": name.strip(), "base_model": base_fingerprint.get("model") or "",
-              "base_fingerprint": base_fingerprint, "mode": mode, "mismatch_allowed": not matched,
-              "deployed_by": who(), "deployed_at": _now()}  # fmt: skip
+    values = {
+        "adapter_id": entry["id"],
+        "name": name.strip(),
+        "base_model": base_fingerprint.get("model") or "",
+        "base_fingerprint": base_fingerprint,
+        "mode": mode,
+        "mismatch_allowed": not matched,
+        "deployed_by": who(),
+        "deployed_at": _now(),
+    }
     update = {
         k: values[k]
         for k in ("base_model", "base_fingerprint", "mode", "mismatch_allowed", "deployed_by", "deployed_at")
@@ -165,6 +208,15 @@ def retire(engine: sa.Engine, ident: str) -> tuple[dict, list[str]]:
 
 def coupling(entry: dict) -> list[dict]:
     """For each deployment of an adapter: does its base match the one the adapter was saved for?"""
-    return [{"adapter_id": entry["id"], "deployment": d["name"], "mode": d["mode"], "ok": same_base(entry["base_fingerprint"], d["base_fingerprint"]),
-             "adapter_base": describe(entry["base_fingerprint"]), "deployed_base": describe(d["base_fingerprint"]),
-             "mismatch_allowed": d["mismatch_allowed"]} for d in entry["deployments"]]  # fmt: skip
+    return [
+        {
+            "adapter_id": entry["id"],
+            "deployment": d["name"],
+            "mode": d["mode"],
+            "ok": same_base(entry["base_fingerprint"], d["base_fingerprint"]),
+            "adapter_base": describe(entry["base_fingerprint"]),
+            "deployed_base": describe(d["base_fingerprint"]),
+            "mismatch_allowed": d["mismatch_allowed"],
+        }
+        for d in entry["deployments"]
+    ]

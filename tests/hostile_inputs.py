@@ -108,16 +108,46 @@ def cli_cases(tmp: Path) -> dict[str, list[str]]:
         "plan memory --batch 1e300": ["plan", "memory", "--model", "llama-3.1-8b", "--batch", "1e300"],
         "plan memory --seq 1e300": ["plan", "memory", "--model", "llama-3.1-8b", "--seq", "1e300"],
         "plan capacity --jobs-per-month 1e300": [
-            "plan", "capacity", "--model", "llama-3.1-8b", "--tokens", "100M", "--jobs-per-month", "1e300",
+            "plan",
+            "capacity",
+            "--model",
+            "llama-3.1-8b",
+            "--tokens",
+            "100M",
+            "--jobs-per-month",
+            "1e300",
         ],
-        "plan train --top -5": ["plan", "train", "--model", "llama-3.1-8b", "--tokens", "100M", "--top", "-5"],
+        "plan train --top -5": [
+            "plan",
+            "train",
+            "--model",
+            "llama-3.1-8b",
+            "--tokens",
+            "100M",
+            "--top",
+            "-5",
+        ],
         "plan serve --top -5": ["plan", "serve", "--model", "llama-3.1-8b", "--top", "-5"],
         "plan accuracy --results /nonexistent": ["plan", "accuracy", "--results", "/nonexistent"],
         "plan train --results /nonexistent": [
-            "plan", "train", "--model", "llama-3.1-8b", "--tokens", "100M", "--results", "/nonexistent",
+            "plan",
+            "train",
+            "--model",
+            "llama-3.1-8b",
+            "--tokens",
+            "100M",
+            "--results",
+            "/nonexistent",
         ],
-        "plan memory --results /dev/full": ["plan", "memory", "--model", "llama-3.1-8b", "--results", "/dev/full"],
-    }  # fmt: skip
+        "plan memory --results /dev/full": [
+            "plan",
+            "memory",
+            "--model",
+            "llama-3.1-8b",
+            "--results",
+            "/dev/full",
+        ],
+    }
 
 
 SUITES = {
@@ -382,8 +412,12 @@ def second_sweep_on_a_busy_device(tmp: Path) -> tuple[str, str]:
     if not (REPO / "benchmarks" / "sweep_locks.py").exists():
         return "silent", "no device lock: both sweeps measure at once"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_DEVICE, str(tmp / "held.jsonl")], stdout=subprocess.PIPE,
-                              text=True, env=env)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_DEVICE, str(tmp / "held.jsonl")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         holder.stdout.readline()
         return run(SPEC + ["--out", str(tmp / "second.jsonl")])

@@ -64,8 +64,13 @@ def spawn_register(folders: list[Path], registry: str) -> subprocess.Popen:
         "    if main(['adapters', 'register', folder, '--data', 'org/ds@v1', '--registry', sys.argv[1]]):\n"
         "        sys.exit(1)\n"
     )
-    return subprocess.Popen([sys.executable, "-c", script, registry, *map(str, folders)], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", script, registry, *map(str, folders)],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def registered_at_once(adapters: dict, registry: str, tmp_path: Path) -> list[Path]:

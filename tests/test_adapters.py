@@ -112,14 +112,27 @@ def test_hotswap_replaces_a_resident_adapter_with_a_saved_one(tmp_path):
 
 def test_the_benchmark_refuses_a_mismatched_adapter_unless_allowed(tmp_path):
     folder = save_adapter(adapted(), "a0", tmp_path, fingerprint("tiny-llama"))
-    values = {"model": "tiny-mistral", "mode": "dynamic", "task": "prefill", "device": "cpu", "prompt_len": 8,
-              "warmup": 0, "repeats": 1, "adapter": str(folder)}  # fmt: skip
+    values = {
+        "model": "tiny-mistral",
+        "mode": "dynamic",
+        "task": "prefill",
+        "device": "cpu",
+        "prompt_len": 8,
+        "warmup": 0,
+        "repeats": 1,
+        "adapter": str(folder),
+    }
     with pytest.raises(InputError, match="saved for another base model"):
         run_infer(InferSpec(**values))
     with pytest.warns(UserWarning, match="allowed by allow_mismatch"):
         metrics = run_infer(InferSpec(**values, allow_mismatch=True))
     assert metrics["ttft_ms"] > 0
-    request = {"kind": "infer", "name": "mismatch", "suite": None, "spec": InferSpec(**values).to_dict(),
-               "spec_hash": InferSpec(**values).hash}  # fmt: skip
+    request = {
+        "kind": "infer",
+        "name": "mismatch",
+        "suite": None,
+        "spec": InferSpec(**values).to_dict(),
+        "spec_hash": InferSpec(**values).hash,
+    }
     row = run_request(request)  # what the worker process writes
     assert row["status"] == "error" and "tiny-llama" in row["error"] and "tiny-mistral" in row["error"]

@@ -23,7 +23,10 @@ def _run(capsys, argv):
     [
         (["--model", "llama-9b", "--method", "lora"], ["model", "llama-9b", "llama-3.1-8b"]),
         (["--model", "tiny-llama", "--method", "dora"], ["method", "dora", "lora, qlora, full"]),
-        (["--model", "tiny-llama", "--method", "lora", "--targets", "q_proj,attn"], ["targets", "attn", "q_proj"]),
+        (
+            ["--model", "tiny-llama", "--method", "lora", "--targets", "q_proj,attn"],
+            ["targets", "attn", "q_proj"],
+        ),
         (["--model", "tiny-llama", "--method", "lora", "--rank", "0"], ["rank", "0", "from 1 to"]),
         (["--model", "tiny-llama", "--method", "lora", "--seq-len", "4096"], ["seq_len", "4096", "512"]),
     ],
@@ -42,11 +45,20 @@ def test_bad_spec_flags(tmp_path, capsys, extra, needles):
     "text, needles",
     [
         ("[[train]\nname = 1", ["not valid TOML"]),
-        ('[[train]]\nname = "a"\nmodel = "tiny-llama"\nmethod = "lora"\nrnak = 4\n', ["unknown field", "rnak", "rank"]),
+        (
+            '[[train]]\nname = "a"\nmodel = "tiny-llama"\nmethod = "lora"\nrnak = 4\n',
+            ["unknown field", "rnak", "rank"],
+        ),
         ('[[train]]\nmodel = "tiny-llama"\nmethod = "lora"\n', ["name"]),
-        ('[[train]]\nname = "a"\nmodel = "tiny-llama"\nmethod = "lora"\nseq_len = 32\nrank = "8"\n', ["rank", "'8'"]),
+        (
+            '[[train]]\nname = "a"\nmodel = "tiny-llama"\nmethod = "lora"\nseq_len = 32\nrank = "8"\n',
+            ["rank", "'8'"],
+        ),
         ('[[trian]]\nname = "a"\n', ["unknown table", "trian"]),
-        ('[[train]]\nname = "a"\nmodel = "tiny-llama"\nmethod = "lora"\nseq_len = 32\ntimeout_s = -1\n', ["timeout_s"]),
+        (
+            '[[train]]\nname = "a"\nmodel = "tiny-llama"\nmethod = "lora"\nseq_len = 32\ntimeout_s = -1\n',
+            ["timeout_s"],
+        ),
     ],
 )
 def test_malformed_suite_file(tmp_path, capsys, text, needles):
@@ -68,7 +80,9 @@ def test_unknown_suite_name_lists_the_built_in_ones(capsys):
 def test_output_under_a_file_is_refused(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    code, err = _run(capsys, BASE + ["--model", "tiny-llama", "--method", "lora", "--out", str(blocker / "r.jsonl")])
+    code, err = _run(
+        capsys, BASE + ["--model", "tiny-llama", "--method", "lora", "--out", str(blocker / "r.jsonl")]
+    )
     assert code == 2 and "Traceback" not in err and "output" in err and str(blocker) in err
 
 
@@ -78,7 +92,9 @@ def test_unwritable_output_folder(tmp_path, capsys):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        code, err = _run(capsys, BASE + ["--model", "tiny-llama", "--method", "lora", "--out", str(locked / "r.jsonl")])
+        code, err = _run(
+            capsys, BASE + ["--model", "tiny-llama", "--method", "lora", "--out", str(locked / "r.jsonl")]
+        )
     finally:
         locked.chmod(0o700)
     assert code == 2 and "Traceback" not in err and "not writable" in err
@@ -98,4 +114,9 @@ def test_results_show_skips_the_bad_lines_and_names_them(tmp_path, capsys):
     bad.write_text('{"schema_version": 1}\nnot json\n')
     code, err = _run(capsys, ["results", "show", str(bad)])
     assert code == 0 and "Traceback" not in err
-    assert f"{bad}, line 1" in err and "missing field" in err and f"{bad}, line 2" in err and "not valid JSON" in err
+    assert (
+        f"{bad}, line 1" in err
+        and "missing field" in err
+        and f"{bad}, line 2" in err
+        and "not valid JSON" in err
+    )

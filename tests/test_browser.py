@@ -34,8 +34,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # page file → URL path (st.navigation derives it from the file name; the default page is "/")
-PAGES = {"overview": "", "cost": "cost", "capacity": "capacity", "claims": "claims", "training": "training",
-         "inference": "inference", "regressions": "regressions", "adapters": "adapters", "data": "data"}  # fmt: skip
+PAGES = {
+    "overview": "",
+    "cost": "cost",
+    "capacity": "capacity",
+    "claims": "claims",
+    "training": "training",
+    "inference": "inference",
+    "regressions": "regressions",
+    "adapters": "adapters",
+    "data": "data",
+}
 # Pages that draw no chart, and what shows they are drawn
 NO_CHART = {"claims": "text=What would measure it", "adapters": '[data-testid="stMain"] h1'}
 WIDTHS = (1440, 800)
@@ -93,7 +102,9 @@ def check_page(page, base: str, name: str, shot: str, *, need_chart: bool) -> No
     if name in NO_CHART:
         page.locator(NO_CHART[name]).first.wait_for(timeout=30000)
     else:
-        page.wait_for_selector(CHART if need_chart else f"{CHART}, {FILL_HINT}", state="visible", timeout=30000)
+        page.wait_for_selector(
+            CHART if need_chart else f"{CHART}, {FILL_HINT}", state="visible", timeout=30000
+        )
     settle(page)
     screenshot(page, f"{shot}-{name}")
     errors = page.locator(ERRORS)

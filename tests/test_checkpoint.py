@@ -23,7 +23,9 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("method", ["lora", "qlora"])
 def test_checkpoint_benchmarks(checkpoint, method):
-    row = run_isolated(tiny_entry(f"ckpt-{method}", method=method, model="my-local-model", checkpoint=str(checkpoint)))
+    row = run_isolated(
+        tiny_entry(f"ckpt-{method}", method=method, model="my-local-model", checkpoint=str(checkpoint))
+    )
     validate_row(row)
     assert row["status"] == "ok", row["error"]
     assert row["spec"]["checkpoint"] == str(checkpoint)

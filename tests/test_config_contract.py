@@ -20,11 +20,22 @@ from planner.throughput import predict_tokens_per_s
 BASE = TrainConfig("llama-3.1-8b", num_gpus=2)
 # A value other than the default for every field that moves speed or memory.
 CHANGED = {
-    "model": "qwen2.5-7b", "method": "qlora", "rank": 64, "targets": ("q_proj", "v_proj"), "micro_batch": 1,
-    "seq_len": 4096, "grad_checkpointing": True, "optimizer": "paged_adamw_8bit", "attn_impl": "eager",
-    "profile": "tuned", "num_gpus": 4, "sharding": "shard_grad_op", "dropout": 0.1, "grad_accum": 8,
+    "model": "qwen2.5-7b",
+    "method": "qlora",
+    "rank": 64,
+    "targets": ("q_proj", "v_proj"),
+    "micro_batch": 1,
+    "seq_len": 4096,
+    "grad_checkpointing": True,
+    "optimizer": "paged_adamw_8bit",
+    "attn_impl": "eager",
+    "profile": "tuned",
+    "num_gpus": 4,
+    "sharding": "shard_grad_op",
+    "dropout": 0.1,
+    "grad_accum": 8,
     "cpu_offload": True,
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("field", sorted(CHANGED))
@@ -61,7 +72,9 @@ def test_benchmark_spec_and_config_share_defaults_and_validation():
 def test_run_fields_are_not_part_of_the_configuration():
     spec = TrainSpec(model="llama-3.1-8b", method="lora", warmup_steps=5, measure_steps=3, seed=7, lr=1e-3)
     assert spec.config == TrainConfig("llama-3.1-8b")
-    assert not {"warmup_steps", "measure_steps", "seed", "lr", "device", "memory_cap_gib"} & set(CONFIG_FIELDS)
+    assert not {"warmup_steps", "measure_steps", "seed", "lr", "device", "memory_cap_gib"} & set(
+        CONFIG_FIELDS
+    )
 
 
 def test_an_offload_row_does_not_stand_for_the_run_without_offload(tmp_path):
@@ -99,8 +112,14 @@ def test_cli_choices_are_the_vocabulary():
 def test_spec_fields_are_config_fields_plus_run_fields():
     # composition: the spec holds a TrainConfig and adds only how it is measured
     assert [f.name for f in dataclasses.fields(TrainSpec)] == [
-        "config", "warmup_steps", "measure_steps", "lr", "seed", "device", "memory_cap_gib"
-    ]  # fmt: skip
+        "config",
+        "warmup_steps",
+        "measure_steps",
+        "lr",
+        "seed",
+        "device",
+        "memory_cap_gib",
+    ]
     spec = TrainSpec(model="llama-3.1-8b", method="qlora", micro_batch=2, seed=3)
     assert isinstance(spec.config, TrainConfig) and spec.micro_batch == spec.config.micro_batch == 2
     assert TrainSpec(**spec.to_dict()) == spec and spec.with_(seed=4).config == spec.config

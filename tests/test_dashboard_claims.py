@@ -18,14 +18,28 @@ PROV = {"device_name": "TEST-GPU", "git_commit": "abc", "timestamp": "2026-11-20
 
 
 def train(metrics: dict, **spec) -> dict:
-    spec = {"model": "llama-3.1-8b", "method": "lora", "rank": 8, "targets": "q_proj,v_proj", "micro_batch": 1,
-            "seq_len": 2048, **spec}  # fmt: skip
+    spec = {
+        "model": "llama-3.1-8b",
+        "method": "lora",
+        "rank": 8,
+        "targets": "q_proj,v_proj",
+        "micro_batch": 1,
+        "seq_len": 2048,
+        **spec,
+    }
     return {"kind": "train", "status": "ok", "spec": spec, "metrics": metrics, "provenance": PROV}
 
 
 def decode(mode: str, ms: float, batch: int) -> dict:
-    spec = {"model": "llama-3.1-8b", "base": "bf16", "mode": mode, "task": "decode", "batch": batch,
-            "prompt_len": 512, "profile": "plain"}  # fmt: skip
+    spec = {
+        "model": "llama-3.1-8b",
+        "base": "bf16",
+        "mode": mode,
+        "task": "decode",
+        "batch": batch,
+        "prompt_len": 512,
+        "profile": "plain",
+    }
     return {
         "kind": "infer",
         "status": "ok",
@@ -56,8 +70,12 @@ def test_70b_on_48_gb_from_a_measured_peak():
 
 def test_dynamic_overhead_from_pairs():
     # batch 1: 21 / 20 − 1 = +5 % (slight); batch 8: 30 / 20 − 1 = +50 %
-    rows = [decode("merged", 20.0, 1), decode("dynamic", 21.0, 1), decode("merged", 20.0, 8),
-            decode("dynamic", 30.0, 8)]  # fmt: skip
+    rows = [
+        decode("merged", 20.0, 1),
+        decode("dynamic", 21.0, 1),
+        decode("merged", 20.0, 8),
+        decode("dynamic", 30.0, 8),
+    ]
     found = claims.dynamic_slight(rows)
     assert found.verdict == claims.CONDITIONS and "+5 % to +50 %" in found.figure
     assert claims.dynamic_slight(rows[:2]).verdict == claims.HOLDS

@@ -31,8 +31,12 @@ def results(tmp_path, monkeypatch):
 def bars(fig: dict) -> dict[str, float]:
     """Horizontal bars of every trace: option → value."""
     # the hover's first line names the option whole (the axis label may be cut short)
-    return {c[0]: x for t in fig["data"] if t["type"] == "bar"
-            for x, c in zip(t["x"], t["customdata"], strict=True)}  # fmt: skip
+    return {
+        c[0]: x
+        for t in fig["data"]
+        if t["type"] == "bar"
+        for x, c in zip(t["x"], t["customdata"], strict=True)
+    }
 
 
 def usd_totals(scenario: TrainScenario, folder) -> dict[str, float]:
@@ -99,8 +103,11 @@ def test_cost_what_if_matches_the_planner(results):
 def test_cost_widgets_present(results):
     at = open_page("cost")
     for key in ("scn-model", "scn-tokens-text", "scn-epochs", "scn-runs_per_month", "scn-utilisation"):
-        assert any(w.key == key for kind in ("selectbox", "text_input", "number_input", "slider")
-                   for w in at.get(kind)), key  # fmt: skip
+        assert any(
+            w.key == key
+            for kind in ("selectbox", "text_input", "number_input", "slider")
+            for w in at.get(kind)
+        ), key
     assert at.multiselect(key="scn-gpus") is not None and at.number_input(key="scn-onprem-pue") is not None
     drawn = []
     for view in ("Cost by option", "Cost against time", "Break-even", "Sensitivity and payback"):
@@ -108,9 +115,12 @@ def test_cost_widgets_present(results):
         assert_clean(at)
         assert len(figures(at)) == 1 and len(at.get("download_button")) == 2  # the scenario, the chart's data
         drawn.append(figures(at)[0]["layout"]["title"]["text"].split(" <span")[0])
-    assert drawn == ["Monthly cost of 4 runs", "Cost against time per run",
-                     "Break-even: monthly cost against runs per month",
-                     "Sensitivity of the monthly saving to each input (±25 %)"]  # fmt: skip
+    assert drawn == [
+        "Monthly cost of 4 runs",
+        "Cost against time per run",
+        "Break-even: monthly cost against runs per month",
+        "Sensitivity of the monthly saving to each input (±25 %)",
+    ]
 
 
 def test_cost_bad_tokens_is_a_message_not_a_traceback(results):
@@ -124,8 +134,11 @@ def test_onprem_assumptions_reach_the_planner(results):
     at = open_page("cost")
     at.number_input(key="scn-onprem-usd_per_kwh").set_value(0.5).run()
     assert_clean(at)
-    comparison = compare_training(TrainScenario.build(**plans.DEFAULT_SCENARIO), apply_scenario({"onprem": {"usd_per_kwh": 0.5}}),
-                                  load_measurements(results))  # fmt: skip
+    comparison = compare_training(
+        TrainScenario.build(**plans.DEFAULT_SCENARIO),
+        apply_scenario({"onprem": {"usd_per_kwh": 0.5}}),
+        load_measurements(results),
+    )
     expected = {f"{o.provider} · {o.option}": o.usd_total for o in comparison.options if o.kind == "on-prem"}
     shown = bars(figure(at, "Monthly cost of 4 runs"))
     assert expected and all(shown[k] == pytest.approx(v) for k, v in expected.items())
@@ -136,16 +149,22 @@ def test_capacity_matches_the_planner(results):
     assert_clean(at)
     at.number_input(key="cap-deadline").set_value(24.0).run()
     assert_clean(at)
-    work = Workload.build("llama-3.1-8b", 100_000_000, jobs_per_month=4.0, method="lora", epochs=3.0,
-                          deadline_hours=24.0)  # fmt: skip
+    work = Workload.build(
+        "llama-3.1-8b", 100_000_000, jobs_per_month=4.0, method="lora", epochs=3.0, deadline_hours=24.0
+    )
     need = gpus_needed(work, load_catalog(), load_measurements(results))
     fig = figure(at, "GPUs needed")
     shown = {x: y for t in fig["data"] for x, y in zip(t["x"], t["y"], strict=True)}
     expected = dict(zip(need["gpu"], need["gpus_needed"], strict=True))
     assert shown == {g: n for g, n in expected.items() if n == n}
 
-    matrix = fits_matrix(methods=("lora", "qlora", "full"), seq_lens=(2048,), micro_batch=4, catalog=load_catalog(),
-                         meas=load_measurements(results))  # fmt: skip
+    matrix = fits_matrix(
+        methods=("lora", "qlora", "full"),
+        seq_lens=(2048,),
+        micro_batch=4,
+        catalog=load_catalog(),
+        meas=load_measurements(results),
+    )
     heat = figure(at, "Memory headroom")["data"][0]
     row = heat["y"].index("llama-3.1-8b · qlora")
     col = heat["x"].index("H100 SXM")

@@ -29,10 +29,16 @@ def test_default_scenario_survives_json_and_the_link_unchanged():
 
 @pytest.mark.parametrize(
     ("data", "field", "value"),
-    [({"epochs": -1}, "epochs", "-1"), ({"method": "dora"}, "method", "dora"), ({"kinds": ["cheap"]}, "kinds", "cheap"),
-     ({"prices": {"x": "free"}}, "prices.x", "free"), ({"onprem": {"tdp": 1}}, "onprem.tdp", "1"),
-     ({"colour": "red"}, "colour", "red"), ({"rank": 2.5}, "rank", "2.5")],
-)  # fmt: skip
+    [
+        ({"epochs": -1}, "epochs", "-1"),
+        ({"method": "dora"}, "method", "dora"),
+        ({"kinds": ["cheap"]}, "kinds", "cheap"),
+        ({"prices": {"x": "free"}}, "prices.x", "free"),
+        ({"onprem": {"tdp": 1}}, "onprem.tdp", "1"),
+        ({"colour": "red"}, "colour", "red"),
+        ({"rank": 2.5}, "rank", "2.5"),
+    ],
+)
 def test_a_bad_scenario_file_names_file_field_value_and_what_is_accepted(data, field, value):
     with pytest.raises(InputError) as err:
         scenario.validate(data, "mine.json")
@@ -50,8 +56,14 @@ def test_a_price_override_reaches_the_planner_and_scales_the_run_cost():
     base = scenario.validate({})
     train, cat = scenario.apply(base, catalog)
     cheapest = next(o for o in compare_training(train, cat).options if o.kind == "self-hosted")
-    price = next(p for p in catalog.prices if p.provider == cheapest.provider and p.gpu == cheapest.gpu
-                 and p.pricing_kind == cheapest.pricing_kind and p.instance in cheapest.option)  # fmt: skip
+    price = next(
+        p
+        for p in catalog.prices
+        if p.provider == cheapest.provider
+        and p.gpu == cheapest.gpu
+        and p.pricing_kind == cheapest.pricing_kind
+        and p.instance in cheapest.option
+    )
     doubled = scenario.validate({"prices": {scenario.price_key(price): 2 * price.usd_per_gpu_hour}})
     again = compare_training(*scenario.apply(doubled, catalog))
     moved = next(o for o in again.options if (o.provider, o.option) == (cheapest.provider, cheapest.option))

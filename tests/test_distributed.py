@@ -18,8 +18,17 @@ from core.errors import InputError
 from core.rows import validate_row
 from core.shapes import get_shape, lora_params
 
-TINY = {"model": "tiny-llama", "rank": 8, "alpha": 16, "micro_batch": 4, "seq_len": 64, "warmup_steps": 1,
-        "measure_steps": 6, "lr": 1e-2, "device": "cpu"}  # fmt: skip
+TINY = {
+    "model": "tiny-llama",
+    "rank": 8,
+    "alpha": 16,
+    "micro_batch": 4,
+    "seq_len": 64,
+    "warmup_steps": 1,
+    "measure_steps": 6,
+    "lr": 1e-2,
+    "device": "cpu",
+}
 
 
 def entry(name: str = "tiny", timeout_s: float = 120, **values):
@@ -32,10 +41,23 @@ def entry(name: str = "tiny", timeout_s: float = 120, **values):
 def test_one_gpu_runs_the_worker_and_several_run_torchrun():
     request, result = Path("req.json"), Path("res.json")
     assert worker_command(entry(num_gpus=1), request, result) == [
-        sys.executable, "-m", "benchmarks.worker", "req.json", "res.json"]  # fmt: skip
+        sys.executable,
+        "-m",
+        "benchmarks.worker",
+        "req.json",
+        "res.json",
+    ]
     assert worker_command(entry(num_gpus=4), request, result) == [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4",
-        "-m", "benchmarks.distributed", "req.json", "res.json"]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=4",
+        "-m",
+        "benchmarks.distributed",
+        "req.json",
+        "res.json",
+    ]
     assert worker_env(entry(num_gpus=1), {"A": "1"}) == {"A": "1"}
     env = worker_env(entry(num_gpus=2), {"A": "1"})
     assert env["NCCL_NVLS_ENABLE"] == "0" and env["TORCH_SYMM_MEM_DISABLE_MULTICAST"] == "1"

@@ -88,8 +88,13 @@ def test_the_worker_sees_the_sweeps_environment_at_its_spec(tmp_path, monkeypatc
 
 def test_variables_read_at_import_must_match_the_servers():
     server = {"PATH": "/bin", "OMP_NUM_THREADS": "2"}
-    late = {"PEFTPLAN_INJECT_FAULT": "x=hang", "PYTHONPATH": "/repo", "CUDA_VISIBLE_DEVICES": "1",
-            "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+    late = {
+        "PEFTPLAN_INJECT_FAULT": "x=hang",
+        "PYTHONPATH": "/repo",
+        "CUDA_VISIBLE_DEVICES": "1",
+        "PYTHONUNBUFFERED": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     assert _imported_alike({**server, **late}, server)
     assert not _imported_alike({**server, "OMP_NUM_THREADS": "1"}, server)
     assert not _imported_alike({**server, "TORCH_LOGS": "+dynamo"}, server)
@@ -154,8 +159,9 @@ print(json.dumps({"calls": seen, "after": calls[len(seen):], "peft": "peft" in s
 
 def test_the_servers_imports_leave_cuda_alone():
     """On a CUDA build a server that queried the GPUs would hand its forks a CUDA they cannot use."""
-    done = subprocess.run([sys.executable, "-c", RECORD_CUDA_CALLS], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", RECORD_CUDA_CALLS], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.splitlines()[-1])
     assert found == {"calls": [], "after": ["is_available"], "peft": False}  # peft imports bitsandbytes
@@ -189,8 +195,13 @@ def test_the_sweeps_process_never_imports_torch(tmp_path):
     suite, out = tmp_path / "two.toml", tmp_path / "rows.jsonl"
     suite.write_text(SUITE)
     args = ["bench", "train", "--suite", str(suite), "--out", str(out), "--no-progress"]
-    done = subprocess.run([sys.executable, "-c", SWEEP_IN_THIS_PROCESS, *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", SWEEP_IN_THIS_PROCESS, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert json.loads(done.stdout.splitlines()[-1]) == {"code": 0, "torch": False}, done.stderr
     assert FALLBACK not in done.stderr  # the specs were forked from the server
     assert [r["status"] for r in read_jsonl(out)] == ["ok", "ok"]
@@ -219,11 +230,20 @@ def test_killing_the_sweep_alone_kills_its_worker(tmp_path, fork_server):
     suite = tmp_path / "two.toml"
     suite.write_text(SUITE)
     marker = uuid.uuid4().hex
-    env = {**os.environ, "PEFTPLAN_TEST_MARK": marker, "PEFTPLAN_INJECT_FAULT": "first=hang",
-           "PEFTPLAN_FORK_SERVER": fork_server}  # fmt: skip
+    env = {
+        **os.environ,
+        "PEFTPLAN_TEST_MARK": marker,
+        "PEFTPLAN_INJECT_FAULT": "first=hang",
+        "PEFTPLAN_FORK_SERVER": fork_server,
+    }
     args = ["bench", "train", "--suite", str(suite), "--out", str(tmp_path / "rows.jsonl"), "--no-progress"]
-    sweep = subprocess.Popen([sys.executable, "-m", "peftplan.cli", *args], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "peftplan.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         workers = []  # the worker leads a session of its own; the sweep's other processes share its session
@@ -242,9 +262,19 @@ def test_killing_the_sweep_alone_kills_its_worker(tmp_path, fork_server):
 
 def test_the_fresh_start_refuses_a_parent_that_is_gone():
     command = [sys.executable, "-c", "print('ran')"]
-    ours = subprocess.run([sys.executable, "-m", "benchmarks.launch", str(os.getpid()), *command],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    ours = subprocess.run(
+        [sys.executable, "-m", "benchmarks.launch", str(os.getpid()), *command],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ours.returncode == 0 and ours.stdout == "ran\n"
-    gone = subprocess.run([sys.executable, "-m", "benchmarks.launch", "1", *command], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    gone = subprocess.run(
+        [sys.executable, "-m", "benchmarks.launch", "1", *command],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert gone.returncode == 1 and gone.stdout == ""

@@ -74,7 +74,9 @@ def assert_works_or_one_message(result: tuple[str, str, str], echoed_text: str =
     else:
         assert out.strip() or err.strip(), "a silent no-op"
         if not re.search(r"\binf\b", echoed_text):
-            assert not re.search(r"\binf\b", out), out  # an overflow shown as a figure (NaN: "not applicable")
+            assert not re.search(r"\binf\b", out), (
+                out
+            )  # an overflow shown as a figure (NaN: "not applicable")
 
 
 NUMBERS = st.one_of(
@@ -84,14 +86,32 @@ NUMBERS = st.one_of(
 )
 TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["tiny-llama", "lora", "qlora", "all-linear", "\x00"]))
 BENCH_FLAGS = {
-    "--model": TEXT, "--method": TEXT, "--rank": NUMBERS, "--alpha": NUMBERS, "--dropout": NUMBERS,
-    "--targets": TEXT, "--micro-batch": NUMBERS, "--seq-len": NUMBERS, "--lr": NUMBERS, "--seed": NUMBERS,
-    "--timeout-s": NUMBERS, "--warmup-steps": NUMBERS, "--only": TEXT, "--out": TEXT,
-}  # fmt: skip
+    "--model": TEXT,
+    "--method": TEXT,
+    "--rank": NUMBERS,
+    "--alpha": NUMBERS,
+    "--dropout": NUMBERS,
+    "--targets": TEXT,
+    "--micro-batch": NUMBERS,
+    "--seq-len": NUMBERS,
+    "--lr": NUMBERS,
+    "--seed": NUMBERS,
+    "--timeout-s": NUMBERS,
+    "--warmup-steps": NUMBERS,
+    "--only": TEXT,
+    "--out": TEXT,
+}
 PLAN_FLAGS = {
-    "--tokens": NUMBERS, "--epochs": NUMBERS, "--batch": NUMBERS, "--seq": NUMBERS, "--rank": NUMBERS,
-    "--runs-per-month": NUMBERS, "--utilisation": NUMBERS, "--top": NUMBERS, "--results": TEXT,
-}  # fmt: skip
+    "--tokens": NUMBERS,
+    "--epochs": NUMBERS,
+    "--batch": NUMBERS,
+    "--seq": NUMBERS,
+    "--rank": NUMBERS,
+    "--runs-per-month": NUMBERS,
+    "--utilisation": NUMBERS,
+    "--top": NUMBERS,
+    "--results": TEXT,
+}
 
 
 def _flags(pool: dict) -> st.SearchStrategy[list[str]]:
@@ -147,8 +167,26 @@ SCALARS = st.one_of(
     st.sampled_from(["tiny-llama", "lora", "qlora", "full", "cpu", "q_proj", "all-linear", "adamw_fused"]),
 )
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=3))
-FIELDS = ["model", "method", "rank", "alpha", "dropout", "targets", "micro_batch", "seq_len", "lr", "seed",
-          "timeout_s", "warmup_steps", "measure_steps", "grad_checkpointing", "profile", "device", "name", "x"]  # fmt: skip
+FIELDS = [
+    "model",
+    "method",
+    "rank",
+    "alpha",
+    "dropout",
+    "targets",
+    "micro_batch",
+    "seq_len",
+    "lr",
+    "seed",
+    "timeout_s",
+    "warmup_steps",
+    "measure_steps",
+    "grad_checkpointing",
+    "profile",
+    "device",
+    "name",
+    "x",
+]
 
 
 def toml_value(value) -> str:
@@ -193,9 +231,23 @@ JSON = st.recursive(
     ),
     max_leaves=8,
 )
-PATHS = [("metrics", "tokens_per_s"), ("metrics", "peak_allocated_gib"), ("metrics", "mfu"), ("provenance",
-         "device_name"), ("provenance", "timestamp"), ("spec", "micro_batch"), ("spec", "model"), ("spec", "rank"),
-         ("spec_hash",), ("status",), ("kind",), ("schema_version",), ("metrics",), ("spec",), ("error",)]  # fmt: skip
+PATHS = [
+    ("metrics", "tokens_per_s"),
+    ("metrics", "peak_allocated_gib"),
+    ("metrics", "mfu"),
+    ("provenance", "device_name"),
+    ("provenance", "timestamp"),
+    ("spec", "micro_batch"),
+    ("spec", "model"),
+    ("spec", "rank"),
+    ("spec_hash",),
+    ("status",),
+    ("kind",),
+    ("schema_version",),
+    ("metrics",),
+    ("spec",),
+    ("error",),
+]
 
 
 def _metric_ok(key: str, value) -> bool:
@@ -251,8 +303,18 @@ def test_catalog_rows(file, column, cell, monkeypatch, tmp_path):
     (folder / file).write_text(buf.getvalue(), encoding="utf-8")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    argv = ["plan", "train", "--model", "llama-3.1-8b", "--tokens", "100M", "--catalog", str(folder),
-            "--results", str(empty)]  # fmt: skip
+    argv = [
+        "plan",
+        "train",
+        "--model",
+        "llama-3.1-8b",
+        "--tokens",
+        "100M",
+        "--catalog",
+        str(folder),
+        "--results",
+        str(empty),
+    ]
     assert_works_or_one_message(outcome(argv, monkeypatch), echoed_text=cell)
 
 

@@ -13,8 +13,16 @@ pytestmark = pytest.mark.gpu
 
 @pytest.mark.parametrize("method", ["lora", "qlora", "full"])
 def test_small_shape_on_cuda(method):
-    entry = tiny_entry(f"gpu-{method}", model="llama-3.2-1b", method=method, device="cuda", micro_batch=2,
-                       seq_len=512, measure_steps=3, timeout_s=300)  # fmt: skip
+    entry = tiny_entry(
+        f"gpu-{method}",
+        model="llama-3.2-1b",
+        method=method,
+        device="cuda",
+        micro_batch=2,
+        seq_len=512,
+        measure_steps=3,
+        timeout_s=300,
+    )
     row = validate_row(run_isolated(entry))
     assert row["status"] == "ok", row["error"]
     m = row["metrics"]

@@ -12,8 +12,14 @@ from core.vocab import MODES, TASKS
 
 
 def spec(**values) -> InferSpec:
-    base = {"model": "tiny-llama", "mode": "dynamic", "task": "decode", "device": "cpu", "prompt_len": 32,
-            "new_tokens": 8}  # fmt: skip
+    base = {
+        "model": "tiny-llama",
+        "mode": "dynamic",
+        "task": "decode",
+        "device": "cpu",
+        "prompt_len": 32,
+        "new_tokens": 8,
+    }
     return InferSpec(**{**base, **values})
 
 
@@ -107,14 +113,18 @@ def test_h200_standard_inference_part():
 
 def test_suite_defaults_reach_only_the_kinds_that_have_the_field(tmp_path):
     suite = tmp_path / "s.toml"
-    suite.write_text('[defaults]\ndevice = "cpu"\nlr = 0.01\nwarmup = 0\n'
-                     '[[train]]\nname = "t"\nmodel = "tiny-llama"\nmethod = "lora"\nseq_len = 64\n'
-                     '[[infer]]\nname = "i"\nmodel = "tiny-llama"\nmode = "base"\ntask = "prefill"\nprompt_len = 8\n')  # fmt: skip
+    suite.write_text(
+        '[defaults]\ndevice = "cpu"\nlr = 0.01\nwarmup = 0\n'
+        '[[train]]\nname = "t"\nmodel = "tiny-llama"\nmethod = "lora"\nseq_len = 64\n'
+        '[[infer]]\nname = "i"\nmodel = "tiny-llama"\nmode = "base"\ntask = "prefill"\nprompt_len = 8\n'
+    )
     (train,) = load_suite(str(suite), "train")
     (infer,) = load_suite(str(suite), "infer")
     assert train.spec.lr == 0.01 and infer.spec.warmup == 0 and infer.spec.device == "cpu"
-    suite.write_text('[defaults]\nlearning_rate = 0.01\n[[infer]]\nname = "i"\nmodel = "tiny-llama"\nmode = "base"\n'
-                     'task = "prefill"\nprompt_len = 8\n')  # fmt: skip
+    suite.write_text(
+        '[defaults]\nlearning_rate = 0.01\n[[infer]]\nname = "i"\nmodel = "tiny-llama"\nmode = "base"\n'
+        'task = "prefill"\nprompt_len = 8\n'
+    )
     with pytest.raises(InputError) as info:
         load_suite(str(suite), "infer")
     assert info.value.field == "learning_rate" and "[defaults]" in str(info.value)

@@ -20,9 +20,12 @@ def test_an_uncapped_spec_changes_nothing_and_keeps_its_hash():
 
 @pytest.mark.parametrize(
     ("values", "why"),
-    [({"memory_cap_gib": 8.0}, "cuda"), ({"memory_cap_gib": 0, "device": "cuda"}, "> 0"),
-     ({"memory_cap_gib": "48GB", "device": "cuda"}, "> 0")],
-)  # fmt: skip
+    [
+        ({"memory_cap_gib": 8.0}, "cuda"),
+        ({"memory_cap_gib": 0, "device": "cuda"}, "> 0"),
+        ({"memory_cap_gib": "48GB", "device": "cuda"}, "> 0"),
+    ],
+)
 def test_a_bad_cap_is_refused_naming_the_field(values, why):
     with pytest.raises(InputError, match="memory_cap_gib") as info:
         tiny_entry("bad", **values)

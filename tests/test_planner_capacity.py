@@ -162,6 +162,8 @@ def test_fits_matrix_shows_headroom_and_state():
         grad_checkpointing=bool(cell.grad_checkpointing),
     )
     assert cell.peak_allocated_gib == pytest.approx(predict_memory(cfg, "h200").peak_allocated_gib)
-    assert (frame[frame.fits].headroom_frac >= -0.05).all() and (frame[~frame.fits].headroom_frac < -0.05).all()
+    assert (frame[frame.fits].headroom_frac >= -0.05).all() and (
+        frame[~frame.fits].headroom_frac < -0.05
+    ).all()
     assert set(frame.state) <= {"fits", "tight", "does not fit"}
     assert (frame[frame.state == "tight"].headroom_frac.abs() < 0.05).all()

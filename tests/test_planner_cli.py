@@ -121,11 +121,34 @@ def test_nothing_self_hosted_fits_and_every_skip_is_listed(capsys, empty):
 
 
 def test_train_table_shows_groups_and_all(capsys, empty):
-    code, out, _ = run(capsys, "train", "--model", "llama-3.1-70b", "--method", "qlora", "--tokens", "100M",
-                       "--results", empty)  # fmt: skip
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--model",
+        "llama-3.1-70b",
+        "--method",
+        "qlora",
+        "--tokens",
+        "100M",
+        "--results",
+        empty,
+    )
     assert code == 0 and "Like for like" in out and "Other models" in out and "Set aside" in out
-    code, out, _ = run(capsys, "train", "--model", "llama-3.1-70b", "--method", "qlora", "--tokens", "100M",
-                       "--results", empty, "--all", "--top", "200")  # fmt: skip
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--model",
+        "llama-3.1-70b",
+        "--method",
+        "qlora",
+        "--tokens",
+        "100M",
+        "--results",
+        empty,
+        "--all",
+        "--top",
+        "200",
+    )
     assert code == 0 and "Every priced option" in out and "Titan Text Lite" in out and "other model" in out
 
 
@@ -162,8 +185,20 @@ def test_train_table_and_other_commands_run(capsys, empty):
     rows = json.loads(out)
     assert code == 0 and len(rows) == 10
     assert all(len(r["schedule"]) == 10 for r in rows if r.get("gpus_needed"))
-    code, out, _ = run(capsys, "capacity", "--model", "llama-3.1-8b", "--tokens", "100M", "--jobs-per-month",
-                       "10", "--deadline-hours", "48", "--results", empty)  # fmt: skip
+    code, out, _ = run(
+        capsys,
+        "capacity",
+        "--model",
+        "llama-3.1-8b",
+        "--tokens",
+        "100M",
+        "--jobs-per-month",
+        "10",
+        "--deadline-hours",
+        "48",
+        "--results",
+        empty,
+    )
     assert code == 0 and "Schedules" in out and "round 1: jobs" in out
     code, out, _ = run(
         capsys,
@@ -185,31 +220,81 @@ CAPACITY = ["--model", "llama-3.1-8b", "--tokens", "100M", "--jobs-per-month", "
 SERVE = ["--model", "llama-3.1-8b"]
 MEMORY = ["--model", "llama-3.1-8b"]
 FLAGS = [
-    *[("memory", MEMORY, flag, value) for flag, value in (
-        ("--model", "llama-3.2-1b"), ("--method", "qlora"), ("--rank", "64"), ("--targets", "q_proj,v_proj"),
-        ("--batch", "2"), ("--seq", "1024"), ("--profile", "tuned"), ("--gpu", "l40s"),
-        ("--optimizer", "paged_adamw_8bit"), ("--attn-impl", "eager"), ("--num-gpus", "2"),
-        ("--grad-checkpointing", None),
-    )],
-    *[("train", TRAIN, flag, value) for flag, value in (
-        ("--method", "qlora"), ("--rank", "64"), ("--targets", "q_proj,v_proj"), ("--batch", "1"),
-        ("--seq", "1024"), ("--profile", "tuned"), ("--tokens", "200M"), ("--epochs", "2"),
-        ("--runs-per-month", "5"), ("--utilisation", "0.5"), ("--managed", "same-model"),
-        ("--max-hours-per-run", "2"), ("--ops-usd-per-month", "0"), ("--model", "llama-3.2-3b"),
-    )],
-    *[("breakeven", TRAIN, flag, value) for flag, value in (
-        ("--max-runs", "3"), ("--runs-per-month", "5"), ("--ops-usd-per-month", "10"), ("--utilisation", "0.5"),
-    )],
-    *[("capacity", CAPACITY, flag, value) for flag, value in (
-        ("--method", "qlora"), ("--rank", "64"), ("--targets", "q_proj,v_proj"), ("--batch", "1"),
-        ("--seq", "1024"), ("--profile", "tuned"), ("--tokens", "200M"), ("--epochs", "2"),
-        ("--jobs-per-month", "12"), ("--deadline-hours", "30"), ("--utilisation", "0.5"),
-    )],
-    *[("serve", SERVE, flag, value) for flag, value in (
-        ("--adapters", "50"), ("--requests-per-day", "500000"), ("--prompt-tokens", "2048"),
-        ("--output-tokens", "512"), ("--base", "nf4"), ("--batch", "32"), ("--rank", "64"), ("--peak-to-mean", "4"),
-    )],
-]  # fmt: skip
+    *[
+        ("memory", MEMORY, flag, value)
+        for flag, value in (
+            ("--model", "llama-3.2-1b"),
+            ("--method", "qlora"),
+            ("--rank", "64"),
+            ("--targets", "q_proj,v_proj"),
+            ("--batch", "2"),
+            ("--seq", "1024"),
+            ("--profile", "tuned"),
+            ("--gpu", "l40s"),
+            ("--optimizer", "paged_adamw_8bit"),
+            ("--attn-impl", "eager"),
+            ("--num-gpus", "2"),
+            ("--grad-checkpointing", None),
+        )
+    ],
+    *[
+        ("train", TRAIN, flag, value)
+        for flag, value in (
+            ("--method", "qlora"),
+            ("--rank", "64"),
+            ("--targets", "q_proj,v_proj"),
+            ("--batch", "1"),
+            ("--seq", "1024"),
+            ("--profile", "tuned"),
+            ("--tokens", "200M"),
+            ("--epochs", "2"),
+            ("--runs-per-month", "5"),
+            ("--utilisation", "0.5"),
+            ("--managed", "same-model"),
+            ("--max-hours-per-run", "2"),
+            ("--ops-usd-per-month", "0"),
+            ("--model", "llama-3.2-3b"),
+        )
+    ],
+    *[
+        ("breakeven", TRAIN, flag, value)
+        for flag, value in (
+            ("--max-runs", "3"),
+            ("--runs-per-month", "5"),
+            ("--ops-usd-per-month", "10"),
+            ("--utilisation", "0.5"),
+        )
+    ],
+    *[
+        ("capacity", CAPACITY, flag, value)
+        for flag, value in (
+            ("--method", "qlora"),
+            ("--rank", "64"),
+            ("--targets", "q_proj,v_proj"),
+            ("--batch", "1"),
+            ("--seq", "1024"),
+            ("--profile", "tuned"),
+            ("--tokens", "200M"),
+            ("--epochs", "2"),
+            ("--jobs-per-month", "12"),
+            ("--deadline-hours", "30"),
+            ("--utilisation", "0.5"),
+        )
+    ],
+    *[
+        ("serve", SERVE, flag, value)
+        for flag, value in (
+            ("--adapters", "50"),
+            ("--requests-per-day", "500000"),
+            ("--prompt-tokens", "2048"),
+            ("--output-tokens", "512"),
+            ("--base", "nf4"),
+            ("--batch", "32"),
+            ("--rank", "64"),
+            ("--peak-to-mean", "4"),
+        )
+    ],
+]
 
 
 def _with(argv: list[str], flag: str, value: str | None) -> list[str]:
@@ -251,9 +336,17 @@ MATRIX = ["--matrix", "--models", "llama-3.1-8b", "--methods", "lora", "--gpus",
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--models", "llama-3.2-1b"), ("--methods", "qlora"), ("--gpus", "rtx4090"), ("--seq", "1024"), ("--batch", "1"),
-     ("--rank", "256"), ("--targets", "q_proj,v_proj"), ("--profile", "tuned")],
-)  # fmt: skip
+    [
+        ("--models", "llama-3.2-1b"),
+        ("--methods", "qlora"),
+        ("--gpus", "rtx4090"),
+        ("--seq", "1024"),
+        ("--batch", "1"),
+        ("--rank", "256"),
+        ("--targets", "q_proj,v_proj"),
+        ("--profile", "tuned"),
+    ],
+)
 def test_every_matrix_flag_reaches_the_matrix(capsys, empty, flag, value):
     before = json.loads(run(capsys, "capacity", *MATRIX, "--results", empty, "--json")[1])
     after = json.loads(run(capsys, "capacity", *_with(MATRIX, flag, value), "--results", empty, "--json")[1])

@@ -162,7 +162,9 @@ ONPREM_HEADER = (
 DEFAULTS_HEADER = "name,value,unit,status,source,as_of\n"
 
 
-def small_catalog(directory: Path, prices: str, managed: str, onprem: str, defaults: str | None = None) -> Path:
+def small_catalog(
+    directory: Path, prices: str, managed: str, onprem: str, defaults: str | None = None
+) -> Path:
     """A catalog with the shipped GPUs and only the given (test) price, managed and on-prem lines (and
     operating assumptions: the shipped ones unless given)."""
     copy_catalog(directory)

@@ -15,7 +15,9 @@ HEAVY = {"torch", "transformers", "peft", "bitsandbytes"}
 
 
 def test_planner_imports_no_heavy_library():
-    modules = sorted(f"{pkg.__name__}.{m.name}" for pkg in (core, planner) for m in pkgutil.iter_modules(pkg.__path__))
+    modules = sorted(
+        f"{pkg.__name__}.{m.name}" for pkg in (core, planner) for m in pkgutil.iter_modules(pkg.__path__)
+    )
     assert {
         "planner.catalog",
         "planner.memory",

@@ -83,7 +83,9 @@ def test_dynamic_overhead_measured_only_for_the_matching_pair(tmp_path):
     # batch 4, an NF4 base, another profile or model: projected from the pairs, which are named
     for kwargs in ({"batch": 4}, {"base": "nf4"}, {"profile": "tuned"}):
         fig = dynamic_overhead("llama-3.1-8b", "decode", meas, **kwargs)
-        assert fig.basis == "projected" and fig.value == pytest.approx(1.0) and "2 dynamic/merged" in fig.model
+        assert (
+            fig.basis == "projected" and fig.value == pytest.approx(1.0) and "2 dynamic/merged" in fig.model
+        )
         assert "llama-3.1-8b bf16 dynamic decode b1×512 plain" in fig.derivation
     other = dynamic_overhead("llama-3.1-70b", "decode", meas, base="nf4", batch=8)
     assert other.basis == "projected" and "other models" in other.model
@@ -110,9 +112,21 @@ def test_decode_measured_only_at_its_profile_and_prefill_at_its_batch(tmp_path, 
     meas = measurements(
         tmp_path,
         [
-            infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 43.8}, timestamp="2026-02-01T00:00:00+00:00"),
-            infer_row("llama-3.1-8b", "decode", "merged", {"ms_per_token": 7.8}, profile="tuned",
-                      timestamp="2026-01-01T00:00:00+00:00"),  # fmt: skip
+            infer_row(
+                "llama-3.1-8b",
+                "decode",
+                "merged",
+                {"ms_per_token": 43.8},
+                timestamp="2026-02-01T00:00:00+00:00",
+            ),
+            infer_row(
+                "llama-3.1-8b",
+                "decode",
+                "merged",
+                {"ms_per_token": 7.8},
+                profile="tuned",
+                timestamp="2026-01-01T00:00:00+00:00",
+            ),
             infer_row("llama-3.1-8b", "prefill", "merged", {"prefill_tokens_per_s": 35324.0}, batch=8),
             infer_row("llama-3.1-8b", "prefill", "merged", {"prefill_tokens_per_s": 17338.0}, batch=1),
         ],
@@ -126,7 +140,9 @@ def test_decode_measured_only_at_its_profile_and_prefill_at_its_batch(tmp_path, 
     one = prefill_tokens_per_s("llama-3.1-8b", "bf16", gpu, meas, catalog, 1, 512, batch=1)
     eight = prefill_tokens_per_s("llama-3.1-8b", "bf16", gpu, meas, catalog, 1, 512, batch=8)
     assert (one.value, eight.value) == (17338.0, 35324.0) and one.basis == eight.basis == "measured"
-    assert prefill_tokens_per_s("llama-3.1-8b", "bf16", gpu, meas, catalog, 1, 512, batch=4).basis == "projected"
+    assert (
+        prefill_tokens_per_s("llama-3.1-8b", "bf16", gpu, meas, catalog, 1, 512, batch=4).basis == "projected"
+    )
 
 
 def test_bad_serving_scenarios():

@@ -45,7 +45,10 @@ def test_step_terms_by_hand():
     ck = step_terms(CFG.with_(grad_checkpointing=True))
     assert ck.traffic_bytes > t.traffic_bytes and ck.launches > t.launches
     # attention-only adapters move fewer bytes than adapters on every linear
-    assert step_terms(CFG.with_(targets=("q_proj", "k_proj", "v_proj", "o_proj"))).traffic_bytes < t.traffic_bytes
+    assert (
+        step_terms(CFG.with_(targets=("q_proj", "k_proj", "v_proj", "o_proj"))).traffic_bytes
+        < t.traffic_bytes
+    )
 
 
 def test_throughput_moves_with_what_moves_it():
@@ -58,7 +61,9 @@ def test_throughput_moves_with_what_moves_it():
     assert _tps(cal, CFG.with_(method="qlora"), "h100") < _tps(cal, CFG, "h100")  # NF4 dequantisation
     tiny = TrainConfig("llama-3.2-1b", micro_batch=1, seq_len=256)  # the host's launches bound the step
     terms = step_terms(tiny)
-    assert cal.seconds_per_token(tiny, GPUS["H200"]) == pytest.approx(terms.launches * LAUNCH_S / terms.tokens)
+    assert cal.seconds_per_token(tiny, GPUS["H200"]) == pytest.approx(
+        terms.launches * LAUNCH_S / terms.tokens
+    )
 
 
 def test_no_rows_uses_the_stated_default():

@@ -12,8 +12,15 @@ def test_qlora_paper_65b_fits_one_48gb_gpu():
     # a 65B parameter model on a single 48GB GPU" (LLaMA-65B; NF4, double quantisation, paged optimizers,
     # LoRA r64 on every linear, gradient checkpointing). Our model, calibrated on the shipped rows, must
     # agree for the 48 GB card of our catalog (the L40S), allocated and reserved.
-    config = TrainConfig("llama-65b", "qlora", rank=64, micro_batch=1, seq_len=512,
-                         grad_checkpointing=True, optimizer="paged_adamw_8bit")  # fmt: skip
+    config = TrainConfig(
+        "llama-65b",
+        "qlora",
+        rank=64,
+        micro_batch=1,
+        seq_len=512,
+        grad_checkpointing=True,
+        optimizer="paged_adamw_8bit",
+    )
     pred = predict_memory(config, "l40s", load_measurements())
     assert pred.fits and pred.reserved_gib < 48e9 / GIB
     assert 60e9 < config.shape.total_params() < 70e9

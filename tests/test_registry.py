@@ -25,8 +25,18 @@ def listed(capsys, reg: str, *filters) -> list[dict]:
 
 
 def test_register_list_show_deploy_check_retire_round_trip(capsys, adapters, reg):
-    code, out, err = run_cli(capsys, "adapters", "register", adapters["a"], "--data", adapters["data"],
-                             "--registry", reg, "--note", "first")  # fmt: skip
+    code, out, err = run_cli(
+        capsys,
+        "adapters",
+        "register",
+        adapters["a"],
+        "--data",
+        adapters["data"],
+        "--registry",
+        reg,
+        "--note",
+        "first",
+    )
     assert code == 0, err
     assert out.startswith("registered: adapter 1 ")
     (entry,) = listed(capsys, reg)
@@ -39,8 +49,20 @@ def test_register_list_show_deploy_check_retire_round_trip(capsys, adapters, reg
     code, out, _ = run_cli(capsys, "adapters", "check", "1", "--base", "tiny-llama", "--registry", reg)
     assert code == 0 and out.startswith("ok: adapter 1")
     prefix = entry["weights_sha256"][:10]
-    code, _, err = run_cli(capsys, "adapters", "deploy", prefix, "--name", "prod", "--base", "tiny-llama",
-                           "--mode", "merged", "--registry", reg)  # fmt: skip
+    code, _, err = run_cli(
+        capsys,
+        "adapters",
+        "deploy",
+        prefix,
+        "--name",
+        "prod",
+        "--base",
+        "tiny-llama",
+        "--mode",
+        "merged",
+        "--registry",
+        reg,
+    )
     assert code == 0, err
     code, out, _ = run_cli(capsys, "adapters", "show", "1", "--registry", reg)
     (deployed,) = json.loads(out)["deployments"]
@@ -52,8 +74,20 @@ def test_register_list_show_deploy_check_retire_round_trip(capsys, adapters, reg
     assert code == 0 and "removed from prod" in out
     (entry,) = listed(capsys, reg, "--status", "retired")
     assert entry["deployments"] == []
-    code, _, err = run_cli(capsys, "adapters", "deploy", "1", "--name", "p2", "--base", "tiny-llama", "--mode",
-                           "dynamic", "--registry", reg)  # fmt: skip
+    code, _, err = run_cli(
+        capsys,
+        "adapters",
+        "deploy",
+        "1",
+        "--name",
+        "p2",
+        "--base",
+        "tiny-llama",
+        "--mode",
+        "dynamic",
+        "--registry",
+        reg,
+    )
     assert code == 2 and "retired" in err
 
 
@@ -75,8 +109,9 @@ def test_a_mismatched_base_is_refused_naming_both_fingerprints_unless_allowed(ca
     code, out, err = run_cli(capsys, "adapters", "check", "1", "--base", "tiny-mistral", "--registry", reg)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert llama[:12] in err and mistral[:12] in err and "Traceback" not in err
-    code, out, err = run_cli(capsys, "adapters", "check", "1", "--base", "tiny-mistral", "--allow-mismatch",
-                             "--registry", reg)  # fmt: skip
+    code, out, err = run_cli(
+        capsys, "adapters", "check", "1", "--base", "tiny-mistral", "--allow-mismatch", "--registry", reg
+    )
     assert code == 0 and "warning" in err and mistral[:12] in err
 
     deploy = ("adapters", "deploy", "1", "--name", "prod", "--base", "tiny-mistral", "--mode", "dynamic")
@@ -102,8 +137,20 @@ def test_a_local_base_folder_is_fingerprinted_as_the_benchmark_does(capsys, adap
 
 
 def test_list_filters_by_base_deployment_data_and_status(capsys, adapters, reg):
-    run_cli(capsys, "adapters", "register", adapters["a"], "--data", adapters["data"], "--registry", reg,
-            "--deployment", "chat", "--mode", "merged")  # fmt: skip
+    run_cli(
+        capsys,
+        "adapters",
+        "register",
+        adapters["a"],
+        "--data",
+        adapters["data"],
+        "--registry",
+        reg,
+        "--deployment",
+        "chat",
+        "--mode",
+        "merged",
+    )
     run_cli(capsys, "adapters", "register", adapters["local"], "--data", "org/ds@v1", "--registry", reg)
     run_cli(capsys, "adapters", "register", adapters["b"], "--data", "org/ds@v2", "--registry", reg)
     run_cli(capsys, "adapters", "retire", "3", "--registry", reg)
@@ -122,16 +169,49 @@ def test_list_filters_by_base_deployment_data_and_status(capsys, adapters, reg):
 
 
 def test_training_figures_from_a_result_row_or_a_plan(capsys, adapters, reg, tmp_path):
-    row = {"kind": "train", "spec": {"model": "tiny-llama", "method": "lora"}, "spec_hash": "abc", "status": "ok",
-           "metrics": {"tokens_per_s": 10.0}, "provenance": {"gpu_name": "cpu"}}  # fmt: skip
+    row = {
+        "kind": "train",
+        "spec": {"model": "tiny-llama", "method": "lora"},
+        "spec_hash": "abc",
+        "status": "ok",
+        "metrics": {"tokens_per_s": 10.0},
+        "provenance": {"gpu_name": "cpu"},
+    }
     (tmp_path / "row.json").write_text(json.dumps(row))
-    plan = [{"option": "H200 on-demand", "usd_per_run": 3.5, "job_hours": 1.0, "basis": "projected",
-             "config": {"model": "tiny-llama", "method": "lora"}}]  # fmt: skip
+    plan = [
+        {
+            "option": "H200 on-demand",
+            "usd_per_run": 3.5,
+            "job_hours": 1.0,
+            "basis": "projected",
+            "config": {"model": "tiny-llama", "method": "lora"},
+        }
+    ]
     (tmp_path / "plan.json").write_text(json.dumps(plan))
-    run_cli(capsys, "adapters", "register", adapters["a"], "--data", "d@1", "--training", tmp_path / "row.json",
-            "--registry", reg)  # fmt: skip
-    run_cli(capsys, "adapters", "register", adapters["b"], "--data", "d@1", "--training", tmp_path / "plan.json",
-            "--registry", reg)  # fmt: skip
+    run_cli(
+        capsys,
+        "adapters",
+        "register",
+        adapters["a"],
+        "--data",
+        "d@1",
+        "--training",
+        tmp_path / "row.json",
+        "--registry",
+        reg,
+    )
+    run_cli(
+        capsys,
+        "adapters",
+        "register",
+        adapters["b"],
+        "--data",
+        "d@1",
+        "--training",
+        tmp_path / "plan.json",
+        "--registry",
+        reg,
+    )
     measured, planned = listed(capsys, reg)
     assert measured["training"]["spec"] == row["spec"] and measured["cost"]["basis"] == "measured"
     assert measured["cost"]["metrics"] == {"tokens_per_s": 10.0}

@@ -78,8 +78,16 @@ def reg(tmp_path, adapters, capsys) -> Path:
 def test_a_bad_adapter_folder_is_refused_and_nothing_is_created(capsys, adapters, tmp_path, case):
     make, expected = BAD_ADAPTERS[case]
     registry = tmp_path / "new.sqlite"
-    code, out, err = run_cli(capsys, "adapters", "register", make(adapters, tmp_path), "--data", "org/ds@v1",
-                             "--registry", registry)  # fmt: skip
+    code, out, err = run_cli(
+        capsys,
+        "adapters",
+        "register",
+        make(adapters, tmp_path),
+        "--data",
+        "org/ds@v1",
+        "--registry",
+        registry,
+    )
     assert_refused(code, out, err, expected)
     assert not registry.exists()
 

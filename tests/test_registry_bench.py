@@ -12,8 +12,17 @@ from core.errors import InputError
 from registry.db import open_registry
 from registry.store import entries
 
-TINY = {"model": "tiny-llama", "device": "cpu", "dtype": "fp32", "prompt_len": 8, "new_tokens": 4, "rank": 4,
-        "alpha": 8, "warmup": 0, "repeats": 1}  # fmt: skip
+TINY = {
+    "model": "tiny-llama",
+    "device": "cpu",
+    "dtype": "fp32",
+    "prompt_len": 8,
+    "new_tokens": 4,
+    "rank": 4,
+    "alpha": 8,
+    "warmup": 0,
+    "repeats": 1,
+}
 
 
 def test_an_adapters_run_registers_the_adapters_it_saves(tmp_path):

@@ -69,12 +69,20 @@ def postgres_url():
     data, port = os.path.join(root, "data"), _free_port()
 
     def run(*argv):
-        return subprocess.run([os.path.join(bindir, argv[0]), *argv[1:]], capture_output=True, text=True,
-                              timeout=60, cwd=root, **who)  # fmt: skip
+        return subprocess.run(
+            [os.path.join(bindir, argv[0]), *argv[1:]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=root,
+            **who,
+        )
 
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    steps = (("initdb", "-D", data, "-A", "trust", "-U", "peftplan", "-E", "UTF8", "--no-sync"),
-             ("pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-o", options, "-w", "start"))  # fmt: skip
+    steps = (
+        ("initdb", "-D", data, "-A", "trust", "-U", "peftplan", "-E", "UTF8", "--no-sync"),
+        ("pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-o", options, "-w", "start"),
+    )
     for step in steps:
         done = run(*step)
         if done.returncode != 0:

@@ -30,11 +30,28 @@ def _row(
         "tokens_per_s": sum(windows) / len(windows),
         "peak_allocated_gib": peak,
     }
-    return {"schema_version": 1, "kind": "train", "name": name, "status": status, "error": None if status == "ok" else "boom",
-            "spec": {"model": "m", "method": "lora"}, "spec_hash": f"h-{name}", "code_version": "c",
-            "metrics": metrics if status == "ok" else {},
-            "provenance": {"git_commit": "x", "git_dirty": False, "torch": "t", "transformers": "t", "peft": "p",
-                           "bitsandbytes": "b", "device_name": device, "timestamp": ts, **extra}}  # fmt: skip
+    return {
+        "schema_version": 1,
+        "kind": "train",
+        "name": name,
+        "status": status,
+        "error": None if status == "ok" else "boom",
+        "spec": {"model": "m", "method": "lora"},
+        "spec_hash": f"h-{name}",
+        "code_version": "c",
+        "metrics": metrics if status == "ok" else {},
+        "provenance": {
+            "git_commit": "x",
+            "git_dirty": False,
+            "torch": "t",
+            "transformers": "t",
+            "peft": "p",
+            "bitsandbytes": "b",
+            "device_name": device,
+            "timestamp": ts,
+            **extra,
+        },
+    }
 
 
 def _scaled(factor, windows=STEADY):
@@ -152,10 +169,16 @@ def test_thresholds_that_gate_nothing_fail(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "field"),
-    [("metrics = 5\n", "metrics"), ("", "metrics"), ('[metrics.tokens_per_s]\nbetter = "faster"\ntolerance = 0.05\n', "better"),
-     ("[metrics.tokens_per_s]\nbetter = 'higher'\ntolerance = 5\n", "tolerance"), ("[metric]\n", "metric"),
-     ("[metrics.tokens_per_s]\nbetter = 'higher'\ntolerance = 0.05\nwindow = 3\n", "window"), ("metrics = [", "TOML")],
-)  # fmt: skip
+    [
+        ("metrics = 5\n", "metrics"),
+        ("", "metrics"),
+        ('[metrics.tokens_per_s]\nbetter = "faster"\ntolerance = 0.05\n', "better"),
+        ("[metrics.tokens_per_s]\nbetter = 'higher'\ntolerance = 5\n", "tolerance"),
+        ("[metric]\n", "metric"),
+        ("[metrics.tokens_per_s]\nbetter = 'higher'\ntolerance = 0.05\nwindow = 3\n", "window"),
+        ("metrics = [", "TOML"),
+    ],
+)
 def test_malformed_thresholds_are_one_message_and_exit_2(tmp_path, capsys, text, field):
     bad = tmp_path / "t.toml"
     bad.write_text(text)
@@ -259,12 +282,30 @@ def test_rows_carry_windows_and_the_slowdown_adds_its_share(monkeypatch):
     from benchmarks.spec import TrainSpec
     from benchmarks.train import run_train
 
-    train = run_train(TrainSpec(model="tiny-llama", method="lora", micro_batch=2, seq_len=32, warmup_steps=1,
-                                measure_steps=10, device="cpu"))  # fmt: skip
+    train = run_train(
+        TrainSpec(
+            model="tiny-llama",
+            method="lora",
+            micro_batch=2,
+            seq_len=32,
+            warmup_steps=1,
+            measure_steps=10,
+            device="cpu",
+        )
+    )
     assert len(train["tokens_per_s_windows"]) == 5
     assert train["tokens_per_s_median"] == pytest.approx(sorted(train["tokens_per_s_windows"])[2])
-    decode = run_infer(InferSpec(model="tiny-llama", mode="dynamic", task="decode", prompt_len=16, new_tokens=4,
-                                 repeats=3, device="cpu"))  # fmt: skip
+    decode = run_infer(
+        InferSpec(
+            model="tiny-llama",
+            mode="dynamic",
+            task="decode",
+            prompt_len=16,
+            new_tokens=4,
+            repeats=3,
+            device="cpu",
+        )
+    )
     assert len(decode["ms_per_token_windows"]) == 3 and decode["ms_per_token_rel_spread"] >= 0
     assert len(decode["prefill_tokens_per_s_windows"]) == 3
     import benchmarks.measure as measure

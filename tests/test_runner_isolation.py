@@ -64,9 +64,14 @@ def test_a_killed_sweep_loses_nothing_and_resumes(tmp_path):
     suite, out = tmp_path / "three.toml", tmp_path / "rows.jsonl"
     suite.write_text(SUITE)
     env = {**os.environ, "PEFTPLAN_INJECT_FAULT": "second=hang"}  # holds the sweep inside the second spec
-    proc = subprocess.Popen(_cli("bench", "train", "--suite", str(suite), "--out", str(out), "--no-progress"),
-                            cwd=REPO_ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        _cli("bench", "train", "--suite", str(suite), "--out", str(out), "--no-progress"),
+        cwd=REPO_ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (out.exists() and out.read_text().count("\n") >= 1):
         time.sleep(0.2)
@@ -76,8 +81,13 @@ def test_a_killed_sweep_loses_nothing_and_resumes(tmp_path):
     assert [r["name"] for r in rows] == ["first"] and rows[0]["status"] == "ok"
     assert Path(out).read_text().endswith("\n")  # no half-written row
 
-    done = subprocess.run(_cli("bench", "train", "--suite", str(suite), "--out", str(out), "--no-progress"),
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        _cli("bench", "train", "--suite", str(suite), "--out", str(out), "--no-progress"),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "skip    first" in done.stderr
     assert [r["name"] for r in read_jsonl(out)] == ["first", "second", "third"]

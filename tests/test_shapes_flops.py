@@ -10,9 +10,16 @@ from core.shapes import get_shape, load_shapes, lora_params
 
 @pytest.mark.parametrize(
     "name, billions",
-    [("llama-3.1-8b", 8.030), ("llama-3.2-1b", 1.236), ("llama-3.2-3b", 3.213), ("llama-3.1-70b", 70.554),
-     ("mistral-7b", 7.248), ("qwen2.5-7b", 7.616), ("qwen2.5-72b", 72.706)],
-)  # fmt: skip
+    [
+        ("llama-3.1-8b", 8.030),
+        ("llama-3.2-1b", 1.236),
+        ("llama-3.2-3b", 3.213),
+        ("llama-3.1-70b", 70.554),
+        ("mistral-7b", 7.248),
+        ("qwen2.5-7b", 7.616),
+        ("qwen2.5-72b", 72.706),
+    ],
+)
 def test_total_params_match_published_sizes(name, billions):
     assert get_shape(name).total_params() / 1e9 == pytest.approx(billions, abs=0.002)
 
@@ -50,6 +57,15 @@ def test_flops_terms():
 
 def test_every_catalog_shape_loads():
     shapes = load_shapes()
-    for name in ("llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "llama-3.1-70b", "mistral-7b", "qwen2.5-7b",
-                 "qwen2.5-14b", "qwen2.5-32b", "qwen2.5-72b"):  # fmt: skip
+    for name in (
+        "llama-3.2-1b",
+        "llama-3.2-3b",
+        "llama-3.1-8b",
+        "llama-3.1-70b",
+        "mistral-7b",
+        "qwen2.5-7b",
+        "qwen2.5-14b",
+        "qwen2.5-32b",
+        "qwen2.5-72b",
+    ):
         assert name in shapes

@@ -80,8 +80,10 @@ def _tiny_tmpfs(path: Path) -> bool:
 
 def _entries(n: int) -> list:
     values = {"model": "tiny-llama", "method": "lora", "seq_len": 32}
-    return [make_entry("train", {**values, "name": f"e{i}", "seed": i}, where="t", suite=None, device="cpu")
-            for i in range(n)]  # fmt: skip
+    return [
+        make_entry("train", {**values, "name": f"e{i}", "seed": i}, where="t", suite=None, device="cpu")
+        for i in range(n)
+    ]
 
 
 def _fake_ok(entry, launcher=None, workdir=None) -> dict:
@@ -184,16 +186,30 @@ HOLDER = textwrap.dedent(
 
 
 def _hold(out: Path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(out), str(seconds)], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(out), str(seconds)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
 
 def test_a_second_sweep_on_a_held_device_refuses_or_waits(tmp_path, monkeypatch, capsys):
     held_out, out = tmp_path / "other.jsonl", tmp_path / "r.jsonl"
-    argv = ["bench", "train", "--device", "cpu", "--model", "tiny-llama", "--method", "lora", "--seq-len", "32",
-            "--out", str(out), "--no-progress"]  # fmt: skip
+    argv = [
+        "bench",
+        "train",
+        "--device",
+        "cpu",
+        "--model",
+        "tiny-llama",
+        "--method",
+        "lora",
+        "--seq-len",
+        "32",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     monkeypatch.setattr(runner, "run_isolated", _fake_ok)
     holder = _hold(held_out, 30)
     try:

@@ -11,11 +11,34 @@ from core.shapes import get_shape, lora_params
 from tests.helpers import read_jsonl
 
 TRAIN_METRICS = (
-    "tokens_per_s", "samples_per_s", "step_time_median_s", "step_time_p90_s", "peak_allocated_gib",
-    "peak_reserved_gib", "weights_gib", "trainable_params", "total_params", "adapter_bytes", "mfu",
-    "matmul_peak_tflops", "flops_per_token", "loss_first", "loss_last", "energy_j_per_token", "build_s",
-)  # fmt: skip
-PROVENANCE = ("git_commit", "git_dirty", "torch", "transformers", "peft", "bitsandbytes", "device_name", "timestamp")
+    "tokens_per_s",
+    "samples_per_s",
+    "step_time_median_s",
+    "step_time_p90_s",
+    "peak_allocated_gib",
+    "peak_reserved_gib",
+    "weights_gib",
+    "trainable_params",
+    "total_params",
+    "adapter_bytes",
+    "mfu",
+    "matmul_peak_tflops",
+    "flops_per_token",
+    "loss_first",
+    "loss_last",
+    "energy_j_per_token",
+    "build_s",
+)
+PROVENANCE = (
+    "git_commit",
+    "git_dirty",
+    "torch",
+    "transformers",
+    "peft",
+    "bitsandbytes",
+    "device_name",
+    "timestamp",
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +109,9 @@ def test_resume_skips_finished_specs_and_force_redoes_them(tmp_path):
     assert run_sweep(entries, out, device_name="cpu", progress=False).counts == {"ok": 1}
     again = run_sweep(entries, out, device_name="cpu", progress=False)
     assert again.skipped == 1 and again.counts == {}
-    elsewhere = run_sweep(entries, out, device_name="NVIDIA H200", progress=False)  # other device: not skipped
+    elsewhere = run_sweep(
+        entries, out, device_name="NVIDIA H200", progress=False
+    )  # other device: not skipped
     assert elsewhere.skipped == 0
     forced = run_sweep(entries, out, device_name="cpu", force=True, progress=False)
     assert forced.counts == {"ok": 1}

@@ -181,8 +181,15 @@ def test_h200_tuned_suite_is_tuned_and_warms_up():
 def test_tuned_on_cuda_applies_liger_where_installed_and_keeps_the_loss():
     import importlib.util
 
-    values = {"model": "llama-3.2-1b", "device": "cuda", "micro_batch": 2, "seq_len": 512, "warmup_steps": 2,
-              "measure_steps": 3, "timeout_s": 300}  # fmt: skip
+    values = {
+        "model": "llama-3.2-1b",
+        "device": "cuda",
+        "micro_batch": 2,
+        "seq_len": 512,
+        "warmup_steps": 2,
+        "measure_steps": 3,
+        "timeout_s": 300,
+    }
     tuned = validate_row(run_isolated(tiny_entry("gpu-tuned", profile="tuned", **values)))
     plain = validate_row(run_isolated(tiny_entry("gpu-plain", **values)))
     assert tuned["status"] == "ok", tuned["error"]

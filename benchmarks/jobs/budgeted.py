@@ -40,10 +40,23 @@ def main(argv: list[str]) -> int:
             row = run_isolated(entry, launcher)
             append_row(out_dir / f"{Path(suite).stem}-{entry.kind}.jsonl", row)
             m = row.get("metrics", {})
-            figures = {k: m[k] for k in ("ms_per_token", "prefill_tokens_per_s", "tokens_per_s", "mfu",
-                                         "peak_reserved_gib", "compile_s") if m.get(k) is not None}  # fmt: skip
-            print(f"{row['status']:7s} {entry.name} in {time.monotonic() - began:.0f} s "
-                  f"(forked: {launcher.fallback_reason is None}): {figures or row.get('error')}", flush=True)  # fmt: skip
+            figures = {
+                k: m[k]
+                for k in (
+                    "ms_per_token",
+                    "prefill_tokens_per_s",
+                    "tokens_per_s",
+                    "mfu",
+                    "peak_reserved_gib",
+                    "compile_s",
+                )
+                if m.get(k) is not None
+            }
+            print(
+                f"{row['status']:7s} {entry.name} in {time.monotonic() - began:.0f} s "
+                f"(forked: {launcher.fallback_reason is None}): {figures or row.get('error')}",
+                flush=True,
+            )
     return 0
 
 

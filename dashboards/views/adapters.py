@@ -82,7 +82,7 @@ st.dataframe(
                 "data": e["data_label"],
             }
             for e in coupled
-        ]  # fmt: skip
+        ]
     ),
     hide_index=True,
     key="upgrade-table",

@@ -8,8 +8,12 @@ import streamlit as st
 
 from dashboards import loaders, plans, state, ui
 
-ICONS = {"holds": ":material/check_circle:", "holds under conditions": ":material/rule:",
-         "does not hold": ":material/cancel:", "not measured yet": ":material/help:"}  # fmt: skip
+ICONS = {
+    "holds": ":material/check_circle:",
+    "holds under conditions": ":material/rule:",
+    "does not hold": ":material/cancel:",
+    "not measured yet": ":material/help:",
+}
 COLOURS = {
     "holds": "green",
     "holds under conditions": "orange",
@@ -32,8 +36,9 @@ for col, (verdict, n) in zip(cols, counts.items(), strict=True):
 for claim in claims:
     with st.container(border=True):
         colour = COLOURS.get(claim.verdict, "gray")
-        st.markdown(f":{colour}-badge[{ICONS.get(claim.verdict, '')} {claim.verdict}] "
-                    f"{ui.basis_badge(claim.basis)}")  # fmt: skip
+        st.markdown(
+            f":{colour}-badge[{ICONS.get(claim.verdict, '')} {claim.verdict}] {ui.basis_badge(claim.basis)}"
+        )
         st.subheader(claim.claim, anchor=False)
         st.text(f"Figure: {claim.figure}")
         st.caption("How it is tested, and where the figure comes from:")

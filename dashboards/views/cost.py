@@ -44,8 +44,12 @@ if options.empty:
 VIEWS = ("Cost by option", "Cost against time", "Break-even", "Sensitivity and payback")
 view = st.segmented_control("Show", VIEWS, default=VIEWS[0], key="cost-view") or VIEWS[0]
 if view == VIEWS[0]:
-    cost_view.show_cost_chart(options, runs=runs, key="cost-options",
-                              self_basis=plan["best_self"].basis if plan["best_self"] else "projected")  # fmt: skip
+    cost_view.show_cost_chart(
+        options,
+        runs=runs,
+        key="cost-options",
+        self_basis=plan["best_self"].basis if plan["best_self"] else "projected",
+    )
     cost_view.show_options_table(options)
     cost_view.show_unranked(plan["comparison"])
     skipped = plan["comparison"].skipped

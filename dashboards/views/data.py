@@ -14,12 +14,22 @@ def show_rows(frame, *, key: str, source: str, base: str | None = None) -> None:
     """Summary per file, rows per status as a chart, and the rows themselves."""
     st.dataframe(display(tables.file_summary(frame, base)), hide_index=True)
     counts = tables.status_counts(frame)
-    fig = charts.grouped(counts, "file", "rows", group="status", title="Rows per file and status",
-                         x_title="results file", y_title="rows (count)", basis="measured")  # fmt: skip
+    fig = charts.grouped(
+        counts,
+        "file",
+        "rows",
+        group="status",
+        title="Rows per file and status",
+        x_title="results file",
+        y_title="rows (count)",
+        basis="measured",
+    )
     fig.update_layout(barmode="stack")
     charts.show(fig, counts, key=key, basis="measured", note=f"rows stored in {source}")
-    for kind, spec, metrics in (("train", tables.TRAIN_SPEC, tables.TRAIN_METRICS),
-                                ("infer", tables.INFER_SPEC, tables.INFER_METRICS)):  # fmt: skip
+    for kind, spec, metrics in (
+        ("train", tables.TRAIN_SPEC, tables.TRAIN_METRICS),
+        ("infer", tables.INFER_SPEC, tables.INFER_METRICS),
+    ):
         part = frame[tables.column(frame, "kind") == kind]
         if part.empty:
             continue
@@ -57,8 +67,12 @@ else:
         show_rows(loaders.frame_of(good), key="data-results", source=str(results), base=base)
 
 st.header("View a results file")
-upload = st.file_uploader("Results file (JSON Lines, as written by `peftplan bench`)", type=["jsonl", "json", "txt"],
-                          key="data-upload", help="Validated in memory; never written to disk.")  # fmt: skip
+upload = st.file_uploader(
+    "Results file (JSON Lines, as written by `peftplan bench`)",
+    type=["jsonl", "json", "txt"],
+    key="data-upload",
+    help="Validated in memory; never written to disk.",
+)
 if upload is not None:
     try:
         uploaded = loaders.parse_upload(upload.name, upload.getvalue())

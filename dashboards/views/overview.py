@@ -29,8 +29,13 @@ if not cost_view.show_verdict(plan, scn):
     st.stop()
 best_self = plan["best_self"]
 options = plan["options"]
-shown = pd.concat([options[options["kind"] == "self-hosted"].head(3), options[options["kind"] == "on-prem"].head(1),
-                   options[options["kind"] == "managed"]])  # fmt: skip
+shown = pd.concat(
+    [
+        options[options["kind"] == "self-hosted"].head(3),
+        options[options["kind"] == "on-prem"].head(1),
+        options[options["kind"] == "managed"],
+    ]
+)
 left, right = st.columns([3, 2])
 with left:
     cost_view.show_cost_chart(
@@ -40,8 +45,9 @@ with right:
     cost_view.show_pareto(options, runs=scn["runs_per_month"], key="overview-pareto")
 
 st.subheader("Break-even against each managed API")
-cost_view.show_break_even(plan["break_even"], kinds=("self-hosted",),
-                          columns=cost_view.BREAK_EVEN_COLUMNS[:6])  # the rest are on the Cost page
+cost_view.show_break_even(
+    plan["break_even"], kinds=("self-hosted",), columns=cost_view.BREAK_EVEN_COLUMNS[:6]
+)  # the rest are on the Cost page
 for note in plan["comparison"].notes:
     st.caption(note)
 
@@ -52,7 +58,9 @@ if train.empty:
 else:
     heads = tables.headline_train(tables.view(train, tables.TRAIN_SPEC, tables.TRAIN_METRICS))
     st.dataframe(display(heads), hide_index=True)
-    st.markdown(f"{ui.basis_badge('measured')} {ui.hardware_note(train)}")  # hardware_note escapes device names
+    st.markdown(
+        f"{ui.basis_badge('measured')} {ui.hardware_note(train)}"
+    )  # hardware_note escapes device names
 infer = loaders.load_frame("infer")
 if not infer.empty:
     decode = tables.headline_decode(tables.view(infer, tables.INFER_SPEC, tables.INFER_METRICS))

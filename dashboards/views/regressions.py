@@ -6,13 +6,17 @@ import streamlit as st
 
 from dashboards import charts, gate_view, loaders, tables, ui
 
-KINDS = {"Training": ("train", tables.TRAIN_SPEC, tables.TRAIN_METRICS, "tokens_per_s"),
-         "Inference": ("infer", tables.INFER_SPEC, tables.INFER_METRICS, "ms_per_token")}  # fmt: skip
+KINDS = {
+    "Training": ("train", tables.TRAIN_SPEC, tables.TRAIN_METRICS, "tokens_per_s"),
+    "Inference": ("infer", tables.INFER_SPEC, tables.INFER_METRICS, "ms_per_token"),
+}
 
 st.title("Regressions")
-st.caption("The same spec (same spec hash) measured again over time: one line per spec, one point per row. "
-           "Rows with measured windows show the windows' median (the gate's figure) and a shaded noise band "
-           "from their lowest to their highest window.")
+st.caption(
+    "The same spec (same spec hash) measured again over time: one line per spec, one point per row. "
+    "Rows with measured windows show the windows' median (the gate's figure) and a shaded noise band "
+    "from their lowest to their highest window."
+)
 
 choice = st.segmented_control("Rows", list(KINDS), default="Training", key="reg-kind") or "Training"
 kind, spec_fields, metric_names, default_metric = KINDS[choice]
@@ -37,8 +41,13 @@ metric = left.selectbox(
     "Metric", metrics, index=metrics.index(default_metric) if default_metric in metrics else 0
 )
 counts = rows.dropna(subset=[metric])["spec"].value_counts()
-specs = right.multiselect("Specs", counts.index.tolist(), default=counts.index[:6].tolist(), key="reg-specs",
-                          help="Specs with the most rows first.")  # fmt: skip
+specs = right.multiselect(
+    "Specs",
+    counts.index.tolist(),
+    default=counts.index[:6].tolist(),
+    key="reg-specs",
+    help="Specs with the most rows first.",
+)
 data = gate_view.with_noise(rows[rows["spec"].isin(specs)], metric).sort_values("time")
 if data.empty:
     st.info("Pick at least one spec.")
@@ -50,8 +59,18 @@ gates = gate_view.thresholds(loaders.THRESHOLDS_TOML)
 gate = gates.get(metric) if gates else None
 lower = gate.better == "lower" if gate else metric in tables.LOWER_IS_BETTER
 
-fig = charts.grouped(data, "time", metric, group="spec", title=f"{metric} over time", x_title="measured at (UTC)",
-                     y_title=metric, basis="measured", kind="line", hover="commit")  # fmt: skip
+fig = charts.grouped(
+    data,
+    "time",
+    metric,
+    group="spec",
+    title=f"{metric} over time",
+    x_title="measured at (UTC)",
+    y_title=metric,
+    basis="measured",
+    kind="line",
+    hover="commit",
+)
 gate_view.add_noise_bands(fig, data)
 verdicts = gate_view.steps(data, metric, gate) if gate else None
 if gate:
@@ -65,9 +84,28 @@ if gate:
             fig, flagged["time"].tolist(), flagged["new"].tolist(), "regressed", color="#C0392B"
         )
 note = f"{'lower' if lower else 'higher'} is better · {ui.hardware_note(data)}"
-charts.show(fig, data[["spec", "spec_hash", "time", metric, "low", "high", "spread_pct", "windows", "git_commit",
-                        "git_dirty", "device_name", "file"]],
-            key=f"regressions-{kind}-{metric}", basis="measured", note=note)  # fmt: skip
+charts.show(
+    fig,
+    data[
+        [
+            "spec",
+            "spec_hash",
+            "time",
+            metric,
+            "low",
+            "high",
+            "spread_pct",
+            "windows",
+            "git_commit",
+            "git_dirty",
+            "device_name",
+            "file",
+        ]
+    ],
+    key=f"regressions-{kind}-{metric}",
+    basis="measured",
+    note=note,
+)
 
 st.subheader("Regression gate")
 if gates is None:
@@ -87,5 +125,8 @@ else:
     if verdicts.empty:
         st.caption("No spec has two rows yet, so there is no step to judge.")
     else:
-        st.dataframe(verdicts, hide_index=True,
-                     column_config={"change_pct": st.column_config.NumberColumn("change (%)", format="%.1f")})  # fmt: skip
+        st.dataframe(
+            verdicts,
+            hide_index=True,
+            column_config={"change_pct": st.column_config.NumberColumn("change (%)", format="%.1f")},
+        )

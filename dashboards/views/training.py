@@ -9,8 +9,13 @@ from dashboards import charts, loaders, tables, ui, yours
 from dashboards.display import display
 from dashboards.memory_view import show_memory_terms
 
-X_CHOICES = {"configuration": "configuration", "sequence length (tokens)": "seq_len", "LoRA rank": "rank",
-             "micro-batch (sequences)": "micro_batch", "model": "model"}  # fmt: skip
+X_CHOICES = {
+    "configuration": "configuration",
+    "sequence length (tokens)": "seq_len",
+    "LoRA rank": "rank",
+    "micro-batch (sequences)": "micro_batch",
+    "model": "model",
+}
 GROUP_CHOICES = {"method": "method", "hardware": "device_name", "model": "model", "profile": "profile"}
 
 st.title("Training")
@@ -26,8 +31,18 @@ rows = tables.with_labels(tables.view(yours.combined(frame, mine), tables.TRAIN_
 ok_rows = rows[rows["status"] == "ok"]
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 with left:
-    shown = ui.filters(ok_rows, {"hardware": "device_name", "model": "model", "method": "method",
-                                 "rank": "rank", "sequence length": "seq_len", "profile": "profile"}, key="train")  # fmt: skip
+    shown = ui.filters(
+        ok_rows,
+        {
+            "hardware": "device_name",
+            "model": "model",
+            "method": "method",
+            "rank": "rank",
+            "sequence length": "seq_len",
+            "profile": "profile",
+        },
+        key="train",
+    )
 latest_only = right.toggle("Newest row per spec", value=True, help="Older rows of a spec: see Regressions.")
 if latest_only:
     shown = tables.latest_per_spec(shown)
@@ -57,10 +72,33 @@ plots = (
 tabs = st.tabs([title for _, title, _, _ in plots])
 for tab, (metric, title, y_title, unit) in zip(tabs, plots, strict=True):
     with tab:
-        fig = charts.grouped(data.dropna(subset=[metric]), x, metric, group="colour", title=title, x_title=x_label,
-                             y_title=y_title, basis="measured", kind=kind, hover=hover, unit=unit)  # fmt: skip
-        cols = ["configuration", x, group, metric, "source", "device_name", "git_commit", "timestamp", "torch",
-                "transformers", "peft", "bitsandbytes"]  # fmt: skip
+        fig = charts.grouped(
+            data.dropna(subset=[metric]),
+            x,
+            metric,
+            group="colour",
+            title=title,
+            x_title=x_label,
+            y_title=y_title,
+            basis="measured",
+            kind=kind,
+            hover=hover,
+            unit=unit,
+        )
+        cols = [
+            "configuration",
+            x,
+            group,
+            metric,
+            "source",
+            "device_name",
+            "git_commit",
+            "timestamp",
+            "torch",
+            "transformers",
+            "peft",
+            "bitsandbytes",
+        ]
         charts.show(
             fig, data[list(dict.fromkeys(cols))], key=f"train-{metric}", basis="measured", note=hardware
         )
