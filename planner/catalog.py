@@ -98,6 +98,13 @@ class ManagedOffer:
     as_of: str
 
     @property
+    def flags(self) -> tuple[str, ...]:
+        """What a reader must know beside the price: another model than the one asked for, and a status
+        other than current (legacy, unconfirmed)."""
+        marks = ((not self.open_weights, "different model"), (self.status != "current", self.status))
+        return tuple(name for on, name in marks if on)
+
+    @property
     def label(self) -> str:
         return f"{self.provider} {self.offer}"
 

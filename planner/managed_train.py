@@ -60,14 +60,7 @@ def _option(scn: TrainScenario, offer: ManagedOffer, match: str):
         as_of=offer.as_of,
         source=offer.source,
         status=offer.status,
-        flags=tuple(
-            name
-            for on, name in (
-                (not offer.open_weights, "different model"),
-                (offer.status != "current", offer.status),
-            )
-            if on
-        ),
+        flags=offer.flags,
         group="like-for-like" if offer.open_weights else "other model",
         managed_model=offer.managed_model or scn.model,
         match=match,

@@ -273,14 +273,7 @@ def _managed(
         managed_model=offer.managed_model or scn.model,
         match=match,
         status=offer.status,
-        flags=tuple(
-            name
-            for on, name in (
-                (not offer.open_weights, "different model"),
-                (offer.status != "current", offer.status),
-            )
-            if on
-        ),
+        flags=offer.flags,
     )
     options = []
     tokens_usd = None
