@@ -7,6 +7,8 @@ print_serving(comparison, top), print_capacity(workload, frame)
 
 from __future__ import annotations
 
+import pandas as pd
+
 TRAIN_COLUMNS = [
     "rank",
     "provider",
@@ -23,6 +25,21 @@ TRAIN_COLUMNS = [
 ]
 
 
+COUNT_COLUMNS = ("gpus_needed", "rounds", "micro_batch", "n_gpus", "units", "groups_count")
+
+
+def _counts_as_integers(frame):
+    """Counts print as 24, not 24.00, also where a missing value made the column float."""
+    frame = frame.copy()
+    for col in COUNT_COLUMNS:
+        if col not in frame.columns or frame[col].dtype.kind not in "fiO":
+            continue
+        values = frame[col].dropna()
+        if all(isinstance(v, int | float) and float(v).is_integer() for v in values.tolist()):
+            frame[col] = ["n/a" if pd.isna(v) else f"{int(v)}" for v in frame[col]]
+    return frame
+
+
 def table(frame, columns: list[str], title: str | None = None) -> None:
     if title:
         print(title)
@@ -30,7 +47,8 @@ def table(frame, columns: list[str], title: str | None = None) -> None:
         print("  (none)")
         return
     cols = [c for c in columns if c in frame.columns]
-    print(frame[cols].to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    shown = _counts_as_integers(frame[cols])
+    print(shown.to_string(index=False, float_format=lambda x: f"{x:,.2f}", na_rep="n/a"))
 
 
 def _setup(frame):
