@@ -128,7 +128,9 @@ def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
         return
     timed["front"] = pareto_front(list(zip(timed["job_hours"], timed["usd_per_run"], strict=True)))
     error = plans.throughput_error()
-    if error:  # projected points: the band of the planner's median out-of-sample error of tokens/s
+    if (
+        error
+    ):  # projected points: the band of the planner's median error of tokens/s (out of sample where committed)
         for col in ("job_hours", "usd_per_run"):
             bands = [band(v, error["median"]) for v in timed[col]]
             projected = timed["basis"] == "projected"
@@ -159,8 +161,8 @@ def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
     )
     if error:
         note += (
-            f" Bars on projected points: ±{error['median']:.0%}, the planner's median out-of-sample error of "
-            f"tokens/s ({error['n']} measured rows; worst {error['worst']:.0%})."
+            f" Bars on projected points: ±{error['median']:.0%}, the planner's median {error.get('kind', 'leave-one-out')} "
+            f"error of tokens/s ({error['n']} measured rows; worst {error['worst']:.0%})."
         )
     charts.show(
         fig,
