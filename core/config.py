@@ -136,7 +136,7 @@ class TrainConfig:
     def shape(self) -> ModelShape:
         return get_shape(self.model)
 
-    @property
+    @cached_property  # frozen: computed once per configuration (the planner asks often)
     def target_modules(self) -> tuple[str, ...]:
         """The linears that carry adapters, in layer order; () for full fine-tuning."""
         if self.method == "full":
@@ -155,7 +155,7 @@ class TrainConfig:
     def tokens_per_step(self) -> int:
         return self.micro_batch * self.seq_len * self.grad_accum * self.num_gpus
 
-    @property
+    @cached_property
     def key(self) -> tuple:
         """Every field that affects a measured figure: a row stands for this configuration only when its key
         is equal. Left out: alpha (a scale factor), the checkpoint folder (weight values move neither speed

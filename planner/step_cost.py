@@ -133,8 +133,21 @@ def _per_step_bytes(config, trainable: int) -> float:
     return weights * passes * micro_steps + optimizer + gradients
 
 
+_STEP_TERMS: dict[tuple, StepTerms] = {}  # a pure function of the configuration and its model's shape
+
+
 def step_terms(config) -> StepTerms:
     """The physical terms of one optimizer step of `config` on one GPU (see the module docstring)."""
+    memo = (config.key, config.shape)
+    terms = _STEP_TERMS.get(memo)
+    if terms is None:
+        if len(_STEP_TERMS) > 4096:
+            _STEP_TERMS.clear()
+        terms = _STEP_TERMS[memo] = _step_terms(config)
+    return terms
+
+
+def _step_terms(config) -> StepTerms:
     s = config.shape
     n = float(s.matmul_params())
     ckpt = config.grad_checkpointing
