@@ -31,7 +31,7 @@ def _cell(job: TrainConfig, gpu: Gpu, meas, catalog) -> dict:
     else:  # the smallest configuration on one GPU, to show by how much it misses
         cfg = scn.job.with_(micro_batch=1, grad_checkpointing=True)
         mem = predict_memory(cfg, gpu, meas, catalog)
-        fit = gpu_fit(mem, gpu)
+        fit = gpu_fit(mem, gpu, meas, cfg)
     cell = {
         "gpu": gpu.name,
         "model": model,
@@ -44,6 +44,8 @@ def _cell(job: TrainConfig, gpu: Gpu, meas, catalog) -> dict:
         "headroom_gib": fit.headroom_gib,
         "headroom_frac": fit.headroom_gib / gpu.memory_gib,
         "state": fit.state,
+        "fit_basis": fit.basis,  # measured: a run under an allocator cap answered it
+        "fit_derivation": fit.derivation,
         "fits": plan is not None,
         "basis": mem.basis,
         "micro_batch": cfg.micro_batch,

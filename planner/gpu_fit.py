@@ -16,17 +16,24 @@ Both answers the capped tests gave land where they should: 8B LoRA b2×2048 with
 checkpointing needs about 45.3 GiB on a 44.4 GiB L40S (tight; it ran in 43.0 GiB allocated). The planner uses
 a tight configuration only when nothing comfortable fits, and flags it.
 
+A run under a capped allocator (`memory_cap_gib`, the benchmark's emulation of a smaller card) is the
+measured answer and replaces the prediction's state: it ran under a cap no larger than what the card leaves
+the allocator (memory − CUDA context), so it fits; or it ran out of memory under a cap no smaller, so it does
+not. The Fit then says `basis="measured"` and which run.
+
 Public:
     CUDA_CONTEXT_GIB, TIGHT_FRAC, FIT_STATES
-    Fit(state, need_gib, headroom_gib, memory_gib)      .ok (fits or tight)
-    gpu_fit(mem, gpu) -> Fit
+    Fit(state, need_gib, headroom_gib, memory_gib, basis, derivation)      .ok (fits or tight)
+    gpu_fit(mem, gpu, meas=None, config=None) -> Fit
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.config import TrainConfig
 from planner.catalog import Gpu
+from planner.measured import Measurements
 from planner.memory import MemoryPrediction, reserved_gib
 
 # CUDA context with cuBLAS/cuDNN handles loaded: about 0.3-0.6 GiB on recent drivers and CUDA 12-13 (it is
@@ -43,14 +50,19 @@ class Fit:
     need_gib: float  # reserved memory plus the CUDA context
     headroom_gib: float  # card memory left (negative: short by that much)
     memory_gib: float
+    basis: str = "projected"  # measured: a capped run answered it
+    derivation: str = ""
 
     @property
     def ok(self) -> bool:
         return self.state != "does not fit"
 
 
-def gpu_fit(mem: MemoryPrediction, gpu: Gpu) -> Fit:
-    """Fit of a memory prediction on one GPU, against reserved memory plus the CUDA context."""
+def gpu_fit(
+    mem: MemoryPrediction, gpu: Gpu, meas: Measurements | None = None, config: TrainConfig | None = None
+) -> Fit:
+    """Fit of a memory prediction on one GPU, against reserved memory plus the CUDA context; a capped run of
+    the same configuration (meas, config) answers instead where one exists."""
     reserved = mem.reserved_gib
     if reserved is None:  # a prediction made before reserved memory was predicted
         reserved = reserved_gib(mem.peak_allocated_gib, mem.config.get("profile", "plain"))
@@ -62,4 +74,15 @@ def gpu_fit(mem: MemoryPrediction, gpu: Gpu) -> Fit:
         state = "tight"
     else:
         state = "fits"
-    return Fit(state, need, headroom, gpu.memory_gib)
+    run = meas.capped_run(config, gpu.memory_gib - CUDA_CONTEXT_GIB) if meas and config else None
+    if run is None:
+        return Fit(state, need, headroom, gpu.memory_gib)
+    verb = "ran" if run.ran else "ran out of memory"
+    return Fit(
+        "fits" if run.ran else "does not fit",
+        need,
+        headroom,
+        gpu.memory_gib,
+        basis="measured",
+        derivation=f"{run.name} {verb} under a {run.cap_gib:g} GiB allocator cap on {run.device_name}",
+    )

@@ -144,7 +144,7 @@ def plan_job(
                 sharding="full_shard" if n_gpus > 1 else None,
             )
             mem = predict_memory(cfg, gpu, meas, catalog)
-            fit = gpu_fit(mem, gpu)
+            fit = gpu_fit(mem, gpu, meas, cfg)
             if not fit.ok:
                 continue
             tput = predict_tokens_per_s(cfg, gpu, meas, catalog)

@@ -70,6 +70,19 @@ class InferRecord:
         raise AttributeError(name)
 
 
+@dataclass(frozen=True)
+class CappedRun:
+    """A training run under a capped caching allocator (`memory_cap_gib`): the measured answer to "does this
+    configuration fit a card that leaves a process this much?" (`ok`: it ran; `oom`: it did not)."""
+
+    config: TrainConfig
+    cap_gib: float
+    ran: bool
+    name: str
+    device_name: str
+    file: str
+
+
 @dataclass(frozen=True, eq=False)
 class Measurements:
     train: tuple[TrainRecord, ...] = ()
@@ -77,6 +90,7 @@ class Measurements:
     skipped: tuple[tuple[str, str], ...] = ()  # (file and spec hash, reason)
     source: str = ""
     _by_key: dict = field(default_factory=dict, repr=False)
+    capped: tuple[CappedRun, ...] = ()  # runs under an allocator cap, ok and oom alike
 
     def __post_init__(self):
         index: dict = {}
@@ -99,7 +113,19 @@ class Measurements:
     def without(self, predicate) -> Measurements:
         """A copy without the training records for which predicate(record) is true (leave-one-out)."""
         kept = tuple(r for r in self.train if not predicate(r))
-        return Measurements(kept, self.infer, self.skipped, self.source)
+        return Measurements(kept, self.infer, self.skipped, self.source, capped=self.capped)
+
+    def capped_run(self, config: TrainConfig, usable_gib: float) -> CappedRun | None:
+        """The capped run that answers whether `config` fits a card leaving `usable_gib` to the allocator: one
+        that ran under a cap no larger, or ran out of memory under a cap no smaller (the closest cap wins)."""
+        tol = 0.05  # GiB: caps are written to two decimals
+        fitting = [
+            r
+            for r in self.capped
+            if r.config.key == config.key
+            and ((r.ran and r.cap_gib <= usable_gib + tol) or (not r.ran and r.cap_gib >= usable_gib - tol))
+        ]
+        return min(fitting, key=lambda r: abs(r.cap_gib - usable_gib), default=None)
 
     def train_frame(self):
         """Training records as a DataFrame: the config fields, gpu, device and the measured figures."""
@@ -173,11 +199,16 @@ def _infer_record(row: dict, gpus: dict[str, Gpu]) -> InferRecord:
 
 def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str = "<rows>") -> Measurements:
     """Measurements from validated rows (core.rows); non-ok rows are ignored, unusable ones set aside."""
-    train, infer, skipped = [], [], []
+    train, infer, skipped, capped = [], [], [], []
     for row in rows:
+        where = f"{row.get('_file', source)} {row['spec_hash'][:12]}"
+        if row["kind"] == "train" and row["status"] in ("ok", "oom") and row["spec"].get("memory_cap_gib"):
+            try:
+                capped.append(_capped_run(row))
+            except (InputError, TypeError, ValueError, KeyError) as exc:
+                skipped.append((where, f"capped run not understood: {exc}"))
         if row["status"] != "ok":
             continue
-        where = f"{row.get('_file', source)} {row['spec_hash'][:12]}"
         try:
             if row["kind"] == "train":
                 train.append(_train_record(row, gpus))
@@ -187,7 +218,21 @@ def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str =
             skipped.append((where, str(exc)))
         except (TypeError, ValueError, KeyError) as exc:
             skipped.append((where, f"spec not understood: {exc}"))
-    return Measurements(tuple(train), tuple(infer), tuple(skipped), source)
+    return Measurements(tuple(train), tuple(infer), tuple(skipped), source, capped=tuple(capped))
+
+
+def _capped_run(row: dict) -> CappedRun:
+    cap = float(row["spec"]["memory_cap_gib"])
+    if not 0 < cap < 1e4:
+        raise ValueError(f"memory_cap_gib {cap!r}")
+    return CappedRun(
+        config=config_from_spec(row["spec"]),
+        cap_gib=cap,
+        ran=row["status"] == "ok",
+        name=row.get("name", ""),
+        device_name=str((row.get("provenance") or {}).get("device_name") or ""),
+        file=row.get("_file", ""),
+    )
 
 
 def _stamp(path: Path) -> tuple:
@@ -206,7 +251,9 @@ def _load(path: str, catalog_dir: str, _stamp_key: tuple) -> Measurements:
     )  # bad lines are skipped (and said on stderr); they are listed with the skipped rows
     meas = measurements_from_rows(rows, gpus, source=path)
     bad = tuple((f"{b.file} line {b.line}", b.why) for b in rows.problems)
-    return Measurements(meas.train, meas.infer, bad + meas.skipped, meas.source) if bad else meas
+    if not bad:
+        return meas
+    return Measurements(meas.train, meas.infer, bad + meas.skipped, meas.source, capped=meas.capped)
 
 
 def load_measurements(path: str | Path = RESULTS_DIR, catalog_dir: str | Path | None = None) -> Measurements:

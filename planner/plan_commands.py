@@ -89,7 +89,7 @@ def cmd_memory(args) -> int:
     cfg = _config(args)
     gpu = resolve_gpu(args.gpu, catalog.gpus, field="--gpu")
     mem = predict_memory(cfg, gpu, meas, catalog)
-    fit = gpu_fit(mem, gpu)
+    fit = gpu_fit(mem, gpu, meas, cfg)
     tput = predict_tokens_per_s(cfg, gpu, meas, catalog)
     both = "measured" if mem.basis == tput.basis == "measured" else "projected"
     out = {
@@ -101,6 +101,8 @@ def cmd_memory(args) -> int:
         "need_gib": fit.need_gib,  # reserved plus the CUDA context
         "state": fit.state,
         "fits": fit.ok,
+        "fit_basis": fit.basis,
+        "fit_derivation": fit.derivation,
         "headroom_gib": fit.headroom_gib,
         "tokens_per_s": tput.tokens_per_s,
         "basis": both,
@@ -123,6 +125,8 @@ def cmd_memory(args) -> int:
         f"peak {mem.peak_allocated_gib:.2f} GiB allocated [{mem.basis}], {fit.need_gib:.2f} GiB with the "
         f"allocator's reserve and the CUDA context: {fit.state} (headroom {fit.headroom_gib:+.2f} GiB)"
     )
+    if fit.basis == "measured":
+        print(f"  fit measured: {fit.derivation}")
     for term, gib in mem.breakdown.items():
         print(f"  {term:<18} {gib:9.2f}")
     print(f"  memory: {mem.model}")
