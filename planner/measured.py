@@ -209,6 +209,9 @@ def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str =
                 skipped.append((where, f"capped run not understood: {exc}"))
         if row["status"] != "ok":
             continue
+        if (row.get("provenance") or {}).get("device_shared"):  # another sweep ran on the GPU meanwhile
+            skipped.append((where, "measured while another sweep shared the device: not a clean figure"))
+            continue
         try:
             if row["kind"] == "train":
                 train.append(_train_record(row, gpus))

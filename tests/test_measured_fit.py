@@ -53,3 +53,18 @@ def test_a_cap_that_says_nothing_about_this_card_leaves_the_prediction():
     other = CFG.with_(seq_len=4096)
     fit, _ = _fit(_meas(43.9, ran=True), "L40S", cfg=other)
     assert fit.basis == "projected"
+
+
+def test_a_row_measured_on_a_shared_device_never_calibrates(tmp_path):
+    import json
+
+    from core.paths import RESULTS_DIR
+
+    rows = [json.loads(line) for line in (RESULTS_DIR / "h200-standard-train.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if r["status"] == "ok")
+    row["provenance"]["device_shared"] = True
+    path = tmp_path / "shared.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    meas = load_measurements(path)
+    assert not meas.train
+    assert any("shared the device" in why for _where, why in meas.skipped)
