@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
-        print(f"{CHROMIUM} is missing: .ci/browser-deps.sh installs it", file=sys.stderr)
+        print(f"{CHROMIUM} is missing: .ci/debian-deps.sh installs it", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
 

@@ -7,7 +7,7 @@ Chromium (driven by Playwright) opens every page at 1440 and 800 px wide.
 - On test rows (tests/test_dashboard_rows.py): every page shows a plotly chart and no error; an uploaded
   results file is shown on the Data page and beside the shipped rows on the Training chart, marked yours, and
   is never written to the results folder.
-Screenshots go to tests/artifacts/ (ignored by git). .ci/browser-deps.sh installs Chromium on a CI machine.
+Screenshots go to tests/artifacts/ (ignored by git). .ci/debian-deps.sh installs Chromium on a CI machine.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ START_BUDGET_S = 30.0  # a hard failure bound; the speed goal is measured by das
 def browser():
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/browser-deps.sh installs it")
+            pytest.fail(f"{CHROMIUM} is missing: .ci/debian-deps.sh installs it")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
