@@ -295,12 +295,13 @@ def headline_train(view_frame: pd.DataFrame, limit: int = 8) -> pd.DataFrame:
 
 
 def headline_decode(view_frame: pd.DataFrame) -> pd.DataFrame:
-    """Batch-1 decode latency by mode, per model, base weights, profile and device (newest rows)."""
+    """Batch-1 decode latency by mode, per model, base weights, profile, prompt and generated length and device
+    (newest rows): merged and dynamic stand side by side only where they were measured on the same shape."""
     rows = latest_per_spec(view_frame[view_frame["status"] == "ok"])
     rows = rows[(rows["task"] == "decode") & (rows["batch"] == 1)].dropna(subset=["ms_per_token"])
     if rows.empty:
         return rows
-    keys = ["model", "base", "profile", "device_name"]
+    keys = ["model", "base", "profile", "prompt_len", "new_tokens", "device_name"]
     table = rows.pivot_table(index=keys, columns="mode", values="ms_per_token", aggfunc="last")
     table.columns = [f"{mode} ms/token" for mode in table.columns]  # "base" is also a column: the weights
     return table.reset_index()
