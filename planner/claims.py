@@ -15,6 +15,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from planner.gpu_fit import CUDA_CONTEXT_GIB
+
 HOLDS, CONDITIONS, FAILS, UNMEASURED = "holds", "holds under conditions", "does not hold", "not measured yet"
 SLIGHT_PCT = 10.0  # "only a slight latency": dynamic decode at most 10 % slower than merged
 HOURS_LIMIT = 24.0  # "in hours": a run done within a day
@@ -97,6 +99,16 @@ def lora_fraction(rows: list[dict]) -> Claim:
     )
 
 
+def _capped_70b_qlora(meas, usable_gib: float):
+    """A 70B QLoRA training run that ran under an allocator cap no larger than usable_gib, if any."""
+    runs = [
+        r
+        for r in getattr(meas, "capped", ())
+        if r.ran and r.config.method == "qlora" and "70b" in r.config.model and r.cap_gib <= usable_gib + 0.05
+    ]
+    return max(runs, key=lambda r: r.config.seq_len, default=None)
+
+
 def qlora_70b_48gb(rows: list[dict], catalog, meas) -> Claim:
     """QLoRA fine-tunes a 70B model on one 48 GB GPU."""
     from planner.config import TrainConfig
@@ -115,6 +127,20 @@ def qlora_70b_48gb(rows: list[dict], catalog, meas) -> Claim:
     cfg = TrainConfig("llama-3.1-70b", "qlora", micro_batch=1, seq_len=2048, grad_checkpointing=True)
     pred = predict_memory(cfg, gpu, meas, catalog)
     limit = gpu.memory_gib if gpu else 44.7
+    capped = _capped_70b_qlora(meas, limit - CUDA_CONTEXT_GIB)
+    if capped is not None:  # the measured answer: it ran with the allocator capped to what the card leaves
+        c = capped.config
+        return Claim(
+            claim,
+            HOLDS,
+            f"ran under a {capped.cap_gib:g} GiB allocator cap ({limit:.1f} GiB L40S less the CUDA context): "
+            f"micro-batch {c.micro_batch} × {c.seq_len}, checkpointing {c.grad_checkpointing}, "
+            f"{c.optimizer}, {c.profile} profile",
+            "measured",
+            test,
+            f"{capped.name} on {capped.device_name}, memory capped to a 48 GB card's",
+            "the same run on an L40S or RTX 6000 Ada (48 GB)",
+        )
     if measured:
         best = min(measured, key=lambda r: r["metrics"]["peak_allocated_gib"])
         peak = best["metrics"]["peak_allocated_gib"]
@@ -267,7 +293,9 @@ def pays_back(scenario, catalog, meas) -> Claim:
         if months is not None
         else "no on-prem payback; "
     )
-    figure += f"one run a month: self-hosting saves ${one_off:,.0f} against {managed.provider if managed else 'no managed offer'}"
+    against = managed.provider if managed else "no managed offer"
+    saving = f"saves ${one_off:,.0f} against" if one_off >= 0 else f"costs ${-one_off:,.0f} more than"
+    figure += f"one run a month: self-hosting {saving} {against}"
     return Claim(
         claim,
         verdict,
