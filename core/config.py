@@ -204,10 +204,16 @@ class TrainConfig:
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
-def config_from_spec(spec: dict) -> TrainConfig:
-    """The TrainConfig of a training row's spec (missing optional fields take the defaults, which are the
-    benchmark's; fields of the run alone, such as warm-up steps, are ignored)."""
-    values = {k: spec[k] for k in CONFIG_FIELDS if k in spec and spec[k] is not None}
+def from_spec(cls, spec: dict):
+    """A configuration dataclass from a row's spec: its own fields that are set (a JSON list of targets as a
+    tuple); missing optional fields take the defaults, which are the benchmark's; run-only fields are ignored."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in spec.items() if k in names and v is not None}
     if isinstance(values.get("targets"), list):
         values["targets"] = tuple(values["targets"])
-    return TrainConfig(**values)
+    return cls(**values)
+
+
+def config_from_spec(spec: dict) -> TrainConfig:
+    """The TrainConfig of a training row's spec."""
+    return from_spec(TrainConfig, spec)

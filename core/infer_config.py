@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from core.config import check_model, choice, positive
+from core.config import check_model, choice, from_spec, positive
 from core.errors import InputError
 from core.shapes import ALL_LINEAR, get_shape, resolve_targets
 from core.vocab import BASES, DTYPES, MODES, PROFILES, TASK_MODES, TASKS
@@ -165,9 +165,5 @@ INFER_CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(InferConfig))
 
 
 def infer_config_from_spec(spec: dict) -> InferConfig:
-    """The InferConfig of an inference row's spec (missing optional fields take the benchmark's defaults;
-    fields of the run alone are ignored)."""
-    values = {k: spec[k] for k in INFER_CONFIG_FIELDS if k in spec and spec[k] is not None}
-    if isinstance(values.get("targets"), list):
-        values["targets"] = tuple(values["targets"])
-    return InferConfig(**values)
+    """The InferConfig of an inference row's spec."""
+    return from_spec(InferConfig, spec)

@@ -26,7 +26,7 @@ Public:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from core.errors import InputError
 from planner.capacity_matrix import fits_matrix
@@ -38,6 +38,7 @@ from planner.job_plan import (
     HOURS_PER_MONTH,
     JobPlan,
     TrainScenario,
+    build_wrapping,
     plan_job,
 )
 from planner.measured import Measurements, empty_measurements
@@ -71,9 +72,7 @@ class Workload:
     @classmethod
     def build(cls, model: str, tokens_per_job: int, **values) -> Workload:
         """A workload from flat values: TrainConfig's fields and the workload's own."""
-        mine = {f.name for f in fields(cls)} - {"job"}
-        job = TrainConfig(model, **{k: v for k, v in values.items() if k not in mine})
-        return cls(job, tokens_per_job, **{k: v for k, v in values.items() if k in mine})
+        return build_wrapping(cls, model, tokens_per_job, values)
 
     @property
     def n_jobs(self) -> int:

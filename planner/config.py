@@ -4,7 +4,6 @@
 Public:
     TrainConfig, config_from_spec            re-exported from core.config
     parse_tokens(text) -> int                "100M", "1.5B", "250k", "1e9"
-    parse_positive(text, field, integer=False) -> float | int
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import re
 from core.config import TrainConfig, config_from_spec
 from core.errors import InputError
 
-__all__ = ["TrainConfig", "config_from_spec", "parse_positive", "parse_tokens"]
+__all__ = ["MAX_TOKENS", "TrainConfig", "config_from_spec", "parse_tokens"]
 
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
 
@@ -38,15 +37,3 @@ def parse_tokens(text: str | int | float, field: str = "tokens") -> int:
     if not 1 <= value <= MAX_TOKENS:  # NaN fails this too
         raise _fail(field, text, f"from one token to {MAX_TOKENS:.0e} tokens")
     return int(round(value))
-
-
-def parse_positive(text: str | float, field: str, integer: bool = False, maximum: float = 1e9) -> float | int:
-    """A positive number (or integer) up to `maximum` from a CLI string; InputError naming the option
-    otherwise (NaN, infinity and 1e300 included: a figure that large only overflows what follows)."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0 < value <= maximum or (integer and value != int(value)):
-        raise _fail(field, text, f"a positive {'integer' if integer else 'number'} up to {maximum:g}")
-    return int(value) if integer else value

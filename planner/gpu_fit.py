@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from core.config import TrainConfig
 from planner.catalog import Gpu
 from planner.measured import Measurements
-from planner.memory import MemoryPrediction, reserved_gib
+from planner.memory import MemoryPrediction
 
 # CUDA context with cuBLAS/cuDNN handles loaded: about 0.3-0.6 GiB on recent drivers and CUDA 12-13 (it is
 # outside PyTorch's allocator, so no result row records it). An assumption; the larger end.
@@ -63,10 +63,7 @@ def gpu_fit(
 ) -> Fit:
     """Fit of a memory prediction on one GPU, against reserved memory plus the CUDA context; a capped run of
     the same configuration (meas, config) answers instead where one exists."""
-    reserved = mem.reserved_gib
-    if reserved is None:  # a prediction made before reserved memory was predicted
-        reserved = reserved_gib(mem.peak_allocated_gib, mem.config.get("profile", "plain"))
-    need = reserved + CUDA_CONTEXT_GIB
+    need = mem.reserved_gib + CUDA_CONTEXT_GIB
     headroom = gpu.memory_gib - need
     if headroom < -TIGHT_FRAC * gpu.memory_gib:
         state = "does not fit"

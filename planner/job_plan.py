@@ -51,6 +51,14 @@ _FACTORS = (
 )
 
 
+def build_wrapping(cls, model: str, amount, values: dict):
+    """An instance of a job wrapper (cls holds `job`, a TrainConfig, then its amount of work) from flat
+    values: TrainConfig's fields go to the configuration, the wrapper's own fields to it."""
+    mine = {f.name for f in fields(cls)} - {"job"}
+    job = TrainConfig(model, **{k: v for k, v in values.items() if k not in mine})
+    return cls(job, amount, **{k: v for k, v in values.items() if k in mine})
+
+
 @dataclass(frozen=True)
 class TrainScenario:
     job: TrainConfig  # micro_batch is the largest tried; num_gpus and checkpointing are chosen per GPU
@@ -91,9 +99,7 @@ class TrainScenario:
     def build(cls, model: str, tokens: int, **values) -> TrainScenario:
         """A scenario from flat values: TrainConfig's fields (method, rank, targets, micro_batch, seq_len,
         profile, ...) and the scenario's own."""
-        mine = {f.name for f in fields(cls)} - {"job"}
-        job = TrainConfig(model, **{k: v for k, v in values.items() if k not in mine})
-        return cls(job, tokens, **{k: v for k, v in values.items() if k in mine})
+        return build_wrapping(cls, model, tokens, values)
 
     @property
     def model(self) -> str:

@@ -33,6 +33,7 @@ Public:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.flops import attention_flops_per_token
 from core.shapes import lora_params
@@ -133,21 +134,9 @@ def _per_step_bytes(config, trainable: int) -> float:
     return weights * passes * micro_steps + optimizer + gradients
 
 
-_STEP_TERMS: dict[tuple, StepTerms] = {}  # a pure function of the configuration and its model's shape
-
-
+@lru_cache(maxsize=4096)  # pure in the configuration; fits over many rows repeat it
 def step_terms(config) -> StepTerms:
     """The physical terms of one optimizer step of `config` on one GPU (see the module docstring)."""
-    memo = (config.key, config.shape)
-    terms = _STEP_TERMS.get(memo)
-    if terms is None:
-        if len(_STEP_TERMS) > 4096:
-            _STEP_TERMS.clear()
-        terms = _STEP_TERMS[memo] = _step_terms(config)
-    return terms
-
-
-def _step_terms(config) -> StepTerms:
     s = config.shape
     n = float(s.matmul_params())
     ckpt = config.grad_checkpointing

@@ -19,9 +19,8 @@ bandwidth ratios"); with no rows at all a default efficiency applies and says so
 a GPU. Multi-GPU rows give the scaling efficiency (tokens/s on N GPUs over N × tokens/s on one).
 
 Public:
-    DEFAULT_TRAIN_EFFICIENCY, DEFAULT_SCALING_EFFICIENCY, CKPT_TRAFFIC_FACTOR
+    DEFAULT_TRAIN_EFFICIENCY, DEFAULT_SCALING_EFFICIENCY
     flops_per_token(config) -> float
-    traffic_bytes_per_token(config) -> float
     row_efficiency(record, gpu) -> float
     Calibration                                     a, k, rows and scope; .seconds_per_token(config, gpu)
     fit_two_term(records, gpu, scope) -> Calibration | None
@@ -64,11 +63,6 @@ def flops_per_token(config: TrainConfig) -> float:
         config.rank,
         config.target_modules or "all-linear",
     )
-
-
-@lru_cache(maxsize=4096)  # pure in the configuration; fits over many rows repeat them
-def traffic_bytes_per_token(config: TrainConfig) -> float:
-    return step_terms(config).traffic_bytes
 
 
 def _fit_inputs(terms: StepTerms, gpu: Gpu) -> tuple[float, float, float]:
