@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.flops import forward_flops_per_token
 from core.shapes import get_shape
@@ -103,11 +104,16 @@ def _prefill_eff(r: InferRecord, gpu: Gpu) -> float | None:
     return tps * forward_flops_per_token(get_shape(r.model), r.prompt_len) / (gpu.bf16_tflops * 1e12)
 
 
+def decode_step_bytes(model: str, base: str, batch: int, context_tokens: int) -> float:
+    """Bytes one decode step reads: the weights as served plus every sequence's KV cache."""
+    return serving_weight_bytes(model, base) + batch * context_tokens * kv_bytes_per_token(model)
+
+
 def _decode_eff(r: InferRecord, gpu: Gpu) -> float | None:
     ms = r.metrics.get("ms_per_token")
     if not isinstance(ms, (int, float)) or ms <= 0:
         return None
-    step_bytes = serving_weight_bytes(r.model, r.base) + r.batch * r.prompt_len * kv_bytes_per_token(r.model)
+    step_bytes = decode_step_bytes(r.model, r.base, r.batch, r.prompt_len)
     return step_bytes / (ms / 1000) / (gpu.bandwidth_tb_s * 1e12)
 
 
@@ -170,7 +176,7 @@ def _measured(
     rows = [
         r
         for r in _rows(meas, task, gpu.name)
-        if (r.model, r.base, r.batch, r.prompt_len, r.profile) == (model, base, batch, prompt_len, profile)
+        if _shape(r) == (model, base, batch, prompt_len, profile)
         and r.mode in ("base", "merged")
         and isinstance(r.metrics.get(metric), (int, float))
     ]
@@ -244,16 +250,22 @@ def decode_step_s(
         "bandwidth_tb_s",
         profile,
     )
-    step_bytes = serving_weight_bytes(model, base) + batch * context_tokens * kv_bytes_per_token(model)
+    step_bytes = decode_step_bytes(model, base, batch, context_tokens)
     return Figure(step_bytes / (eff * gpu.bandwidth_tb_s * 1e12 * n_gpus), basis, note)
+
+
+def _shape(r: InferRecord) -> tuple:
+    """The fields of a serving row that move its figures, besides the GPU and the mode."""
+    return (r.model, r.base, r.batch, r.prompt_len, r.profile)
 
 
 def _twin(r: InferRecord) -> tuple:
     """What a dynamic row and its merged twin share."""
-    return (r.gpu, r.model, r.base, r.batch, r.prompt_len, r.profile)
+    return (r.gpu, *_shape(r))
 
 
-def _overhead_pairs(task: str, metric: str, meas: Measurements) -> list[tuple[InferRecord, float]]:
+@lru_cache(maxsize=16)  # Measurements hash by identity; serving asks once per GPU and mode
+def _overhead_pairs(task: str, metric: str, meas: Measurements) -> tuple[tuple[InferRecord, float], ...]:
     """(dynamic row, overhead) for every dynamic row whose merged twin (equal but mode) was measured."""
     rows = [
         r
@@ -267,7 +279,7 @@ def _overhead_pairs(task: str, metric: str, meas: Measurements) -> list[tuple[In
         if r.mode == "dynamic" and m is not None and m.metrics[metric] > 0 and r.metrics[metric] > 0:
             a, b = r.metrics[metric], m.metrics[metric]
             pairs.append((r, (a / b if task == "decode" else b / a) - 1))
-    return pairs
+    return tuple(pairs)
 
 
 def dynamic_overhead(
@@ -287,11 +299,7 @@ def dynamic_overhead(
     metric = "ms_per_token" if task == "decode" else "prefill_tokens_per_s"
     pairs = _overhead_pairs(task, metric, meas)
     want = (model, base, batch, prompt_len, profile)
-    exact = [
-        (r, v)
-        for r, v in pairs
-        if (r.model, r.base, r.batch, r.prompt_len, r.profile) == want and (gpu is None or r.gpu == gpu)
-    ]
+    exact = [(r, v) for r, v in pairs if _shape(r) == want and (gpu is None or r.gpu == gpu)]
     if exact:
         r, value = max(exact, key=lambda p: p[0].timestamp)
         return Figure(

@@ -18,23 +18,24 @@ Public: decode_roofline(model, base, mode, gpu, batch, context_tokens, meas, cat
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from planner.catalog import Catalog, Gpu
-from planner.inference import Figure, kv_bytes_per_token, serving_weight_bytes
+from planner.inference import Figure, decode_step_bytes
 from planner.measured import InferRecord, Measurements
-
-
-def _step_bytes(model: str, base: str, batch: int, context_tokens: int) -> float:
-    return serving_weight_bytes(model, base) + batch * context_tokens * kv_bytes_per_token(model)
 
 
 def _overhead_s(r: InferRecord, catalog: Catalog) -> float | None:
     ms = r.metrics.get("ms_per_token")
     if not isinstance(ms, (int, float)) or ms <= 0 or r.gpu not in catalog.gpus:
         return None
-    floor = _step_bytes(r.model, r.base, r.batch, r.prompt_len) / (catalog.gpus[r.gpu].bandwidth_tb_s * 1e12)
+    floor = decode_step_bytes(r.model, r.base, r.batch, r.prompt_len) / (
+        catalog.gpus[r.gpu].bandwidth_tb_s * 1e12
+    )
     return max(0.0, ms / 1000 - floor)
 
 
+@lru_cache(maxsize=64)  # the same for every GPU of a serving comparison
 def _best_overhead(model: str, base: str, mode: str, meas: Measurements, catalog: Catalog):
     modes = ("dynamic",) if mode == "dynamic" else ("merged", "base")
     rows = [
@@ -65,7 +66,7 @@ def decode_roofline(
     if best is None:
         return None
     overhead, row, scope = best
-    floor = _step_bytes(model, base, batch, context_tokens) / (gpu.bandwidth_tb_s * 1e12 * n_gpus)
+    floor = decode_step_bytes(model, base, batch, context_tokens) / (gpu.bandwidth_tb_s * 1e12 * n_gpus)
     note = (
         f"roofline: {floor * 1000:.1f} ms bandwidth floor on {n_gpus} × {gpu.name} + {overhead * 1000:.1f} ms "
         f"per-step overhead measured on {row.gpu} ({row.profile} profile, {row.mode}, {scope})"
