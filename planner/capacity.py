@@ -159,13 +159,14 @@ def _plan_gpu(work: Workload, gpu: Gpu, meas: Measurements, catalog: Catalog) ->
             f"longer than the {work.deadline_hours:g} h deadline",
         }
     main = plans[sched.groups[0]]
+    rounds = sched.rounds()
     return {
         **row,
         "meets_deadline": True,
         "gpus_needed": sched.n_gpus,
         "groups": _groups_text(sched.groups),
         "gpus_per_job": sched.groups[0] if len(set(sched.groups)) == 1 else None,
-        "rounds": len(sched.rounds()),
+        "rounds": len(rounds),
         "finish_hours": sched.finish_hours,
         "job_hours": main.job_hours,
         "tokens_per_s_per_job": main.tokens_per_s,
@@ -178,7 +179,7 @@ def _plan_gpu(work: Workload, gpu: Gpu, meas: Measurements, catalog: Catalog) ->
         "basis": main.throughput.basis,
         "derivation": main.throughput.model,
         "schedule": sched.jobs,
-        "rounds_detail": sched.rounds(),
+        "rounds_detail": rounds,
         "note": "tight memory" if main.fit.state == "tight" else "",
     }
 

@@ -13,6 +13,7 @@ import math
 import sys
 from dataclasses import asdict
 
+from core.vocab import METHODS
 from planner import plan_args
 from planner.breakeven import break_even_table, payback, sensitivity
 from planner.capacity import fits_matrix, gpus_needed
@@ -231,7 +232,7 @@ def cmd_capacity(args) -> int:
     catalog, meas = _load(args)
     if args.matrix:
         seqs = tuple(_int(s, "--seq", 10**7) for s in (_split(str(args.seq)) or ["2048"]))
-        methods = tuple(_split(args.methods) or ("lora", "qlora", "full"))
+        methods = tuple(_split(args.methods) or METHODS)
         batch = _int(args.batch, "--batch", 1024)
         job = {"rank": _int(args.rank, "--rank", 4096), "targets": args.targets, "profile": args.profile}
         frame = fits_matrix(

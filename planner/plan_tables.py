@@ -63,6 +63,13 @@ def _setup(frame):
     return frame.assign(setup=[one(r) for r in frame.to_dict("records")]) if not frame.empty else frame
 
 
+def _print_not_priced(skipped) -> None:
+    if skipped:
+        print("\nNot priced:")
+        for option, why in skipped:
+            print(f"  {option}: {why}")
+
+
 def print_training(comparison, top: int, show_all: bool) -> None:
     scn = comparison.scenario
     print(
@@ -91,10 +98,7 @@ def print_training(comparison, top: int, show_all: bool) -> None:
             columns = TRAIN_COLUMNS + (["set_aside"] if group == "set aside" else [])
             print()
             table(part.head(top), columns, title)
-    if comparison.skipped:
-        print("\nNot priced:")
-        for option, why in comparison.skipped:
-            print(f"  {option}: {why}")
+    _print_not_priced(comparison.skipped)
 
 
 def print_serving(comparison, top: int) -> None:
@@ -116,10 +120,7 @@ def print_serving(comparison, top: int) -> None:
         ],
         f"Serving {scn.n_adapters} adapters of {scn.model} ({scn.base}), {scn.requests_per_day:,.0f} requests/day",
     )
-    if comparison.skipped:
-        print("\nNot priced:")
-        for option, why in comparison.skipped:
-            print(f"  {option}: {why}")
+    _print_not_priced(comparison.skipped)
 
 
 def print_capacity(work, frame) -> None:
