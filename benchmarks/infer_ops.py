@@ -60,10 +60,11 @@ class TokenClock(LogitsProcessor):
         return time.perf_counter()
 
     def start(self) -> None:
+        self.slow = slowdown_fraction()  # read once per measured run, not once per token
         self.start_mark, self.marks, self.host_s = self._mark(), [], time.perf_counter()
 
     def __call__(self, input_ids, scores):
-        if slowdown_fraction():  # testing the gate only: the step ends on the device, then its extra work
+        if self.slow:  # testing the gate only: the step ends on the device, then its extra work
             sync("cuda" if self.cuda else "cpu")
             slow_down(time.perf_counter() - self.host_s)
             self.host_s = time.perf_counter()

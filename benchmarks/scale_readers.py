@@ -14,7 +14,6 @@ the rows (core.rows.load_rows), to turn them into measurements (planner.measured
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -22,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.spec import spec_hash
 from core.paths import RESULTS_DIR
 
 SOURCE = RESULTS_DIR / "h200-standard-train.jsonl"
@@ -41,8 +41,7 @@ def _spec_variants(rows: list[dict], specs: int) -> list[dict]:
     while len(variants) < specs:
         for row in ok:
             spec = {**row["spec"], "micro_batch": row["spec"]["micro_batch"] * batch}
-            digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-            variants.append({**row, "spec": spec, "spec_hash": digest})
+            variants.append({**row, "spec": spec, "spec_hash": spec_hash(spec)})
         batch += 1
     return variants[:specs]
 

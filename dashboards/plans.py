@@ -99,6 +99,16 @@ def claims(scn: dict) -> list:
     return _claims(_key(scn), _stamp())
 
 
+def _error(row, kind: str, message: str = "") -> dict:
+    return {
+        "median": float(row["median_abs_error"]),
+        "worst": float(row["worst_abs_error"]),
+        "n": int(row["n"]),
+        "kind": kind,
+        "message": message,
+    }
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def _accuracy(stamp: tuple) -> dict:
     """The pre-registered out-of-sample error of tokens/s where predictions were committed before their rows
@@ -111,26 +121,10 @@ def _accuracy(stamp: tuple) -> dict:
             continue
         rows = summary[summary["metric"] == "tokens_per_s"]
         if not rows.empty and int(rows.iloc[0]["n"]) > 0:
-            row = rows.iloc[0]
-            return {
-                "median": float(row["median_abs_error"]),
-                "worst": float(row["worst_abs_error"]),
-                "n": int(row["n"]),
-                "kind": "pre-registered out-of-sample",
-                "message": "",
-            }
+            return _error(rows.iloc[0], "pre-registered out-of-sample")
     report = leave_one_out(loaders.measurements(), loaders.catalog())
     rows = report.summary[report.summary["metric"] == "tokens_per_s"] if not report.empty else report.summary
-    if rows.empty:
-        return {}
-    row = rows.iloc[0]
-    return {
-        "median": float(row["median_abs_error"]),
-        "worst": float(row["worst_abs_error"]),
-        "n": int(row["n"]),
-        "kind": "leave-one-out",
-        "message": report.message,
-    }
+    return _error(rows.iloc[0], "leave-one-out", report.message) if not rows.empty else {}
 
 
 def throughput_error() -> dict:

@@ -22,10 +22,13 @@ FINGERPRINT_FILE = "base_fingerprint.json"  # beside an adapter saved by the ben
 DIGESTS = ("checkpoint_sha256", "config_sha256")
 
 
-def _hash_file(path: Path, digest) -> None:
+def hash_file(path: Path, digest=None):
+    """Feed a file to `digest` (a new sha256 by default) in 16 MiB blocks; returns the digest."""
+    digest = hashlib.sha256() if digest is None else digest
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 24), b""):
             digest.update(block)
+    return digest
 
 
 def checkpoint_fingerprint(model: str, folder: str | Path) -> dict:
@@ -34,7 +37,7 @@ def checkpoint_fingerprint(model: str, folder: str | Path) -> dict:
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.safetensors")) + [folder / "config.json"]:
         digest.update(path.name.encode())
-        _hash_file(path, digest)
+        hash_file(path, digest)
     return {"model": model, "checkpoint_sha256": digest.hexdigest()}
 
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from core.errors import InputError
-from registry.fingerprint import DIGESTS, checkpoint_fingerprint, digest_of
+from registry.fingerprint import DIGESTS, checkpoint_fingerprint, digest_of, hash_file
 
 BASE_ACCEPTED = (
     "a local base model folder (config.json and safetensors weights), a base_fingerprint.json, "
@@ -59,14 +59,6 @@ def _fingerprint_file(path: Path) -> dict:
     return record
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def data_fingerprint(text: str) -> dict:
     """A local file or folder: a manifest of its files' sha256; a remote dataset: its name and revision.
     Returns {"label", "sha256", "record"}: the sha256 is the identity two registrations share."""
@@ -76,7 +68,9 @@ def data_fingerprint(text: str) -> dict:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         if not files:
             raise InputError("data folder holds no files", file=text, accepted=DATA_ACCEPTED)
-        manifest = {(p.name if p == root else str(p.relative_to(root))): _sha256_file(p) for p in files}
+        manifest = {
+            (p.name if p == root else str(p.relative_to(root))): hash_file(p).hexdigest() for p in files
+        }
         digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
         record = {"kind": "files", "path": str(root), "files": manifest}
         return {"label": str(root), "sha256": digest, "record": record}

@@ -19,10 +19,18 @@ st.caption(
     "(a new release, a re-quantised copy) changes outputs without an error: deployments are checked here."
 )
 
+
+@st.cache_resource(show_spinner=False)
+def _registry(location: str):
+    """One engine per registry for the app's life: opening runs the migration check, which takes SQLite's
+    write lock, so it is not done again on every rerun (a missing registry raises and is not cached)."""
+    return open_registry(location, create=False)
+
+
 location = default_location()
 st.sidebar.caption(f"Registry: `{location}`")
 try:
-    entries = store.entries(open_registry(location, create=False))
+    entries = store.entries(_registry(location))
 except InputError as exc:
     if "no registry here yet" not in str(exc):
         raise
