@@ -329,7 +329,9 @@ def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> 
     for c, i in zip(coef, cols, strict=True):
         coefficients[i] = c
     scope = f"{profile} rows" if profile else "rows of every profile"
-    terms = " + ".join(f"{c:.3f} × {RESERVED_TERMS[i].removesuffix('_gib')}" for c, i in zip(coef, cols, strict=True))
+    terms = " + ".join(
+        f"{c:.3f} × {RESERVED_TERMS[i].removesuffix('_gib')}" for c, i in zip(coef, cols, strict=True)
+    )
     rms = math.sqrt(error / len(pts))
     note = f"reserved fitted on {len(pts)} {scope}: allocated + {terms} (rms {rms:.1%})"
     return ReservedFit(tuple(coefficients), len(pts), note)

@@ -11,7 +11,8 @@ factors are a (matmul efficiency), k (bandwidth-seconds per counted byte) and h 
 
 The fit minimises the squared relative error of every row (a 1B row counts as much as a 70B one). For each
 h of a log grid (HOST_GRID_S), a and k come in closed form from the rows that h leaves GPU-bound (their host
-time under the measured step), and the h whose (a, k, h) gives the least error over all rows wins. Where no
+time under the measured step, then those the fitted model leaves GPU-bound, for a few rounds), and the h
+whose (a, k, h) gives the least error over all rows wins. Where no
 row is host-bound at the best h, every h that keeps them all GPU-bound is as good: the one nearest the prior
 LAUNCH_S is kept, and the calibration's note says that h was not measured.
 
@@ -32,6 +33,7 @@ from planner.step_cost import FP32_RATIO, LAUNCH_S, StepTerms, matmul_occupancy
 
 # 1 µs to 1 ms per launch in 5% steps (the fitted h is within 2.5% of the least-squares optimum), and the prior.
 HOST_GRID_S = tuple(sorted({1e-6 * 1.05**i for i in range(142)} | {LAUNCH_S}))
+REFIT_ROUNDS = 6
 
 
 def fit_inputs(terms: StepTerms, gpu: Gpu) -> tuple[float, float, float, float]:
@@ -75,16 +77,36 @@ def _error(points: list[tuple], inv_a: float, k: float, h: float) -> tuple[float
     return total, host_bound
 
 
+def _fit_at(points: list[tuple], h: float) -> tuple[float, float, float, int] | None:
+    """(error, inv_a, k, host-bound rows) of the best (a, k) at host time h: fitted on the rows that h leaves
+    under their measured time, then refitted on the rows the model itself leaves GPU-bound until those stop
+    changing (a few rounds), the least error kept."""
+    best, gpu_bound = None, [p for p in points if h * p[3] < p[4]]
+    for _ in range(REFIT_ROUNDS):
+        coefficients = _gpu_fit(gpu_bound)
+        if coefficients is None:
+            break
+        inv_a, k = coefficients
+        error, host_bound = _error(points, inv_a, k, h)
+        if best is None or error < best[0]:
+            best = (error, inv_a, k, host_bound)
+        now = [p for p in points if h * p[3] <= p[0] * inv_a + k * p[1] + p[2]]
+        if now == gpu_bound:
+            break
+        gpu_bound = now
+    return best
+
+
 def fit_step(points: list[tuple]) -> StepFit | None:
     """The (a, k, h) of least squared relative error (module docstring); None with fewer than two GPU-bound
     rows at every h, or non-positive a or k."""
     best = None  # (error, distance from the prior, inv_a, k, h, host-bound rows)
     for h in HOST_GRID_S:
-        coefficients = _gpu_fit([p for p in points if h * p[3] < p[4]])
-        if coefficients is None:
+        fit = _fit_at(points, h)
+        if fit is None:
             continue
-        error, host_bound = _error(points, *coefficients, h)
-        candidate = (round(error, 12), abs(math.log(h / LAUNCH_S)), *coefficients, h, host_bound)
+        error, inv_a, k, host_bound = fit
+        candidate = (round(error, 12), abs(math.log(h / LAUNCH_S)), inv_a, k, h, host_bound)
         best = candidate if best is None or candidate[:2] < best[:2] else best
     if best is None:
         return None
