@@ -221,15 +221,15 @@ def cmd_results_show(args) -> int:
 
 
 def cmd_results_check(args) -> int:
-    from benchmarks.store import scan_file
+    from benchmarks.store import stored_rows
 
     if not args.file.is_file():
         raise InputError("not a regular file", file=str(args.file), accepted="a .jsonl results file")
-    good, bad = scan_file(args.file)
-    for problem in bad:
+    rows = stored_rows(args.file)
+    for problem in rows.problems:
         print(problem)
-    print(f"{len(good)} valid row(s), {len(bad)} bad line(s) in {args.file}", file=sys.stderr)
-    return 1 if bad else 0
+    print(f"{len(rows)} valid row(s), {len(rows.problems)} bad line(s) in {args.file}", file=sys.stderr)
+    return 1 if rows.problems else 0
 
 
 def cmd_results_repair(args) -> int:
