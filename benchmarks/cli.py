@@ -13,11 +13,12 @@ from pathlib import Path
 from benchmarks.provenance import device_name_without_torch, slowdown_fraction
 from benchmarks.runner import run_sweep
 from benchmarks.store import check_writable
-from benchmarks.suites import MAX_TIMEOUT_S, SPEC_TYPES, load_suite, make_entry, suite_names
+from benchmarks.suites import MAX_TIMEOUT_S, SPEC_TYPES, load_suite, make_entry
 from benchmarks.sweep_locks import sweep_locks
 from core.errors import InputError
 from core.numbers import number_arg
 from core.paths import RESULTS_DIR
+from core.suite_file import suite_names
 from core.vocab import DEVICES, METHODS
 
 _INT = number_arg(0, 2**31 - 1, integer=True)  # the spec checks each field's own range
