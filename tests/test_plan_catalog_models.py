@@ -5,23 +5,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_planner_cli import run
 from test_planner_fixtures import copy_catalog
 
 from core.errors import InputError
 from core.shapes import get_shape
-from peftplan import cli
 
-MEMORY = ["plan", "memory", "--method", "lora", "--seq", "1024", "--json"]
+MEMORY = ["memory", "--method", "lora", "--seq", "1024", "--json"]
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main([*MEMORY, *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run(capsys, *MEMORY, *argv)
 
 
 @pytest.fixture
-def empty(tmp_path):
+def empty(tmp_path) -> str:
     (tmp_path / "no-results").mkdir()
     return str(tmp_path / "no-results")
 
