@@ -6,6 +6,7 @@ Public:
     count(text, flag, hi) -> int             an integer from 1 to hi
     positive(text, flag, hi) -> float        a number above 0, up to hi
     tokens(text, flag="--tokens") -> int
+    job_config(args, **more) -> TrainConfig
     train_scenario(args) -> TrainScenario
     workload(args) -> Workload
     serve_scenario(args) -> ServeScenario
@@ -41,7 +42,9 @@ def tokens(text, flag: str = "--tokens") -> int:
     return value
 
 
-def _job(args) -> TrainConfig:
+def job_config(args, **more) -> TrainConfig:
+    """The training configuration of the job options (--model, --method, --rank, --targets, --batch, --seq,
+    --profile), with `more` fields (a command's own options)."""
     return TrainConfig(
         model=args.model,
         method=args.method,
@@ -50,6 +53,7 @@ def _job(args) -> TrainConfig:
         micro_batch=count(args.batch, "--batch", 1024),
         seq_len=count(args.seq, "--seq", 10**7),
         profile=args.profile,
+        **more,
     )
 
 
@@ -60,7 +64,7 @@ def train_scenario(args) -> TrainScenario:
         else parse_number(args.ops_usd_per_month, "--ops-usd-per-month", lo=0, hi=1e8)
     )
     return TrainScenario(
-        _job(args),
+        job_config(args),
         tokens(args.tokens),
         epochs=positive(args.epochs, "--epochs", 1000),
         runs_per_month=positive(args.runs_per_month, "--runs-per-month", 100_000),
@@ -75,7 +79,7 @@ def workload(args) -> Workload:
     if not args.model or not args.tokens:
         raise InputError("missing argument", field="--model/--tokens", accepted="both, or --matrix")
     return Workload(
-        _job(args),
+        job_config(args),
         tokens(args.tokens),
         jobs_per_month=positive(args.jobs_per_month, "--jobs-per-month", MAX_JOBS_PER_MONTH),
         epochs=positive(args.epochs, "--epochs", 1000),

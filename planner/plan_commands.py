@@ -65,17 +65,11 @@ def _load(args):
 
 def _config(args) -> TrainConfig:
     n = plan_args.count(args.num_gpus, "--num-gpus", 1024)
-    return TrainConfig(
-        model=args.model,
-        method=args.method,
-        rank=plan_args.count(args.rank, "--rank", 4096),
-        targets=args.targets,
-        micro_batch=plan_args.count(args.batch, "--batch", 1024),
-        seq_len=plan_args.count(args.seq, "--seq", 10**7),
+    return plan_args.job_config(
+        args,
         grad_checkpointing=args.grad_checkpointing,
         optimizer=args.optimizer,
         attn_impl=args.attn_impl,
-        profile=args.profile,
         num_gpus=n,
         sharding="full_shard" if n > 1 else None,
     )
