@@ -5,7 +5,6 @@ as typed and the range.
 Public:
     count(text, flag, hi) -> int             an integer from 1 to hi
     positive(text, flag, hi) -> float        a number above 0, up to hi
-    tokens(text, flag="--tokens") -> int
     job_config(args, **more) -> TrainConfig
     train_scenario(args) -> TrainScenario
     workload(args) -> Workload
@@ -17,7 +16,7 @@ from __future__ import annotations
 from core.errors import InputError
 from core.numbers import parse_number
 from planner.capacity import MAX_JOBS_PER_MONTH, Workload
-from planner.config import MAX_TOKENS, TrainConfig, parse_tokens
+from planner.config import TrainConfig, parse_tokens
 from planner.job_plan import HOURS_PER_MONTH, TrainScenario
 from planner.serve import ServeScenario
 
@@ -30,16 +29,6 @@ def count(text, flag: str, hi: int) -> int:
 def positive(text, flag: str, hi: float) -> float:
     """A number above 0, up to `hi` (epochs, a utilisation, hours)."""
     return parse_number(text, flag, lo=0, hi=hi, lo_open=True)
-
-
-def tokens(text, flag: str = "--tokens") -> int:
-    """A token count with a suffix (100M, 1.5B), between 1 and MAX_TOKENS."""
-    accepted = f"a count from 1 to {MAX_TOKENS:.0e}, optionally with a suffix k, M, B or T (100M, 1.5B)"
-    try:
-        value = parse_tokens(text, flag)
-    except (OverflowError, ValueError):
-        raise InputError("bad value", field=flag, value=text, accepted=accepted) from None
-    return value
 
 
 def job_config(args, **more) -> TrainConfig:
@@ -65,7 +54,7 @@ def train_scenario(args) -> TrainScenario:
     )
     return TrainScenario(
         job_config(args),
-        tokens(args.tokens),
+        parse_tokens(args.tokens, "--tokens"),
         epochs=positive(args.epochs, "--epochs", 1000),
         runs_per_month=positive(args.runs_per_month, "--runs-per-month", 100_000),
         utilisation=positive(args.utilisation, "--utilisation", 1),
@@ -80,7 +69,7 @@ def workload(args) -> Workload:
         raise InputError("missing argument", field="--model/--tokens", accepted="both, or --matrix")
     return Workload(
         job_config(args),
-        tokens(args.tokens),
+        parse_tokens(args.tokens, "--tokens"),
         jobs_per_month=positive(args.jobs_per_month, "--jobs-per-month", MAX_JOBS_PER_MONTH),
         epochs=positive(args.epochs, "--epochs", 1000),
         deadline_hours=positive(args.deadline_hours, "--deadline-hours", HOURS_PER_MONTH),

@@ -53,3 +53,10 @@ def test_a_scenario_number_as_text_is_read_as_before():
         scenario.validate({"rank": 2.5})
     with pytest.raises(InputError, match="field 'utilisation': not a number"):
         scenario.validate({"utilisation": True})
+
+
+@pytest.mark.parametrize(("value", "why"), [("lots", "not a token count"), ("1e16", "out of range")])
+def test_a_token_count_is_refused_in_the_same_words(capsys, value, why):
+    assert main(["plan", "train", "--model", "llama-3.1-8b", "--tokens", value]) == 2
+    err = capsys.readouterr().err
+    assert f"field '--tokens': {why} (got '{value}'); accepted: a count from 1 to 1e+15, optionally" in err
