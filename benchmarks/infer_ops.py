@@ -33,6 +33,7 @@ from benchmarks.measure import (
     EnergyMeter,
     peak_memory,
     percentile,
+    quiet_gc,
     reset_peak_memory,
     slow_down,
     slowdown_fraction,
@@ -157,7 +158,7 @@ def measure_generation(
     ]
     reset_peak_memory(device)
     meter = EnergyMeter(device)
-    with meter.measure() as energy:
+    with meter.measure() as energy, quiet_gc():  # benchmarks/measure.py: no whole-heap collection mid-run
         runs = [
             generate_once(model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names)
             for _ in range(repeats)

@@ -9,12 +9,17 @@
 - Windows: the measured steps (or runs) are split into consecutive windows; a row carries each window's
   figure (`<metric>_windows`), their median and their relative spread ((max - min) / median), so a reader
   (the regression gate) can tell a change from the noise of the run.
+- Garbage collection: the measured region starts after a full collection with the objects that exist then
+  (the model, the libraries) frozen out of later collections (`quiet_gc`), so that a collection of the
+  whole heap does not land on a random step; the collections that still run inside the region, and their
+  pauses, are counted (`gc_collections`, `gc_pause_s`): the garbage the measured code makes stays measured.
 - PEFTPLAN_TEST_SLOWDOWN=0.10 (testing the regression gate only): every timed region waits on the host
   for that fraction of its own duration, inside the timed region; rows say so (`test_slowdown`).
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from contextlib import contextmanager
@@ -48,6 +53,29 @@ def timed(device: str, fn):
     sync(device)
     slow_down(time.perf_counter() - start)
     return out, time.perf_counter() - start
+
+
+@contextmanager
+def quiet_gc():
+    """Collect, freeze what is alive (gc.freeze), and count the collections run inside the block and their
+    pauses; yields {"gc_collections": n, "gc_pause_s": seconds}, filled when the block ends."""
+    gc.collect()
+    gc.freeze()
+    box, began = {"gc_collections": 0, "gc_pause_s": 0.0}, [0.0]
+
+    def clock(phase: str, info: dict) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            box["gc_collections"] += 1
+            box["gc_pause_s"] += time.perf_counter() - began[0]
+
+    gc.callbacks.append(clock)
+    try:
+        yield box
+    finally:
+        gc.callbacks.remove(clock)
+        gc.unfreeze()
 
 
 def split_windows(values: list, count: int = WINDOWS) -> list[list]:

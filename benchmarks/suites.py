@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.errors import InputError
 from core.numbers import check_number
@@ -70,13 +71,24 @@ def load_suite(
         make_entry(kind, e.values, where=e.where, suite=path.stem, device=device)
         for e in suite_entries(path, kind, spec_field_names())
     ]
-    if only:
-        pattern = only if any(c in only for c in "*?[") else f"*{only}*"
-        chosen = [e for e in entries if fnmatch.fnmatch(e.name, pattern)]
-        if not chosen:
-            names = ", ".join(e.name for e in entries[:20]) or f"none: the suite has no [[{kind}]] entries"
-            raise InputError(
-                "--only matches no entry", file=str(path), field="--only", value=only, accepted=names
-            )
-        entries = chosen
-    return entries
+    return _only(entries, only, path, f"[[{kind}]]")
+
+
+def load_suite_all(name_or_path: str, *, only: str | None = None, device: str | None = None) -> list[Entry]:
+    """Every entry of a suite, training entries first, optionally filtered by a name pattern."""
+    entries = [e for kind in ("train", "infer") for e in load_suite(name_or_path, kind, device=device)]
+    return _only(entries, only, suite_path(name_or_path), "[[train]] or [[infer]]")
+
+
+def _only(entries: list[Entry], only: str | None, path: Path, tables: str) -> list[Entry]:
+    """The entries whose name matches `only` (a glob, or a substring); all of them without it."""
+    if not only:
+        return entries
+    pattern = only if any(c in only for c in "*?[") else f"*{only}*"
+    chosen = [e for e in entries if fnmatch.fnmatch(e.name, pattern)]
+    if not chosen:
+        names = ", ".join(e.name for e in entries[:20]) or f"none: the suite has no {tables} entries"
+        raise InputError(
+            "--only matches no entry", file=str(path), field="--only", value=only, accepted=names
+        )
+    return chosen
