@@ -14,8 +14,10 @@ Modes (`fuse_shared_inputs(model, mode, ...)`):
   weight becomes a view of it (no second copy; peft's merge, which writes into the weight, writes into it).
   Only for plain bf16/fp32 `nn.Linear` bases with the same input size (not 4-bit ones).
 - `lean` (one adapter, serving): one matmul x · cat(A_q, A_k, A_v)ᵀ (rank 3r), then one matmul by the
-  block-diagonal of the Bs, the scaling folded in, giving the concatenated update; base fused as in `base`
-  where it can be, else each member's base and its slice of the update.
+  block-diagonal of the Bs, the scaling folded in, giving the concatenated update. Where the base is fused
+  too, A's rows go under the base weights (their serving copy is the fused weight's last rows): one matmul
+  gives the base outputs and x · Aᵀ together, and the adapter costs one small matmul by B. The other LoRA
+  linears (o_proj, down_proj) get the same: their A under their base weight, then B.
 - `batched` (each row its own adapter, serving): the same per adapter, stacked and gathered by row as in
   benchmarks/lora_serve.py (one bmm for every row's A, one for every row's B).
 - `train`: gradients flow to peft's own A and B (concatenated in the graph, no copy kept); each member's B
@@ -39,6 +41,7 @@ SHARED_INPUT_GROUPS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
 FUSED_BASE = "fused_base_projections"  # names recorded in a row's tuned_applied
 FUSED_LORA = "lora_fused_shared_input"
 BF16_COMPUTE = "lora_bf16_compute"
+FOLDED_A = "lora_a_folded_into_base_matmul"
 MODES = ("base", "lean", "batched", "train")
 
 
@@ -77,13 +80,14 @@ def find_groups(model, lora: bool) -> list[tuple[torch.nn.Module, tuple[str, ...
 
 
 @torch.no_grad()
-def _fuse_base(parent, names: tuple[str, ...]) -> bool:
-    """Make the members' base weights views of one concatenated weight (a buffer of the parent)."""
-    linears = [base_linear(getattr(parent, n)) for n in names]
+def _fuse_base(owner, linears: list[torch.nn.Module], extra_rows: int = 0) -> bool:
+    """Make the linears' weights (and biases) views of one concatenated weight, a buffer of `owner`, with
+    `extra_rows` more rows after theirs (zero here; the adapters' A where it is folded in)."""
     if not _fusable_base(linears):
         return False
-    weight = torch.cat([m.weight for m in linears])
-    bias = None if linears[0].bias is None else torch.cat([m.bias for m in linears])
+    w0, b0 = linears[0].weight, linears[0].bias
+    weight = torch.cat([m.weight for m in linears] + [w0.new_zeros(extra_rows, w0.shape[1])])
+    bias = None if b0 is None else torch.cat([m.bias for m in linears] + [b0.new_zeros(extra_rows)])
     start = 0
     for m in linears:
         rows = m.weight.shape[0]
@@ -91,8 +95,9 @@ def _fuse_base(parent, names: tuple[str, ...]) -> bool:
         if bias is not None:
             m.bias = torch.nn.Parameter(bias[start : start + rows], requires_grad=False)
         start += rows
-    parent.register_buffer("fused_weight", weight, persistent=False)
-    parent.register_buffer("fused_bias", bias, persistent=False)
+    owner.register_buffer("fused_weight", weight, persistent=False)
+    owner.register_buffer("fused_bias", bias, persistent=False)
+    owner.fuse_folded = extra_rows
     return True
 
 
@@ -142,9 +147,18 @@ def _base_outputs(parent, x: torch.Tensor, update: torch.Tensor | None) -> list[
 
 
 def _lean(parent, x: torch.Tensor) -> list[torch.Tensor]:
-    a, b = parent.fused_lora_a[0], parent.fused_lora_b[0]
-    xc = x.to(a.dtype)
-    return _base_outputs(parent, x, F.linear(F.linear(xc, a), b))
+    b = parent.fused_lora_b[0]
+    if parent.fuse_folded:  # A's rows under the base weights: one matmul gives the outputs and x·Aᵀ
+        y = F.linear(x, parent.fused_weight, parent.fused_bias)
+        base, hidden = y.split((y.shape[-1] - parent.fuse_folded, parent.fuse_folded), dim=-1)
+        return list((base + F.linear(hidden, b)).split(parent.fuse_splits, dim=-1))
+    a = parent.fused_lora_a[0]
+    return _base_outputs(parent, x, F.linear(F.linear(x.to(a.dtype), a), b))
+
+
+def _single_forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    """A LoRA linear alone (o_proj, down_proj) with its A folded under its base weight."""
+    return _lean(self, x)[0]
 
 
 def _batched(parent, x: torch.Tensor) -> list[torch.Tensor]:
@@ -231,9 +245,11 @@ def fuse_shared_inputs(
     for parent, members in groups:
         layers = [getattr(parent, n) for n in members]
         if not hasattr(parent, "fused_weight"):
-            done = fuse_base and _fuse_base(parent, members)
+            extra = _fold_rows(layers, names, dtype) if mode == "lean" else 0
+            done = fuse_base and _fuse_base(parent, [base_linear(m) for m in layers], extra)
             if not done:
                 parent.fused_weight = parent.fused_bias = None
+                parent.fuse_folded = 0
         if mode == "base" and parent.fused_weight is None:
             continue  # nothing to fuse: 4-bit or mismatched bases
         fused, fused_base = fused + 1, fused_base + (parent.fused_weight is not None)
@@ -243,12 +259,45 @@ def fuse_shared_inputs(
         elif mode in ("lean", "batched"):
             _build_stacks(parent, layers, names, dtype)
         _install(parent, members, mode)
-    return {"lora_fused": fused if mode != "base" else 0, "base_fused": fused_base}
+    counts = {"lora_fused": fused if mode != "base" else 0, "base_fused": fused_base, "folded": 0}
+    if mode == "lean" and fuse_base:
+        counts["folded"] = sum(p.fuse_folded > 0 for p, _ in groups) + _fold_singles(model, names, dtype)
+    return counts
+
+
+def _fold_rows(layers, names: list[str], dtype: torch.dtype) -> int:
+    """Rows of A to fold under the base weights (one adapter served in the base's own dtype), else 0."""
+    same = all(base_linear(m).weight.dtype == dtype for m in layers)
+    return sum(m.lora_A[names[0]].weight.shape[0] for m in layers) if len(names) == 1 and same else 0
+
+
+def _fold_singles(model, names: list[str], dtype: torch.dtype) -> int:
+    """Every other LoRA linear of the lean path: its A folded under its base weight (one matmul for the base
+    output and x·Aᵀ, then one by B). Returns how many."""
+    folded = 0
+    for layer in lora_linears(model):
+        if "unfused_forward" in layer.__dict__ or hasattr(layer, "fused_weight"):
+            continue
+        extra = _fold_rows([layer], names, dtype)
+        if not extra or not _fuse_base(layer, [layer.base_layer], extra):
+            continue
+        layer.fuse_names, layer.fuse_mode = None, "lean"
+        layer.fuse_splits = (layer.base_layer.weight.shape[0],)
+        _build_stacks(layer, [layer], names, dtype)
+        layer.forward = types.MethodType(_single_forward, layer)
+        folded += 1
+    return folded
+
+
+def _owned(owner) -> list[torch.nn.Module]:
+    """The LoRA layers whose serving copy `owner` holds: its group's members, or itself."""
+    return [owner] if owner.fuse_names is None else [getattr(owner, n) for n in owner.fuse_names]
 
 
 def fused_names(counts: dict[str, int]) -> list[str]:
     """What fuse_shared_inputs applied, as recorded in a row's tuned_applied."""
-    return [FUSED_LORA] * bool(counts["lora_fused"]) + [FUSED_BASE] * bool(counts["base_fused"])
+    flags = ((FUSED_LORA, "lora_fused"), (FUSED_BASE, "base_fused"), (FOLDED_A, "folded"))
+    return [name for name, key in flags if counts.get(key)]
 
 
 def _build_stacks(parent, layers, names: list[str], dtype: torch.dtype) -> None:
@@ -259,6 +308,8 @@ def _build_stacks(parent, layers, names: list[str], dtype: torch.dtype) -> None:
     else:
         parent.register_buffer("fused_lora_a", a, persistent=False)
         parent.register_buffer("fused_lora_b", b, persistent=False)
+    if getattr(parent, "fuse_folded", 0):
+        parent.fused_weight[-parent.fuse_folded :].copy_(a[0])  # A's rows under the base weights
     parent.fuse_adapters, parent.fuse_versions = list(names), _versions(layers, names)
 
 
@@ -269,7 +320,7 @@ def refresh(model) -> int:
     for parent in model.modules():
         if getattr(parent, "fuse_mode", None) not in ("lean", "batched"):
             continue
-        layers = [getattr(parent, n) for n in parent.fuse_names]
+        layers = _owned(parent)
         if _versions(layers, parent.fuse_adapters) != parent.fuse_versions:
             _build_stacks(parent, layers, parent.fuse_adapters, parent.fused_lora_a.dtype)
             rebuilt += 1

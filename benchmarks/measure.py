@@ -282,4 +282,6 @@ def _profile_summary(run, device: str, window: tuple[int, int] | None) -> str:
     except Exception:  # noqa: BLE001 — newer torch names the device column differently
         text = table.table(sort_by=sort.replace("cuda", "device"), row_limit=PROFILE_ROWS)
     kernels = sum(e.count for e in prof.events() if e.device_type.name == "CUDA")
-    return f"{kernels} GPU kernels\n{text}"
+    steps = 1 if window is None else window[1]
+    per_step = f" ({kernels / steps:.0f} a step)" if steps > 1 else ""
+    return f"{kernels} GPU kernels{per_step}\n{text}"

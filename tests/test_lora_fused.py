@@ -52,10 +52,25 @@ def test_one_adapter_fused_equals_peft_and_takes_the_fused_path():
         reference = model(input_ids=ids).logits
         install_lean(model, "a0", dtype)
         counts = fuse_shared_inputs(model, "lean", ["a0"], dtype)
-        assert counts == {"lora_fused": 4, "base_fused": 4}  # 2 layers × (q,k,v and gate,up)
+        # 2 layers × (q,k,v and gate,up), and A folded into the base matmul there and in o_proj, down_proj
+        assert counts == {"lora_fused": 4, "base_fused": 4, "folded": 8}
         forbid_unfused(model)
+        singles = [m for m in lora_linears(model) if m.forward.__func__.__name__ == "_single_forward"]
+        assert len(singles) == 4  # o_proj and down_proj of both layers
         assert rel_diff(model(input_ids=ids).logits, reference) < tol, dtype_name
         assert all(m.fused_in is None and m.fused_out is None for m in grouped_members(model))
+
+
+@torch.no_grad()
+def test_biased_projections_fold_and_fuse_like_the_others():
+    model, _ = build_base(tiny(model="tiny-qwen2", mode="dynamic", task="decode", dtype="fp32"))
+    model = add_random_adapter(model, "a0", rank=4, alpha=8, targets="all-linear", seed=3)
+    assert model.get_base_model().model.layers[0].self_attn.q_proj.base_layer.bias is not None
+    ids = prompts(2, 12, 256, "cpu", seed=7)
+    reference = model(input_ids=ids).logits
+    install_lean(model, "a0", torch.float32)
+    assert fuse_shared_inputs(model, "lean", ["a0"], torch.float32)["folded"] > 0
+    assert rel_diff(model(input_ids=ids).logits, reference) < 1e-5
 
 
 @torch.no_grad()
@@ -65,7 +80,8 @@ def test_a_batch_over_several_adapters_fused_equals_peft_adapter_names():
         ids = prompts(len(ROWS), 12, 256, "cpu", seed=0)
         reference = model(input_ids=ids, adapter_names=ROWS).logits
         install_batched(model, NAMES, ROWS, dtype)
-        assert fuse_shared_inputs(model, "batched", NAMES, dtype)["lora_fused"] == 4
+        counts = fuse_shared_inputs(model, "batched", NAMES, dtype)
+        assert counts == {"lora_fused": 4, "base_fused": 4, "folded": 0}  # one A per row: nothing to fold
         forbid_unfused(model)
         assert rel_diff(model(input_ids=ids).logits, reference) < tol, dtype_name
         other = ["a1", "a1", "a0", "a2", "a0"]
@@ -81,7 +97,7 @@ def test_merged_projections_fused_equal_the_unfused_model_without_a_second_copy(
         ids = prompts(2, 12, 256, "cpu", seed=4)
         reference = model(input_ids=ids).logits
         before_gib = tensor_gib(model)
-        assert fuse_shared_inputs(model, "base") == {"lora_fused": 0, "base_fused": 4}
+        assert fuse_shared_inputs(model, "base") == {"lora_fused": 0, "base_fused": 4, "folded": 0}
         assert tensor_gib(model) == before_gib  # the members' weights are views of the fused one
         attn = model.model.layers[0].self_attn
         assert (
@@ -133,7 +149,7 @@ def test_refresh_rebuilds_the_serving_copy_only_when_peft_weights_changed():
     for layer in lora_linears(model):
         layer.lora_B["a0"].weight.zero_()  # the adapter now changes nothing...
     assert rel_diff(base, before) > 1e-3
-    assert refresh(model) == 4  # ...once the four groups' copies are rebuilt (the other layers read peft's)
+    assert refresh(model) == 8  # ...once the copies are rebuilt: four groups, four o_proj and down_proj
     assert rel_diff(model(input_ids=ids).logits, base) < 1e-5
 
 
