@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.data import PatternBatches
+from benchmarks.lora_fused import FUSED_LORA, install_training
 from benchmarks.measure import (
     EnergyMeter,
     matmul_peak_tflops,
@@ -40,6 +41,7 @@ from benchmarks.measure import (
     timed,
     weights_gib,
     window_figures,
+    write_profile,
 )
 from benchmarks.models import build_model, shape_of
 from benchmarks.spec import TrainSpec
@@ -93,6 +95,16 @@ def adapter_bytes(model) -> int:
         return sum(p.stat().st_size for p in Path(tmp).glob("*.safetensors"))
 
 
+def tune_lora(model, built: dict) -> None:
+    """The tuned profile's LoRA path once the adapters exist (benchmarks/lora_fused.py): targets that share an
+    input fused, adapters computed in bf16 (peft keeps its fp32 weights). What it cannot do goes to
+    tuned_skipped with the reason, and the run goes on with peft's own forward."""
+    try:
+        built["tuned_applied"] += install_training(model, torch.bfloat16)
+    except ValueError as exc:  # dropout, several active adapters: peft's forward keeps the semantics
+        built["tuned_skipped"].append(f"{FUSED_LORA}: {exc}")
+
+
 def prepare(spec: TrainSpec):
     """Build the model, attach the method, make the optimizer. Returns (model, optimizer, build figures)."""
     quant = "nf4" if spec.method == "qlora" else "bf16"
@@ -104,6 +116,8 @@ def prepare(spec: TrainSpec):
         built["tuned_skipped"] = []
         built["tuned_applied"] = apply_tuned(model, spec, built["tuned_skipped"])
     model = attach_method(model, spec)
+    if spec.profile == "tuned" and spec.method != "full":
+        tune_lora(model, built)
     model.train()
     optimizer = _optimizer([p for p in model.parameters() if p.requires_grad], spec)
     return model, optimizer, built
@@ -149,6 +163,17 @@ def _measure_steps(model, optimizer, batches, spec: TrainSpec) -> tuple[list, li
     return losses, times, issue_s, collections
 
 
+def profile_step(model, optimizer, batches, spec: TrainSpec) -> None:
+    """One more step under torch.profiler, its summary appended to $PEFTPLAN_PROFILE_OUT (where set)."""
+    label = f"{spec.model} {spec.method} r{spec.rank} b{spec.micro_batch}x{spec.seq_len} {spec.profile}"
+    write_profile(
+        label,
+        "one training step",
+        lambda prof: train_step(model, optimizer, batches, spec.grad_accum),
+        spec.device,
+    )
+
+
 def run_train(spec: TrainSpec) -> dict:
     device = spec.device
     if device == "cuda" and not torch.cuda.is_available():
@@ -177,6 +202,8 @@ def run_train(spec: TrainSpec) -> dict:
         measured, times, issue_s, collections = _measure_steps(model, optimizer, batches, spec)
     losses += measured
     memory = peak_memory(device)
+    if spec.profile == "tuned":  # where a tuned step's time goes, after the measured steps
+        profile_step(model, optimizer, batches, spec)
 
     tokens = spec.tokens_per_step * spec.measure_steps
     tokens_per_s = tokens / sum(times)
