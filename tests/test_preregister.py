@@ -83,3 +83,29 @@ def test_committed_sets_come_newest_first_and_say_what_they_score(tmp_path):
     unmeasured = committed_out_of_sample(empty_measurements(), folder)[0]
     assert "0 of 2 entries measured" in _preregistered_heading(unmeasured[0], unmeasured[1])
     assert "in sample" not in _preregistered_heading(unmeasured[0], unmeasured[1])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[[train]]\nname = "a"\nmodel = "llama-3.1-8b"\nmethod = "lora"\n', "duplicate entry name"),
+        ('[[trian]]\nname = "c"\nmodel = "llama-3.1-8b"\nmethod = "lora"\n', "unknown table"),
+        ('[[train]]\nmodel = "llama-3.1-8b"\nmethod = "lora"\n', "every entry needs a name"),
+    ],
+)
+def test_a_suite_is_refused_as_the_benchmark_refuses_it(tmp_path, extra, message):
+    from benchmarks.suites import load_suite
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE + extra)
+    with pytest.raises(InputError, match=message):
+        predict_suite(suite, "h200", empty_measurements())
+    with pytest.raises(InputError, match=message):
+        load_suite(str(suite), "train")
+
+
+def test_a_built_in_suite_is_predicted_entry_for_entry():
+    from benchmarks.suites import load_suite
+
+    preds = predict_suite("h200-oos", "h200", empty_measurements())
+    assert [p["name"] for p in preds] == [e.name for e in load_suite("h200-oos", "train")]

@@ -2,8 +2,10 @@
 
 `python -m benchmarks.jobs.budgeted SUITE OUT_DIR BUDGET_S NAME=EST_S ...`: each entry, in the order given, runs
 in its own process (benchmarks/runner.py, one fork server for all) if its estimated seconds still fit in what
-is left of the budget, and is skipped with a line saying so otherwise. Each row is appended to
-OUT_DIR/SUITE-KIND.jsonl as soon as it exists, so a call cut short keeps every finished row.
+is left of the budget, and is skipped with a line saying so otherwise. An entry that runs over its estimate is
+stopped when the budget is spent (its time limit is what is left, if that is less than its own): it gives a
+`timeout` row and the call ends on time. Each row is appended to OUT_DIR/SUITE-KIND.jsonl as soon as it exists,
+so a call cut short keeps every finished row.
 
 PEFTPLAN_JOB_DEVICE=cpu runs the same job on the CPU, to try it end to end before a GPU call: each training
 entry keeps its method, targets, checkpointing and profile but takes the tiny test model of its family, at most
@@ -12,10 +14,10 @@ entry keeps its method, targets, checkpointing and profile but takes the tiny te
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.launch import Launcher
@@ -43,7 +45,7 @@ def on_cpu(entry):
         warmup_steps=1,
         measure_steps=1,
     )
-    return replace(entry, spec=tiny)
+    return dataclasses.replace(entry, spec=tiny)
 
 
 def plan(suite: str, wanted: list[tuple[str, float]]):
@@ -67,7 +69,8 @@ def main(argv: list[str]) -> int:
                 print(f"skipped {entry.name}: needs about {est_s:.0f} s, {left_s:.0f} s left", flush=True)
                 continue
             began = time.monotonic()
-            row = run_isolated(entry, launcher)
+            limit_s = max(min(entry.timeout_s, left_s), 1.0)
+            row = run_isolated(dataclasses.replace(entry, timeout_s=limit_s), launcher)
             append_row(out_dir / f"{Path(suite).stem}-{entry.kind}.jsonl", row)
             m = row.get("metrics", {})
             figures = {
