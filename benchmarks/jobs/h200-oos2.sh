@@ -9,9 +9,9 @@
 # PEFTPLAN_JOB_DEVICE=cpu runs the same job on tiny models on the CPU (benchmarks/jobs/budgeted.py).
 set -u
 : "${OUT:?set OUT to the folder for rows and logs}"
-# The fork server's probe fails on the H200 host (its imports touch CUDA) after importing everything once:
-# fresh interpreters from the start save those seconds.
-export PEFTPLAN_FORK_SERVER=0
+# Single-process specs fork from one server that did the imports once (benchmarks/launch.py); torch asks NVML,
+# not the driver, whether a GPU is there, as the gate's proof job does.
+export PYTORCH_NVML_BASED_CUDA_CHECK=${PYTORCH_NVML_BASED_CUDA_CHECK:-1}
 if [ "${PEFTPLAN_JOB_DEVICE:-cuda}" = "cuda" ]; then
   nvidia-smi --query-gpu=name,memory.total,driver_version,power.limit --format=csv >"$OUT/job.log" 2>&1
 else
