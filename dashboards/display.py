@@ -144,9 +144,14 @@ def _num(value) -> str:
     return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def _usd(value) -> str:
+def usd(value) -> str:
+    """Dollars as the whole app writes them: '$1,234' (no cents from $100), '$12.50', '−$999' (the sign
+    before the dollar, a minus sign), 'n/a' for a missing figure."""
+    if _missing(value):
+        return MISSING
     value = float(value)
-    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+    sign = "−" if value < 0 else ""
+    return f"{sign}${abs(value):,.0f}" if abs(value) >= 100 else f"{sign}${abs(value):,.2f}"
 
 
 def _time(value) -> str:
@@ -157,7 +162,7 @@ def _time(value) -> str:
 
 
 _FORMATS = {
-    "usd": _usd,
+    "usd": usd,
     "int": lambda v: f"{int(round(float(v))):,}",
     "num": _num,
     "pct": lambda v: f"{float(v) * 100:.1f}",

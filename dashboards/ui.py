@@ -6,6 +6,8 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
 
 import streamlit as st
 
@@ -114,9 +116,18 @@ def filters(frame, fields: dict[str, str], *, key: str):
     return frame[keep]
 
 
-def usd(value: float | None) -> str:
-    """'$1,234' (no cents above $100), '—' for a missing figure."""
-    if value is None or value != value:
-        return "—"
-    sign = "−" if value < 0 else ""  # "−$999", not "$-999"
-    return f"{sign}${abs(value):,.0f}" if abs(value) >= 100 else f"{sign}${abs(value):,.2f}"
+@cache
+def _plotly_chunk() -> str | None:
+    """The file name of Streamlit's plotly chart code (about 5 MB of JavaScript), or None if not found."""
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    return found[0].name if found else None
+
+
+def load_chart_code_early() -> None:
+    """Start the browser loading the plotly chart code as the script run begins, not when the first chart
+    arrives: it takes the browser about half a second to load and run it, which then overlaps the server
+    computing the page. Streamlit's own import of the same file finds it loaded. Nothing is drawn; where the
+    file is not found (another Streamlit build), the chart code loads with the first chart as before."""
+    name = _plotly_chunk()
+    if name:  # import() of a module already loaded does nothing: later runs cost nothing
+        st.sidebar.html(f'<script>import("./static/js/{name}")</script>', unsafe_allow_javascript=True)

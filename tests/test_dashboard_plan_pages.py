@@ -7,7 +7,8 @@ import pytest
 from test_dashboard_pages import assert_clean, figure, figures, open_page, trace
 from test_dashboard_rows import write_results
 
-from dashboards import RESULTS_ENV, plans, ui
+from dashboards import RESULTS_ENV, plans
+from dashboards.display import usd
 from planner.breakeven import savings, sensitivity
 from planner.capacity import Workload, fits_matrix, gpus_needed
 from planner.catalog import load_catalog
@@ -55,7 +56,7 @@ def test_overview_verdict_and_chart_are_the_planners(results):
         compare_training(scenario, load_catalog(), load_measurements(results))
     )
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Saving per month"] == ui.usd(saving)  # "−$999" where the managed API is cheaper
+    assert metrics["Saving per month"] == usd(saving)  # "−$999" where the managed API is cheaper
     assert metrics["Managed, per month"] == f"${best_managed.usd_total:,.0f}"
     text = " ".join(m.value for m in at.markdown)
     assert f"price as of {best_self.as_of}" in text and f"price as of {best_managed.as_of}" in text

@@ -14,7 +14,7 @@ from test_dashboard_rows import write_results
 
 from core.errors import InputError
 from dashboards import RESULTS_ENV
-from dashboards.display import MISSING, cell, display, header
+from dashboards.display import MISSING, cell, display, header, usd
 from planner import scenario
 from planner.catalog import load_catalog
 from planner.cost import compare_training
@@ -133,9 +133,9 @@ def test_tables_read_as_text_with_units():
     assert cell(1234.5, "usd") == "$1,234" and cell(12.345, "usd") == "$12.35"
     assert cell("2026-11-20T10:00:00+00:00", "time") == "2026-11-20 10:00 UTC"
     assert cell(0.4567, "pct") == "45.7"
-    from dashboards.ui import usd
-
-    assert usd(-999.4) == "−$999" and usd(-12.5) == "−$12.50" and usd(None) == "—"
+    # one dollar formatter for the app (tables, verdict, metrics): the sign before the dollar
+    assert usd(-999.4) == "−$999" and usd(-12.5) == "−$12.50" and usd(None) == MISSING
+    assert cell(-1234.5, "usd") == "−$1,234"
     assert header("job_hours") == ("hours per run", "hours")
     assert header("capex_usd") == ("capex (USD)", "usd")
     shown = display(pd.DataFrame({"usd_total": [1e3, None], "note": ["a", None]}))

@@ -61,7 +61,7 @@ group = GROUP_CHOICES[
 kind = "bar" if x in ("configuration", "model") else "scatter"
 data = shown.sort_values([x, "configuration"], key=lambda s: s.astype(str) if s.dtype == object else s)
 data = data.assign(
-    colour=data[group].astype(str) + data["source"].map({"yours": charts.YOURS_MARK}).fillna("")
+    colour=data[group].astype(str) + yours.mark(data)
 )
 hover = {"configuration": "configuration", **tables.PROVENANCE_HOVER}
 plots = (
