@@ -198,11 +198,12 @@ def show(fig, data: pd.DataFrame, *, key: str, basis: str, note: str = "") -> No
     left.markdown(f"{basis_badge(basis)} {note}".strip())  # file text in a note comes escaped (ui.plain)
     right.download_button(
         "Download CSV",
-        data.to_csv(index=False).encode("utf-8"),
+        lambda: data.to_csv(index=False).encode("utf-8"),  # written when clicked, not on every run
         file_name=f"peftplan-{_slug(key)}.csv",
         mime="text/csv",
         key=f"csv-{key}",
         icon=":material/download:",
+        on_click="ignore",
     )
 
 

@@ -265,11 +265,11 @@ def show_unranked(comparison) -> None:
     for group, title in (("other model", "Other models (not like for like)"), ("set aside", "Set aside")):
         part = frame[frame["group"] == group]
         if not part.empty:
-            with st.expander(f"{title}: {len(part)} options"):
-                cols = ["set_aside", *OPTION_COLUMNS] if group == "set aside" else OPTION_COLUMNS
-                st.dataframe(
-                    display(option_frame(part), cols, rename={"set_aside": "why set aside"}), hide_index=True
-                )
+            with ui.lazy_expander(f"{title}: {len(part)} options", f"open-{group}") as shown:
+                if shown:
+                    cols = ["set_aside", *OPTION_COLUMNS] if group == "set aside" else OPTION_COLUMNS
+                    table = display(option_frame(part), cols, rename={"set_aside": "why set aside"})
+                    st.dataframe(table, hide_index=True)
 
 
 def show_options_table(options: pd.DataFrame) -> None:

@@ -61,6 +61,14 @@ def guard() -> Iterator[None]:
         st.error(f"Unexpected error ({type(exc).__name__}): {plain(exc)}. Details are in the server log.")
 
 
+@contextmanager
+def lazy_expander(label: str, key: str) -> Iterator[bool]:
+    """An expander whose content is computed and sent only while it is open (opening it reruns the page):
+    a closed one costs a run nothing. Yields whether it is open."""
+    with st.expander(label, key=key, on_change="rerun") as box:
+        yield bool(box.open)
+
+
 def need_rows(kind: str, what: str, results: str) -> None:
     """Say that no rows of `kind` are there, and which command writes them."""
     cpu, gpu = FILL_COMMANDS[kind]

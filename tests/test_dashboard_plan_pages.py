@@ -109,7 +109,12 @@ def test_cost_widgets_present(results):
             for kind in ("selectbox", "text_input", "number_input", "slider")
             for w in at.get(kind)
         ), key
-    assert at.multiselect(key="scn-gpus") is not None and at.number_input(key="scn-onprem-pue") is not None
+    assert at.multiselect(key="scn-gpus") is not None
+    # assumptions behind a closed expander are not drawn; opening it draws them
+    assert not [w for w in at.number_input if w.key == "scn-onprem-pue"]
+    at.session_state["cost-open-onprem"] = True
+    at.run()
+    assert at.number_input(key="scn-onprem-pue") is not None
     drawn = []
     for view in ("Cost by option", "Cost against time", "Break-even", "Sensitivity and payback"):
         at.segmented_control(key="cost-view").set_value(view).run()
@@ -133,8 +138,17 @@ def test_cost_bad_tokens_is_a_message_not_a_traceback(results):
 
 def test_onprem_assumptions_reach_the_planner(results):
     at = open_page("cost")
+    at.session_state["cost-open-onprem"] = True
+    at.run()
     at.number_input(key="scn-onprem-usd_per_kwh").set_value(0.5).run()
     assert_clean(at)
+    at.session_state["cost-open-onprem"] = False  # closed: the change stays in the scenario, and reopened
+    at.run()
+    assert not [w for w in at.number_input if w.key == "scn-onprem-usd_per_kwh"]
+    assert at.query_params.get("onprem") and "usd_per_kwh" in str(at.query_params["onprem"])
+    at.session_state["cost-open-onprem"] = True
+    at.run()
+    assert at.number_input(key="scn-onprem-usd_per_kwh").value == 0.5
     comparison = compare_training(
         TrainScenario.build(**plans.DEFAULT_SCENARIO),
         apply_scenario({"onprem": {"usd_per_kwh": 0.5}}),
