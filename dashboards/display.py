@@ -55,10 +55,18 @@ HEADERS: dict[str, tuple[str, str]] = {
     "payback_months": ("payback (months)", "num"),
     "mfu": ("MFU (%)", "pct"),
     "mfu_pct": ("MFU (%)", "pct_value"),
-    "timestamp": ("measured", "time"),
-    "first": ("first row", "time"),
-    "last": ("last row", "time"),
+    "timestamp": ("measured (UTC)", "time"),
+    "time": ("measured (UTC)", "time"),
+    "first": ("first row (UTC)", "time"),
+    "last": ("last row (UTC)", "time"),
     "git_commit": ("commit", "commit"),
+    "from_commit": ("from commit", "commit"),
+    "to_commit": ("to commit", "commit"),
+    "device_class": ("GPU class", "text"),
+    "baseline": ("baseline", "num"),
+    "new": ("new", "num"),
+    "change_pct": ("change (%)", "pct_value"),
+    "new_spread_pct": ("spread of new windows (%)", "pct_value"),
     "device_name": ("hardware", "text"),
     "seq_len": ("sequence length (tokens)", "int"),
     "micro_batch": ("micro-batch", "int"),
@@ -158,7 +166,7 @@ def _time(value) -> str:
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M")  # the header says UTC
 
 
 _FORMATS = {

@@ -124,6 +124,26 @@ def filters(frame, fields: dict[str, str], *, key: str):
     return frame[keep]
 
 
+WRAP_PREFIX = "wrap-"  # the key of a row (st.container(horizontal=True)) whose parts go one under another
+_STYLE = f"""<style>
+/* a part of a wrapping row keeps 26rem: side by side on a wide window, one under the other on a narrow one */
+[class*="st-key-{WRAP_PREFIX}"] > div {{ min-width: min(26rem, 100%); }}
+</style>"""
+
+
+def page_style() -> None:
+    """The app's few style rules (a style-only st.html takes no room on the page)."""
+    st.html(_STYLE)
+
+
+@contextmanager
+def wrapping_row(key: str, parts: int) -> Iterator[list]:
+    """`parts` containers side by side that wrap one under another when the window is too narrow for each
+    to keep 26rem (st.columns never wraps above 640 px)."""
+    with st.container(horizontal=True, gap="medium", key=WRAP_PREFIX + key):
+        yield [st.container() for _ in range(parts)]
+
+
 @cache
 def _plotly_chunk() -> str | None:
     """The file name of Streamlit's plotly chart code (about 5 MB of JavaScript), or None if not found."""

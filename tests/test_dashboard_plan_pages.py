@@ -186,5 +186,11 @@ def test_capacity_matches_the_planner(results):
     cell = matrix[
         (matrix["model"] == "llama-3.1-8b") & (matrix["method"] == "qlora") & (matrix["gpu"] == "H100 SXM")
     ]
-    assert heat["text"][row][col] == pytest.approx(float(cell["headroom_gib"].iloc[0]))
+    gib = float(cell["headroom_gib"].iloc[0])
+    assert heat["customdata"][row][col][1] == pytest.approx(gib)  # the hover's figure
+    assert heat["text"][row][col] == f"{gib:.0f}"  # the cell's text
+    pairs = zip(heat["customdata"], heat["text"], strict=True)
+    short = [(c[1], t) for cs, ts in pairs for c, t in zip(cs, ts, strict=True)]
+    assert all(t == "✗" for gib, t in short if gib <= -100) and any(gib <= -100 for gib, _ in short)
+    assert max(len(t) for _, t in short) <= 3  # numbers that stay apart at 800 px
     assert at.multiselect(key="cap-fit-methods").value == ["lora", "qlora", "full"]

@@ -131,7 +131,9 @@ def test_tables_read_as_text_with_units():
     assert cell(None, "usd") == MISSING and cell(float("nan"), "num") == MISSING
     assert cell(math.inf, "num") == "no limit"
     assert cell(1234.5, "usd") == "$1,234" and cell(12.345, "usd") == "$12.35"
-    assert cell("2026-11-20T10:00:00+00:00", "time") == "2026-11-20 10:00 UTC"
+    assert cell("2026-11-20T11:00:00+01:00", "time") == "2026-11-20 10:00"  # in UTC, which the header says
+    assert header("time") == ("measured (UTC)", "time")
+    assert header("change_pct") == ("change (%)", "pct_value")
     assert cell(0.4567, "pct") == "45.7"
     # one dollar formatter for the app (tables, verdict, metrics): the sign before the dollar
     assert usd(-999.4) == "−$999" and usd(-12.5) == "−$12.50" and usd(None) == MISSING

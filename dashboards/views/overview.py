@@ -36,13 +36,13 @@ shown = pd.concat(
         options[options["kind"] == "managed"],
     ]
 )
-left, right = st.columns([3, 2])
-with left:
-    cost_view.show_cost_chart(
-        shown, runs=scn["runs_per_month"], key="overview-cost", self_basis=best_self.basis
-    )
-with right:
-    cost_view.show_pareto(options, runs=scn["runs_per_month"], key="overview-pareto")
+with ui.wrapping_row("overview-charts", 2) as (left, right):
+    with left:
+        cost_view.show_cost_chart(
+            shown, runs=scn["runs_per_month"], key="overview-cost", self_basis=best_self.basis
+        )
+    with right:
+        cost_view.show_pareto(options, runs=scn["runs_per_month"], key="overview-pareto")
 
 st.subheader("Break-even against each managed API")
 cost_view.show_break_even(

@@ -60,9 +60,7 @@ group = GROUP_CHOICES[
 ]
 kind = "bar" if x in ("configuration", "model") else "scatter"
 data = shown.sort_values([x, "configuration"], key=lambda s: s.astype(str) if s.dtype == object else s)
-data = data.assign(
-    colour=data[group].astype(str) + yours.mark(data)
-)
+data = data.assign(colour=data[group].astype(str) + yours.mark(data))
 hover = {"configuration": "configuration", **tables.PROVENANCE_HOVER}
 plots = (
     ("tokens_per_s", "Training throughput", "tokens/s (whole job)", "tokens/s"),
