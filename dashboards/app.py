@@ -38,7 +38,7 @@ PAGES = {
 
 page = st.navigation(PAGES)
 ui.load_chart_code_early()
-st.sidebar.caption(f"Results: `{loaders.results_path()}`")
+st.sidebar.caption(f"Results: `{ui.short_path(loaders.results_path())}`")
 with ui.guard():
     state.current()
     page.run()

@@ -108,17 +108,30 @@ def hardware_note(frame) -> str:
     return f"measured on {devices}" if devices else ""
 
 
+def short_path(path: Path) -> str:
+    """A path relative to the working folder when it lies inside it (data/results), else whole."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+FILTER_WIDTH_PX = 170
+
+
 def filters(frame, fields: dict[str, str], *, key: str):
     """A row of multiselects, one per (label → column); an empty selection keeps every value."""
     if frame.empty:
         return frame
-    cols = st.columns(len(fields))
     keep = frame.index == frame.index
-    for (label, name), col in zip(fields.items(), cols, strict=True):
+    row = st.container(horizontal=True, gap="small")  # fixed widths: they wrap on a narrow window
+    for label, name in fields.items():
         if name not in frame:
             continue
         options = sorted({v for v in frame[name].dropna().tolist()}, key=str)
-        chosen = col.multiselect(label, options, key=f"{key}-{name}", placeholder="all")
+        chosen = row.multiselect(
+            label, options, key=f"{key}-{name}", placeholder="all", width=FILTER_WIDTH_PX
+        )
         if chosen:
             keep &= frame[name].isin(chosen)
     return frame[keep]
