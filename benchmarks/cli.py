@@ -1,4 +1,4 @@
-"""`peftplan bench train|infer` and `peftplan results show`.
+"""`peftplan bench train|infer|all` and `peftplan results show`.
 
 This module never imports torch: specs are validated here, and each one runs in its own worker process.
 """
@@ -13,11 +13,12 @@ from pathlib import Path
 from benchmarks.provenance import device_name_without_torch, slowdown_fraction
 from benchmarks.runner import run_sweep
 from benchmarks.store import check_writable
-from benchmarks.suites import MAX_TIMEOUT_S, SPEC_TYPES, load_suite, make_entry, suite_names
+from benchmarks.suites import MAX_TIMEOUT_S, SPEC_TYPES, load_suite, load_suite_all, make_entry
 from benchmarks.sweep_locks import sweep_locks
 from core.errors import InputError
 from core.numbers import number_arg
 from core.paths import RESULTS_DIR
+from core.suite_file import suite_names
 from core.vocab import DEVICES, METHODS
 
 _INT = number_arg(0, 2**31 - 1, integer=True)  # the spec checks each field's own range
@@ -87,6 +88,10 @@ def register(sub) -> None:
     train.add_argument("--grad-checkpointing", action="store_true", default=None)
     infer = bench_sub.add_parser("infer", help="inference benchmarks: merged vs dynamic adapters")
     _add_sweep_args(infer, "infer")
+    every = bench_sub.add_parser(
+        "all", help="a suite's training and inference entries in one sweep (one fork server for both)"
+    )
+    _add_sweep_args(every, "all")
     infer.add_argument(
         "--register-adapters",
         metavar="PATH|URL",
@@ -167,8 +172,9 @@ def _suite_entries(args) -> list:
             accepted="--suite with "
             "--only, --device, --out, --force; or a single spec's flags without --suite",
         )
-    entries = load_suite(args.suite, args.kind, only=args.only, device=args.device)
-    return entries
+    if args.kind == "all":
+        return load_suite_all(args.suite, only=args.only, device=args.device)
+    return load_suite(args.suite, args.kind, only=args.only, device=args.device)
 
 
 def cmd_bench(args) -> int:
@@ -186,8 +192,9 @@ def cmd_bench(args) -> int:
         entries = [replace(e, spec=replace(e.spec, register=args.register_adapters)) for e in entries]
     out = check_writable(args.out or default_out)
     if not entries:
+        tables = "[[train]] or [[infer]]" if args.kind == "all" else f"[[{args.kind}]]"
         raise InputError(
-            f"the suite has no {args.kind} entries", file=args.suite, accepted=f"[[{args.kind}]] tables"
+            f"the suite has no {args.kind} entries", file=args.suite, accepted=f"{tables} tables"
         )
     devices = {e.spec.device for e in entries}
     device = next(iter(devices)) if len(devices) == 1 else None
@@ -221,15 +228,15 @@ def cmd_results_show(args) -> int:
 
 
 def cmd_results_check(args) -> int:
-    from benchmarks.store import scan_file
+    from benchmarks.store import stored_rows
 
     if not args.file.is_file():
         raise InputError("not a regular file", file=str(args.file), accepted="a .jsonl results file")
-    good, bad = scan_file(args.file)
-    for problem in bad:
+    rows = stored_rows(args.file)
+    for problem in rows.problems:
         print(problem)
-    print(f"{len(good)} valid row(s), {len(bad)} bad line(s) in {args.file}", file=sys.stderr)
-    return 1 if bad else 0
+    print(f"{len(rows)} valid row(s), {len(rows.problems)} bad line(s) in {args.file}", file=sys.stderr)
+    return 1 if rows.problems else 0
 
 
 def cmd_results_repair(args) -> int:

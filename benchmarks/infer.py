@@ -41,6 +41,7 @@ from benchmarks.infer_ops import (
     prompts,
 )
 from benchmarks.infer_spec import InferSpec
+from benchmarks.lora_fused import fuse_shared_inputs, fused_names
 from benchmarks.lora_serve import ADAPTER_DTYPE, BATCHED, LEAN, install_batched, install_lean
 from benchmarks.measure import launch_overhead_us, timed, weights_gib, window_figures
 from benchmarks.models import build_model, fingerprint, shape_of
@@ -144,16 +145,20 @@ def compute_dtype(spec: InferSpec) -> torch.dtype:
 
 
 def serve_tuned(model, spec: InferSpec, rows: list[str] | None = None) -> list[str]:
-    """The tuned profile's adapter path (benchmarks/lora_serve.py): one adapter on every row through the lean
-    forward, or each row its own adapter through the batched gather. Returns what was applied for the row."""
+    """The tuned profile's serving path: the projections that share an input fused (benchmarks/lora_fused.py),
+    and for dynamic adapters benchmarks/lora_serve.py's lean forward (one adapter on every row) or batched
+    gather (each row its own adapter). Returns what was applied for the row."""
     applied = ["static_cache_generate"] if spec.task != "prefill" else []
+    dtype = compute_dtype(spec)
     if spec.mode != "dynamic":
-        return applied
+        return applied + fused_names(fuse_shared_inputs(model, "base"))
     if rows is not None and len(set(rows)) > 1:
-        install_batched(model, sorted(set(rows)), rows, compute_dtype(spec))
-        return applied + [BATCHED]
-    install_lean(model, rows[0] if rows else ADAPTER, compute_dtype(spec))
-    return applied + [ADAPTER_DTYPE, LEAN]
+        names = sorted(set(rows))
+        install_batched(model, names, rows, dtype)
+        return applied + [BATCHED] + fused_names(fuse_shared_inputs(model, "batched", names, dtype))
+    name = rows[0] if rows else ADAPTER
+    install_lean(model, name, dtype)
+    return applied + [ADAPTER_DTYPE, LEAN] + fused_names(fuse_shared_inputs(model, "lean", [name], dtype))
 
 
 def prepare(spec: InferSpec):

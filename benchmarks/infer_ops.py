@@ -33,11 +33,13 @@ from benchmarks.measure import (
     EnergyMeter,
     peak_memory,
     percentile,
+    quiet_gc,
     reset_peak_memory,
     slow_down,
     slowdown_fraction,
     sync,
     window_figures,
+    write_profile,
 )
 
 WARMUP_TOKENS = (
@@ -157,7 +159,7 @@ def measure_generation(
     ]
     reset_peak_memory(device)
     meter = EnergyMeter(device)
-    with meter.measure() as energy:
+    with meter.measure() as energy, quiet_gc():  # benchmarks/measure.py: no whole-heap collection mid-run
         runs = [
             generate_once(model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names)
             for _ in range(repeats)
@@ -218,10 +220,6 @@ def compare_logits(reference: torch.Tensor, other: torch.Tensor) -> dict:
     }
 
 
-PROFILE_ENV = (
-    "PEFTPLAN_PROFILE_OUT"  # a file: one more generate call per spec is profiled, its summary appended
-)
-PROFILE_ROWS = 25
 PROFILE_STEPS = 8  # decode steps recorded (the last ones of the call): the profile stays small at any length
 
 
@@ -247,32 +245,13 @@ def profile_generation(
     adapter_names: list[str] | None = None,
 ) -> None:
     """Where the time of one (warm) generate call goes, by operator, appended to $PEFTPLAN_PROFILE_OUT when set
-    (after the measured runs: the figures of the row are not taken under the profiler)."""
-    import os
-
-    path = os.environ.get(PROFILE_ENV)
-    if not path:
-        return
-    try:
-        summary = _profile_summary(
-            model, ids, new_tokens, static=static, device=device, adapter_names=adapter_names
-        )
-    except Exception as exc:  # noqa: BLE001 — a failed profile must not cost the measured row
-        summary = f"profiling failed: {type(exc).__name__}: {exc}"
-    with open(path, "a") as fh:
-        fh.write(f"\n=== {label}: {new_tokens} new tokens ===\n{summary}\n")
-
-
-def _profile_summary(model, ids, new_tokens: int, *, static: bool, device: str, adapter_names) -> str:
-    """Prefill alone (new_tokens 1): the prefill; else the last PROFILE_STEPS decode steps before the last."""
-    from torch.profiler import ProfilerActivity, profile, schedule
-
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    (after the measured runs: the figures of the row are not taken under the profiler). Prefill alone
+    (new_tokens 1): the prefill; else the last PROFILE_STEPS decode steps before the last."""
     steps = min(PROFILE_STEPS, max(new_tokens - 2, 1))
     wait = 0 if new_tokens == 1 else new_tokens - 1 - steps
-    with profile(
-        activities=activities, schedule=schedule(wait=wait, warmup=0, active=steps, repeat=1)
-    ) as prof:
+    what = "the prefill" if new_tokens == 1 else f"{steps} decode steps"
+
+    def run(prof) -> None:
         generate_once(
             model,
             ids,
@@ -282,12 +261,5 @@ def _profile_summary(model, ids, new_tokens: int, *, static: bool, device: str, 
             adapter_names=adapter_names,
             extra=[_ProfilerStep(prof)],
         )
-    table = prof.key_averages()
-    sort = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
-    try:
-        text = table.table(sort_by=sort, row_limit=PROFILE_ROWS)
-    except Exception:  # noqa: BLE001 — newer torch names the device column differently
-        text = table.table(sort_by=sort.replace("cuda", "device"), row_limit=PROFILE_ROWS)
-    kernels = sum(e.count for e in prof.events() if e.device_type.name == "CUDA")
-    what = "the prefill" if new_tokens == 1 else f"{steps} decode steps"
-    return f"{what}: {kernels} GPU kernels\n{text}"
+
+    write_profile(f"{label}: {new_tokens} new tokens", what, run, device, (wait, steps))

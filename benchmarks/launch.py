@@ -12,8 +12,9 @@ the server's imports touched (tens of MB with torch and transformers), which a f
 
 CUDA is initialised in the worker only: a process forked from one that has touched CUDA cannot use it. The
 server's imports leave CUDA alone (benchmarks/preload.py), and before any worker is forked from it a probe
-forked the same way checks that they did: torch did not mark forks as bad, the CUDA driver library is not
-loaded, and the preloaded modules are there and work. If the probe fails, or the server does not start,
+forked the same way checks that they did: torch did not mark forks as bad, the preloaded modules are there and
+work, and on a CUDA build the probe itself runs a kernel on the GPU (a fork of a server that initialised the
+driver cannot), so that a library merely mapped by an import does not send every spec to a fresh interpreter. If the probe fails, or the server does not start,
 every spec of the sweep starts a fresh interpreter, as it would without a server.
 
 Each worker is put in a session of its own (a time-out kills it and whatever it started, os.killpg) and dies
@@ -304,6 +305,19 @@ def _cuda_driver_loaded() -> bool:
         return False
 
 
+def _cuda_usable_in_fork(torch) -> bool:
+    """Whether this fork of the server can run CUDA work, tried rather than inferred: the driver library being
+    mapped (an import that looked the library up, or NVML) does not by itself make a fork unusable; a driver
+    the server initialised does, and then the kernel below fails. A fork with no GPU to find has nothing to use."""
+    expected = _cuda_driver_loaded() or getattr(torch.cuda, "_device_count_nvml", lambda: 0)() > 0
+    try:
+        if not torch.cuda.is_available():
+            return not expected
+        return torch.ones(4, device="cuda").add_(1).sum().item() == 8.0
+    except RuntimeError:  # the driver's initialisation failed, or torch refused to re-initialise CUDA
+        return False
+
+
 def _probe(preloaded: list[str]) -> None:
     """Runs in a fork of the server before any worker does: exits 0 if a worker forked from it can run."""
     _leave_server()
@@ -311,7 +325,9 @@ def _probe(preloaded: list[str]) -> None:
         sys.exit(PROBE_NOT_PRELOADED)
     import torch
 
-    if torch.cuda._is_in_bad_fork() or _cuda_driver_loaded():
+    if torch.cuda._is_in_bad_fork():
+        sys.exit(PROBE_CUDA_TOUCHED)
+    if torch.backends.cuda.is_built() and not _cuda_usable_in_fork(torch):
         sys.exit(PROBE_CUDA_TOUCHED)
     # Big enough for several threads: threads a server's imports had started would not exist in the fork
     # (GNU OpenMP is not fork-safe), and a hang here is caught by the probe's time limit.

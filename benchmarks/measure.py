@@ -9,12 +9,17 @@
 - Windows: the measured steps (or runs) are split into consecutive windows; a row carries each window's
   figure (`<metric>_windows`), their median and their relative spread ((max - min) / median), so a reader
   (the regression gate) can tell a change from the noise of the run.
+- Garbage collection: the measured region starts after a full collection with the objects that exist then
+  (the model, the libraries) frozen out of later collections (`quiet_gc`), so that a collection of the
+  whole heap does not land on a random step; the collections that still run inside the region, and their
+  pauses, are counted (`gc_collections`, `gc_pause_s`): the garbage the measured code makes stays measured.
 - PEFTPLAN_TEST_SLOWDOWN=0.10 (testing the regression gate only): every timed region waits on the host
   for that fraction of its own duration, inside the timed region; rows say so (`test_slowdown`).
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from contextlib import contextmanager
@@ -48,6 +53,29 @@ def timed(device: str, fn):
     sync(device)
     slow_down(time.perf_counter() - start)
     return out, time.perf_counter() - start
+
+
+@contextmanager
+def quiet_gc():
+    """Collect, freeze what is alive (gc.freeze), and count the collections run inside the block and their
+    pauses; yields {"gc_collections": n, "gc_pause_s": seconds}, filled when the block ends."""
+    gc.collect()
+    gc.freeze()
+    box, began = {"gc_collections": 0, "gc_pause_s": 0.0}, [0.0]
+
+    def clock(phase: str, info: dict) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            box["gc_collections"] += 1
+            box["gc_pause_s"] += time.perf_counter() - began[0]
+
+    gc.callbacks.append(clock)
+    try:
+        yield box
+    finally:
+        gc.callbacks.remove(clock)
+        gc.unfreeze()
 
 
 def split_windows(values: list, count: int = WINDOWS) -> list[list]:
@@ -125,9 +153,12 @@ def peak_memory(device: str) -> dict:
 
 
 def tensor_gib(module: torch.nn.Module) -> float:
-    """Bytes held by a module's parameters and buffers (quantised storage and its constants included)."""
-    total = sum(p.numel() * p.element_size() for p in module.parameters())
-    total += sum(b.numel() * b.element_size() for b in module.buffers())
+    """Bytes held by a module's parameters and buffers (quantised storage and its constants included); tensors
+    that are views of one storage (fused projections, benchmarks/lora_fused.py) count it once."""
+    storages = {}
+    for t in (*module.parameters(), *module.buffers()):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+    total = sum(storages.values())
     for m in module.modules():  # bitsandbytes keeps NF4 absmax/code constants in a quant_state, not buffers
         state = getattr(getattr(m, "weight", None), "quant_state", None)
         if state is not None:
@@ -240,3 +271,45 @@ def is_oom(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+
+
+PROFILE_ENV = "PEFTPLAN_PROFILE_OUT"  # a file: one more run per spec is profiled, its summary appended
+PROFILE_ROWS = 25
+
+
+def write_profile(label: str, what: str, run, device: str, window: tuple[int, int] | None = None) -> None:
+    """Where the time of `run(prof)` goes, operators by GPU time (CPU time on the CPU) and the number of GPU
+    kernels, appended under `label` to $PEFTPLAN_PROFILE_OUT when it is set. `window` (wait, active): record
+    only the steps `run` marks with prof.step() after `wait` of them. Called after a row's measured runs, so
+    no figure of the row is taken under the profiler; a failed profile is written as such, never raised."""
+    import os
+
+    path = os.environ.get(PROFILE_ENV)
+    if not path:
+        return
+    try:
+        summary = _profile_summary(run, device, window)
+    except Exception as exc:  # noqa: BLE001 — a failed profile must not cost the measured row
+        summary = f"profiling failed: {type(exc).__name__}: {exc}"
+    with open(path, "a") as fh:
+        fh.write(f"\n=== {label} ===\n{what}: {summary}\n")
+
+
+def _profile_summary(run, device: str, window: tuple[int, int] | None) -> str:
+    from torch.profiler import ProfilerActivity, profile, schedule
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    plan = None if window is None else schedule(wait=window[0], warmup=0, active=window[1], repeat=1)
+    with profile(activities=activities, schedule=plan) as prof:
+        run(prof)
+        sync(device)
+    table = prof.key_averages()
+    sort = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
+    try:
+        text = table.table(sort_by=sort, row_limit=PROFILE_ROWS)
+    except Exception:  # noqa: BLE001 — newer torch names the device column differently
+        text = table.table(sort_by=sort.replace("cuda", "device"), row_limit=PROFILE_ROWS)
+    kernels = sum(e.count for e in prof.events() if e.device_type.name == "CUDA")
+    steps = 1 if window is None else window[1]
+    per_step = f" ({kernels / steps:.0f} a step)" if steps > 1 else ""
+    return f"{kernels} GPU kernels{per_step}\n{text}"

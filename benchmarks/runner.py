@@ -23,7 +23,7 @@ from tqdm import tqdm
 from benchmarks.distributed import worker_env
 from benchmarks.launch import Launcher
 from benchmarks.provenance import code_version
-from benchmarks.store import StoreError, append_row, finished_rows, row_key, scan_file
+from benchmarks.store import StoreError, append_row, finished_rows, row_key, stored_rows
 from benchmarks.suites import Entry
 from benchmarks.worker import make_row
 from core.errors import InputError
@@ -155,7 +155,7 @@ def collect_leftovers(out: Path) -> int:
             found.append((folder, row))
     if not found:
         return 0
-    have = {row_key(r) for _, r in scan_file(out)[0]}
+    have = {row_key(r) for r in stored_rows(out)}
     appended = 0
     for folder, row in found:
         if row is not None and row_key(row) not in have:

@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 
 from core.errors import InputError
-from core.rows import BadLine, scan_lines
+from core.rows import BadLine, Rows, read_rows
 
 
 class StoreError(OSError):
@@ -78,28 +78,18 @@ def append_row(path: str | Path, row: dict) -> None:
         os.close(fd)
 
 
-def scan_file(path: str | Path) -> tuple[list[tuple[int, dict]], list[BadLine]]:
-    """(line, row) for each valid row of a results file, and the bad lines (a regular file only)."""
-    path = Path(path)
-    if not path.is_file():
-        return [], []
-    good, bad = [], []
-    with path.open("rb") as fh:
-        for lineno, row, problem in scan_lines(fh, file=str(path)):
-            if problem is not None:
-                bad.append(problem)
-            else:
-                good.append((lineno, row))
-    return good, bad
+def stored_rows(path: str | Path) -> Rows:
+    """The valid rows of a results file, with the bad lines in `.problems` (core.rows.read_rows); no rows
+    where there is no regular file yet."""
+    return read_rows(path) if Path(path).is_file() else Rows()
 
 
 def finished_rows(path: str | Path, code_version: str, device_name: str | None = None) -> set[str]:
     """Spec hashes that already have an `ok` row made by this code version (on this device, when given):
     what a resumed sweep skips. Bad lines are ignored (`peftplan results check` lists them)."""
-    good, _ = scan_file(path)
     return {
         r["spec_hash"]
-        for _, r in good
+        for r in stored_rows(path)
         if r["status"] == "ok"
         and r.get("code_version") == code_version
         and (device_name is None or r["provenance"].get("device_name") == device_name)
@@ -116,9 +106,10 @@ def repair(path: str | Path) -> tuple[int, list[BadLine], Path | None, Path | No
     the append lock), the bad lines go to FILE.bad-lines.txt, and the original to FILE.bak first.
     Returns (rows kept, bad lines, backup, bad-lines file); nothing is written when no line is bad."""
     path = Path(path)
-    good, bad = scan_file(path)
+    rows = stored_rows(path)
+    bad = rows.problems
     if not bad:
-        return len(good), [], None, None
+        return len(rows), [], None, None
     backup, aside = path.with_name(path.name + ".bak"), path.with_name(path.name + ".bad-lines.txt")
     fd = os.open(path, os.O_RDWR)
     try:

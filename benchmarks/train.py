@@ -5,6 +5,13 @@ pattern, benchmarks/data.py), forward with the loss, backward, optimizer step. W
 kernels, optimizer-state creation) run first and are not timed; then the peak-memory counters are reset and
 each measured step is timed between device synchronisations.
 
+Windows: the measured steps are split into consecutive windows (benchmarks/measure.py); a window's figure is
+tokens per step over the median step time of that window, so one stalled step (the host pre-empted, a
+collection) moves its window little, while a change that slows every step moves every window. The headline
+`tokens_per_s` stays the mean over all measured steps. `host_issue_s_median` is the host's time to issue a
+step's work (up to the point where it waits for the device): when it nears the step time, the host, not the
+GPU, sets the pace, and the figure moves with the host's load.
+
 Methods (the `plain` profile: what transformers + peft defaults give):
 - lora: bf16 base frozen, LoRA adapters (peft) on the target modules;
 - qlora: the base's decoder linears in bitsandbytes NF4 (double quantisation, bf16 compute), LoRA on top;
@@ -14,22 +21,27 @@ Methods (the `plain` profile: what transformers + peft defaults give):
 
 from __future__ import annotations
 
+import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import torch
 
 from benchmarks.data import PatternBatches
+from benchmarks.lora_fused import FUSED_LORA, install_training
 from benchmarks.measure import (
     EnergyMeter,
     matmul_peak_tflops,
     peak_memory,
+    quiet_gc,
     reset_peak_memory,
     split_windows,
     summarize_times,
     timed,
     weights_gib,
     window_figures,
+    write_profile,
 )
 from benchmarks.models import build_model, shape_of
 from benchmarks.spec import TrainSpec
@@ -83,6 +95,16 @@ def adapter_bytes(model) -> int:
         return sum(p.stat().st_size for p in Path(tmp).glob("*.safetensors"))
 
 
+def tune_lora(model, built: dict) -> None:
+    """The tuned profile's LoRA path once the adapters exist (benchmarks/lora_fused.py): targets that share an
+    input fused, adapters computed in bf16 (peft keeps its fp32 weights). What it cannot do goes to
+    tuned_skipped with the reason, and the run goes on with peft's own forward."""
+    try:
+        built["tuned_applied"] += install_training(model, torch.bfloat16)
+    except ValueError as exc:  # dropout, several active adapters: peft's forward keeps the semantics
+        built["tuned_skipped"].append(f"{FUSED_LORA}: {exc}")
+
+
 def prepare(spec: TrainSpec):
     """Build the model, attach the method, make the optimizer. Returns (model, optimizer, build figures)."""
     quant = "nf4" if spec.method == "qlora" else "bf16"
@@ -94,12 +116,15 @@ def prepare(spec: TrainSpec):
         built["tuned_skipped"] = []
         built["tuned_applied"] = apply_tuned(model, spec, built["tuned_skipped"])
     model = attach_method(model, spec)
+    if spec.profile == "tuned" and spec.method != "full":
+        tune_lora(model, built)
     model.train()
     optimizer = _optimizer([p for p in model.parameters() if p.requires_grad], spec)
     return model, optimizer, built
 
 
-def train_step(model, optimizer, batches, grad_accum: int) -> float:
+def issue_step(model, optimizer, batches, grad_accum: int):
+    """One step's work handed to the device; returns the loss as a tensor (reading it waits for the device)."""
     total = 0.0
     for _ in range(grad_accum):
         ids, labels = next(batches)
@@ -108,7 +133,45 @@ def train_step(model, optimizer, batches, grad_accum: int) -> float:
         total += loss.detach()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return float(total)
+    return total
+
+
+def train_step(model, optimizer, batches, grad_accum: int) -> float:
+    return float(issue_step(model, optimizer, batches, grad_accum))
+
+
+def step_windows(tokens_per_step: int, times_s: list[float]) -> list[float]:
+    """Tokens per second of each window of measured steps, from the window's median step time."""
+    return [tokens_per_step / statistics.median(w) for w in split_windows(times_s)]
+
+
+def _measure_steps(model, optimizer, batches, spec: TrainSpec) -> tuple[list, list, list, dict]:
+    """The measured steps: (losses, step seconds, host issue seconds, gc figures)."""
+    losses, times, issue_s = [], [], []
+
+    def step() -> float:
+        start = time.perf_counter()
+        total = issue_step(model, optimizer, batches, spec.grad_accum)
+        issue_s.append(time.perf_counter() - start)
+        return float(total)
+
+    with quiet_gc() as collections:
+        for _ in range(spec.measure_steps):
+            loss, seconds = timed(spec.device, step)
+            losses.append(loss)
+            times.append(seconds)
+    return losses, times, issue_s, collections
+
+
+def profile_step(model, optimizer, batches, spec: TrainSpec) -> None:
+    """One more step under torch.profiler, its summary appended to $PEFTPLAN_PROFILE_OUT (where set)."""
+    label = f"{spec.model} {spec.method} r{spec.rank} b{spec.micro_batch}x{spec.seq_len} {spec.profile}"
+    write_profile(
+        label,
+        "one training step",
+        lambda prof: train_step(model, optimizer, batches, spec.grad_accum),
+        spec.device,
+    )
 
 
 def run_train(spec: TrainSpec) -> dict:
@@ -134,17 +197,17 @@ def run_train(spec: TrainSpec) -> dict:
     if spec.profile == "tuned":
         built.update(compile_outcome(built))
     reset_peak_memory(device)
-    meter, times = EnergyMeter(device), []
+    meter = EnergyMeter(device)
     with meter.measure() as energy:
-        for _ in range(spec.measure_steps):
-            loss, seconds = timed(device, lambda: train_step(model, optimizer, batches, spec.grad_accum))
-            losses.append(loss)
-            times.append(seconds)
+        measured, times, issue_s, collections = _measure_steps(model, optimizer, batches, spec)
+    losses += measured
     memory = peak_memory(device)
+    if spec.profile == "tuned":  # where a tuned step's time goes, after the measured steps
+        profile_step(model, optimizer, batches, spec)
 
     tokens = spec.tokens_per_step * spec.measure_steps
     tokens_per_s = tokens / sum(times)
-    windows = [spec.tokens_per_step * len(w) / sum(w) for w in split_windows(times)]
+    windows = step_windows(spec.tokens_per_step, times)
     flops = train_flops_per_token(
         shape, spec.method, spec.seq_len, spec.grad_checkpointing, spec.rank, spec.targets
     )
@@ -154,6 +217,8 @@ def run_train(spec: TrainSpec) -> dict:
         **window_figures("tokens_per_s", windows),
         "samples_per_s": spec.micro_batch * spec.grad_accum * spec.num_gpus * spec.measure_steps / sum(times),
         **summarize_times(times),
+        "host_issue_s_median": statistics.median(issue_s),
+        **collections,
         **memory,
         **built,
         "trainable_params": trainable,

@@ -7,6 +7,9 @@ counts, the planner for memory and throughput predictions.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +19,9 @@ from core.numbers import has_control_chars
 from core.paths import CATALOG_DIR
 
 MODELS_CSV = CATALOG_DIR / "models.csv"
+# The models file get_shape and load_shapes read when given none: the shipped one, or a catalog folder's
+# within `models_from` (the planner's --catalog DIR).
+_MODELS_FILE: ContextVar[Path] = ContextVar("models_file", default=MODELS_CSV)
 FAMILIES = ("llama", "mistral", "qwen2")
 # Linear sub-modules of one decoder layer in the llama / mistral / qwen2 families.
 ATTN_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -166,10 +172,24 @@ def _parse_row(path: Path, lineno: int, row: dict[str, str]) -> ModelShape:
     )
 
 
+@contextmanager
+def models_from(path: str | Path) -> Iterator[Path]:
+    """Within the block, get_shape and load_shapes read the shapes of `path` (another models.csv)."""
+    token = _MODELS_FILE.set(Path(path))
+    try:
+        yield Path(path)
+    finally:
+        _MODELS_FILE.reset(token)
+
+
+def load_shapes(path: str | Path | None = None) -> dict[str, ModelShape]:
+    """All model shapes in the catalog (MODELS_CSV, or the file of `models_from`), by name. Raises
+    InputError naming the file, row and field."""
+    return _load_shapes(Path(path) if path is not None else _MODELS_FILE.get())
+
+
 @lru_cache(maxsize=8)
-def load_shapes(path: Path = MODELS_CSV) -> dict[str, ModelShape]:
-    """All model shapes in the catalog, by name. Raises InputError naming the file, row and field."""
-    path = Path(path)
+def _load_shapes(path: Path) -> dict[str, ModelShape]:
     if not path.exists():
         raise InputError("model catalog not found", file=str(path))
     shapes: dict[str, ModelShape] = {}
@@ -187,7 +207,7 @@ def load_shapes(path: Path = MODELS_CSV) -> dict[str, ModelShape]:
     return shapes
 
 
-def get_shape(name: str, path: Path = MODELS_CSV) -> ModelShape:
+def get_shape(name: str, path: str | Path | None = None) -> ModelShape:
     shapes = load_shapes(path)
     if name not in shapes:
         raise InputError("unknown model", field="model", value=name, accepted=", ".join(shapes))

@@ -18,11 +18,8 @@ __all__ = ["MAX_TOKENS", "TrainConfig", "config_from_spec", "parse_tokens"]
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
 
 
-def _fail(field: str, value: object, accepted: str) -> InputError:
-    return InputError("bad value", field=field, value=value, accepted=accepted)
-
-
 MAX_TOKENS = 1e15  # a thousand trillion tokens per job: more than any training run
+TOKENS_ACCEPTED = f"a count from 1 to {MAX_TOKENS:.0e}, optionally with a suffix k, M, B or T (100M, 1.5B)"
 
 
 def parse_tokens(text: str | int | float, field: str = "tokens") -> int:
@@ -32,8 +29,8 @@ def parse_tokens(text: str | int | float, field: str = "tokens") -> int:
     else:
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmbgt]?)\s*", str(text), re.IGNORECASE)
         if not match:
-            raise _fail(field, text, "a positive count, optionally with a suffix k, M, B or T (100M, 1.5B)")
+            raise InputError("not a token count", field=field, value=text, accepted=TOKENS_ACCEPTED)
         value = float(match.group(1)) * _SUFFIX[match.group(2).lower()]
     if not 1 <= value <= MAX_TOKENS:  # NaN fails this too
-        raise _fail(field, text, f"from one token to {MAX_TOKENS:.0e} tokens")
+        raise InputError("out of range", field=field, value=text, accepted=TOKENS_ACCEPTED)
     return int(round(value))

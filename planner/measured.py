@@ -91,12 +91,17 @@ class Measurements:
     source: str = ""
     _by_key: dict = field(default_factory=dict, repr=False)
     capped: tuple[CappedRun, ...] = ()  # runs under an allocator cap, ok and oom alike
+    _capped_by_key: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         index: dict = {}
         for rec in sorted(self.train, key=lambda r: r.timestamp):  # the latest measurement wins
             index[(rec.gpu, rec.config.key)] = rec
         object.__setattr__(self, "_by_key", index)
+        capped: dict = {}
+        for run in self.capped:
+            capped.setdefault(run.config.key, []).append(run)
+        object.__setattr__(self, "_capped_by_key", capped)
 
     @property
     def empty(self) -> bool:
@@ -121,9 +126,8 @@ class Measurements:
         tol = 0.05  # GiB: caps are written to two decimals
         fitting = [
             r
-            for r in self.capped
-            if r.config.key == config.key
-            and ((r.ran and r.cap_gib <= usable_gib + tol) or (not r.ran and r.cap_gib >= usable_gib - tol))
+            for r in self._capped_by_key.get(config.key, ())
+            if (r.ran and r.cap_gib <= usable_gib + tol) or (not r.ran and r.cap_gib >= usable_gib - tol)
         ]
         return min(fitting, key=lambda r: abs(r.cap_gib - usable_gib), default=None)
 

@@ -10,7 +10,8 @@
     peftplan plan capacity  --matrix [--models a,b] [--methods lora,qlora] [--seq 2048,8192] [--json]
     peftplan plan accuracy  [--results DIR] [--json]
 
-Every command takes --results DIR (measured rows) and --catalog DIR. Token counts take suffixes (100M, 1.5B).
+Every command takes --results DIR (measured rows) and --catalog DIR (its models.csv, when it has one, gives the
+model shapes). Token counts take suffixes (100M, 1.5B).
 A bad or out-of-range number prints one message naming the option and its range, and exits 2; an absurd but
 valid scale (a year-long run, 10 trillion tokens) prints a warning.
 
@@ -20,15 +21,23 @@ Public: register(subparsers)
 from __future__ import annotations
 
 import argparse
+import functools
+from contextlib import nullcontext
+from pathlib import Path
 
 from core.paths import CATALOG_DIR, RESULTS_DIR
+from core.shapes import models_from
 from core.vocab import ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES
 from planner import plan_commands as commands
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default=str(RESULTS_DIR), help="measured rows: a .jsonl file or a folder")
-    p.add_argument("--catalog", default=str(CATALOG_DIR), help="folder of catalog CSV files")
+    p.add_argument(
+        "--catalog",
+        default=str(CATALOG_DIR),
+        help="folder of catalog CSV files (model shapes from its models.csv, else the shipped one)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -68,6 +77,18 @@ def _cost_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _in_catalog(command):
+    """`command` reading the model shapes of its --catalog folder, where that folder has a models.csv."""
+
+    @functools.wraps(command)
+    def run(args) -> int:
+        models = Path(args.catalog) / "models.csv"
+        with models_from(models) if models.is_file() else nullcontext():
+            return command(args)
+
+    return run
+
+
 def register(subparsers) -> None:
     """Add `plan memory|train|serve|breakeven|capacity|accuracy` to the root parser."""
     plan = subparsers.add_parser("plan", help="cost, memory, capacity and accuracy of the planner")
@@ -81,7 +102,7 @@ def register(subparsers) -> None:
     p.add_argument("--attn-impl", default="sdpa", choices=ATTN_IMPLS)
     p.add_argument("--num-gpus", default="1", help="GPUs of the job (more than one: FSDP full sharding)")
     _common(p)
-    p.set_defaults(func=commands.cmd_memory)
+    p.set_defaults(func=_in_catalog(commands.cmd_memory))
 
     for name, func, text in (
         ("train", commands.cmd_train, "rank every way to run a training job by monthly cost"),
@@ -97,7 +118,7 @@ def register(subparsers) -> None:
         else:
             p.add_argument("--max-runs", default="1000", help="search break-evens up to this many runs/month")
         _common(p)
-        p.set_defaults(func=func)
+        p.set_defaults(func=_in_catalog(func))
 
     p = sub.add_parser("serve", help="serve many adapters: merged, dynamic or managed")
     p.add_argument("--model", required=True)
@@ -111,7 +132,7 @@ def register(subparsers) -> None:
     p.add_argument("--peak-to-mean", default="2.0")
     p.add_argument("--top", default="25")
     _common(p)
-    p.set_defaults(func=commands.cmd_serve)
+    p.set_defaults(func=_in_catalog(commands.cmd_serve))
 
     p = sub.add_parser("capacity", help="GPUs needed for a workload, or the fits-in-memory matrix")
     _train_args(p, model_required=False)
@@ -123,8 +144,8 @@ def register(subparsers) -> None:
     p.add_argument("--methods", help="comma list (matrix; default lora,qlora,full)")
     p.add_argument("--gpus", help="comma list (matrix; default every catalog GPU)")
     _common(p)
-    p.set_defaults(func=commands.cmd_capacity)
+    p.set_defaults(func=_in_catalog(commands.cmd_capacity))
 
     p = sub.add_parser("accuracy", help="leave-one-out error of the predictions against measured rows")
     _common(p)
-    p.set_defaults(func=commands.cmd_accuracy)
+    p.set_defaults(func=_in_catalog(commands.cmd_accuracy))

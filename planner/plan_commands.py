@@ -63,23 +63,13 @@ def _load(args):
     return catalog, meas
 
 
-def _int(value, flag: str, hi: int) -> int:
-    return plan_args.number(value, flag, 1, hi, integer=True, lo_open=False)
-
-
 def _config(args) -> TrainConfig:
-    n = _int(args.num_gpus, "--num-gpus", 1024)
-    return TrainConfig(
-        model=args.model,
-        method=args.method,
-        rank=_int(args.rank, "--rank", 4096),
-        targets=args.targets,
-        micro_batch=_int(args.batch, "--batch", 1024),
-        seq_len=_int(args.seq, "--seq", 10**7),
+    n = plan_args.count(args.num_gpus, "--num-gpus", 1024)
+    return plan_args.job_config(
+        args,
         grad_checkpointing=args.grad_checkpointing,
         optimizer=args.optimizer,
         attn_impl=args.attn_impl,
-        profile=args.profile,
         num_gpus=n,
         sharding="full_shard" if n > 1 else None,
     )
@@ -139,7 +129,7 @@ def cmd_memory(args) -> int:
 def cmd_train(args) -> int:
     catalog, meas = _load(args)
     comparison = compare_training(plan_args.train_scenario(args), catalog, meas)
-    top = _int(args.top, "--top", 10_000)
+    top = plan_args.count(args.top, "--top", 10_000)
     if args.json:
         _print_json(
             {
@@ -169,7 +159,7 @@ def cmd_serve(args) -> int:
             }
         )
     else:
-        print_serving(comparison, _int(args.top, "--top", 10_000))
+        print_serving(comparison, plan_args.count(args.top, "--top", 10_000))
     _notes(comparison.notes)
     return 0
 
@@ -178,7 +168,7 @@ def cmd_breakeven(args) -> int:
     catalog, meas = _load(args)
     scn = plan_args.train_scenario(args)
     comparison = compare_training(scn, catalog, meas)
-    max_runs = plan_args.number(args.max_runs, "--max-runs", 0, 1e6)
+    max_runs = plan_args.positive(args.max_runs, "--max-runs", 1e6)
     table = break_even_table(comparison, max_runs)
     paybacks = [asdict(p) for p in payback(scn, catalog, meas)]
     tornado = sensitivity(scn, catalog, meas)
@@ -231,10 +221,14 @@ def _split(text: str | None) -> list[str] | None:
 def cmd_capacity(args) -> int:
     catalog, meas = _load(args)
     if args.matrix:
-        seqs = tuple(_int(s, "--seq", 10**7) for s in (_split(str(args.seq)) or ["2048"]))
+        seqs = tuple(plan_args.count(s, "--seq", 10**7) for s in (_split(str(args.seq)) or ["2048"]))
         methods = tuple(_split(args.methods) or METHODS)
-        batch = _int(args.batch, "--batch", 1024)
-        job = {"rank": _int(args.rank, "--rank", 4096), "targets": args.targets, "profile": args.profile}
+        batch = plan_args.count(args.batch, "--batch", 1024)
+        job = {
+            "rank": plan_args.count(args.rank, "--rank", 4096),
+            "targets": args.targets,
+            "profile": args.profile,
+        }
         frame = fits_matrix(
             _split(args.models), methods, seqs, _split(args.gpus), batch, catalog, meas, **job
         )

@@ -22,13 +22,13 @@ import argparse
 import json
 import subprocess
 import sys
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
 from core.config import config_from_spec
 from core.errors import InputError
 from core.paths import DATA_DIR, REPO_ROOT
+from core.suite_file import suite_entries, suite_path
 from planner.catalog import Catalog, load_catalog, resolve_gpu
 from planner.measured import Measurements, load_measurements
 from planner.memory import predict_memory
@@ -52,29 +52,22 @@ def _git_commit() -> str:
     return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
 
 
-def _entries(suite: Path) -> list[tuple[str, dict]]:
-    try:
-        data = tomllib.loads(suite.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"cannot read suite ({exc})", file=str(suite)) from None
-    defaults = data.get("defaults", {})
-    return [(e.get("name", f"entry {i}"), {**defaults, **e}) for i, e in enumerate(data.get("train", []))]
-
-
 def predict_suite(
     suite: str | Path, gpu: str, meas: Measurements | None = None, catalog: Catalog | None = None
 ) -> list[dict]:
-    """The planner's tokens/s, allocated and reserved peaks for every training entry of a suite file."""
+    """The planner's tokens/s, allocated and reserved peaks for every training entry of a suite (a built-in
+    suite's name or a .toml path)."""
     catalog = catalog or load_catalog()
     meas = meas if meas is not None else load_measurements()
     gpu_row = resolve_gpu(gpu, catalog.gpus)
     made = {"commit": _git_commit(), "timestamp": datetime.now(UTC).isoformat(timespec="seconds")}
     rows = []
-    for name, values in _entries(Path(suite)):
+    for entry in suite_entries(suite_path(suite), "train"):  # read as the benchmark reads it
+        name = entry.name
         try:
-            config = config_from_spec(values)
+            config = config_from_spec(entry.values)
         except InputError as exc:
-            raise exc.located(file=f"{suite} ({name})") from None
+            raise exc.located(file=f"{entry.where} ({name})") from None
         tput = predict_tokens_per_s(config, gpu_row, meas, catalog)
         mem = predict_memory(config, gpu_row, meas, catalog)
         rows.append(
@@ -184,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m planner.preregister", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("suite", type=Path)
+    parser.add_argument("suite", help="a built-in suite's name or a .toml file")
     parser.add_argument("out", type=Path)
     parser.add_argument("--gpu", default="h200")
     args = parser.parse_args(argv)

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from core.errors import InputError
+from core.numbers import accepted_range, check_number, parse_number
 from core.vocab import METHODS, PROFILES
 
 SCHEMA = "peftplan-scenario/1"
@@ -51,19 +52,18 @@ ONPREM_FIELDS = (
 
 
 def _num(lo: float, hi: float, integer: bool = False):
-    def check(value):
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value)
-        if not math.isfinite(number) or not lo <= number <= hi or (integer and number != int(number)):
-            raise ValueError
-        return int(number) if integer else number
+    """A number (or its text, as a link carries it) in [lo, hi], checked by core.numbers: an InputError
+    names the field, the value and the range."""
 
-    return check, f"{'an integer' if integer else 'a number'} from {lo:g} to {hi:g}"
+    def check(value, field: str):
+        read = parse_number if isinstance(value, str) else check_number
+        return read(value, field, lo=lo, hi=hi, integer=integer)
+
+    return check, accepted_range(lo, hi, integer)
 
 
 def _choice(*allowed: str):
-    def check(value):
+    def check(value, field: str):
         if str(value) not in allowed:
             raise ValueError
         return str(value)
@@ -71,7 +71,7 @@ def _choice(*allowed: str):
     return check, ", ".join(allowed)
 
 
-def _text(value):
+def _text(value, field: str):
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise ValueError
     return value.strip()
@@ -110,7 +110,6 @@ OVERRIDES = {
     "onprem": ("on-prem assumption", _num(0, 1e9)),
     "defaults": ("operating assumption", _num(0, 1e9)),  # data/catalog/defaults.csv: people, spot preemption
 }
-NUMERIC = frozenset(name for name, spec in FIELDS.items() if spec[1].startswith(("a number", "an integer")))
 
 
 def default_scenario() -> dict:
@@ -142,9 +141,11 @@ def _overrides(value, field: str, file: str | None) -> dict[str, float]:
         if field == "onprem" and key not in ONPREM_FIELDS:
             raise _bad(file, f"onprem.{key}", number, "one of " + ", ".join(ONPREM_FIELDS))
         try:
-            out[str(key)] = check(number)
-        except (TypeError, ValueError):
-            raise _bad(file, f"{field}.{key}", number, f"{what}: {accepted}") from None
+            out[str(key)] = check(number, f"{field}.{key}")
+        except InputError as exc:
+            raise InputError(
+                exc.what, file=file, field=exc.field, value=number, accepted=f"{what}: {accepted}"
+            ) from None
     return out
 
 
@@ -163,7 +164,9 @@ def validate(data: Mapping, file: str | None = "scenario") -> dict:
                 scn[name] = None
                 continue
             try:
-                scn[name] = check(value)
+                scn[name] = check(value, name)
+            except InputError as exc:
+                raise exc.located(file=file) from None
             except (TypeError, ValueError):
                 raise _bad(file, name, value, accepted) from None
         elif name in LISTS:
@@ -215,18 +218,9 @@ def from_query(params: Mapping[str, str]) -> dict:
                 data[name] = json.loads(value)
             except json.JSONDecodeError:
                 raise _bad("the link", name, value, "a JSON object") from None
-        elif name in NUMERIC:
-            data[name] = _number_text(value, name)
-        elif name in FIELDS or name in LISTS:
+        elif name in FIELDS or name in LISTS:  # numbers as text: the fields' checks parse them
             data[name] = value
     return validate(data, "the link")
-
-
-def _number_text(value: str, name: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise _bad("the link", name, value, FIELDS[name][1]) from None
 
 
 def _show(value) -> str:

@@ -90,26 +90,30 @@ def check_base(recorded: dict | None, expected: dict, *, where: str, allow_misma
     )
 
 
-def recorded_fingerprint(folder: str | Path) -> dict | None:
-    """The base fingerprint saved beside an adapter (FINGERPRINT_FILE), None when there is no such file."""
-    path = Path(folder) / FINGERPRINT_FILE
-    if not path.is_file():
-        return None
+def read_fingerprint_file(path: str | Path, accepted: str = "the file save_adapter writes") -> dict:
+    """The base fingerprint a JSON file holds: `{"base": {...}}` as written beside an adapter
+    (FINGERPRINT_FILE), or the fingerprint object itself. Anything else is one InputError naming the file."""
+    path = Path(path)
     try:
         record = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError("not a valid JSON file", file=str(path), accepted=accepted) from None
+    except OSError as exc:
         raise InputError(
-            "not a valid JSON file", file=str(path), accepted="the file save_adapter writes"
+            f"cannot read the file ({exc.strerror})", file=str(path), accepted=accepted
         ) from None
-    if (
-        not isinstance(record, dict)
-        or not isinstance(record.get("base"), dict)
-        or not digest_of(record["base"])
-    ):
+    record = record.get("base", record) if isinstance(record, dict) else None
+    if not isinstance(record, dict) or not digest_of(record):
         raise InputError(
             "no base fingerprint in the file",
             file=str(path),
             field="base",
-            accepted=f"an object with the base model's fingerprint ({' or '.join(DIGESTS)})",
+            accepted=f"an object with the base model's name ('model') and {' or '.join(DIGESTS)}",
         )
-    return record["base"]
+    return record
+
+
+def recorded_fingerprint(folder: str | Path) -> dict | None:
+    """The base fingerprint saved beside an adapter (FINGERPRINT_FILE), None when there is no such file."""
+    path = Path(folder) / FINGERPRINT_FILE
+    return read_fingerprint_file(path) if path.is_file() else None

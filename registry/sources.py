@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from core.errors import InputError
-from registry.fingerprint import DIGESTS, checkpoint_fingerprint, digest_of, hash_file
+from registry.fingerprint import checkpoint_fingerprint, hash_file, read_fingerprint_file
 
 BASE_ACCEPTED = (
     "a local base model folder (config.json and safetensors weights), a base_fingerprint.json, "
@@ -29,7 +29,7 @@ def resolve_base(text: str, label: str | None = None) -> dict:
             raise InputError("base folder has no config.json", file=text, accepted=BASE_ACCEPTED)
         return checkpoint_fingerprint(label or path.name, path)
     if path.is_file():
-        return _fingerprint_file(path)
+        return read_fingerprint_file(path, accepted=BASE_ACCEPTED)
     from core.shapes import get_shape
 
     try:
@@ -41,22 +41,6 @@ def resolve_base(text: str, label: str | None = None) -> dict:
     from benchmarks.models import fingerprint  # the catalog shape's transformers config
 
     return fingerprint(text)
-
-
-def _fingerprint_file(path: Path) -> dict:
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError("not a JSON file", file=str(path), accepted=BASE_ACCEPTED) from None
-    record = record.get("base", record) if isinstance(record, dict) else None
-    if not isinstance(record, dict) or not digest_of(record):
-        raise InputError(
-            "no base fingerprint in the file",
-            file=str(path),
-            field="base",
-            accepted=f"an object with 'model' and {' or '.join(DIGESTS)}",
-        )
-    return record
 
 
 def data_fingerprint(text: str) -> dict:

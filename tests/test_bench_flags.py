@@ -105,3 +105,17 @@ def test_sweep_flags_reach_the_sweep(recorded, tmp_path):
     assert _run(single, tmp_path) == 0
     assert recorded[1].entries[0].timeout_s == 77 and recorded[1].entries[0].spec.device == "cpu"
     assert recorded[1].force is False and recorded[1].progress is True
+
+
+def test_bench_all_runs_both_kinds_of_a_suite_in_one_sweep(recorded, tmp_path):
+    """`bench all`: the suite's training entries then its inference entries, one sweep, one results file."""
+    out = tmp_path / "rows.jsonl"
+    argv = ["bench", "all", "--suite", "ci-gpu", "--only", "*-r16-*", "--out", str(out)]
+    assert main(argv) == 0
+    assert [e.kind for e in recorded[0].entries] == ["train", "train"] and recorded[0].out == out
+    assert main(["bench", "all", "--suite", "ci-gpu", "--out", str(out)]) == 0
+    kinds = [e.kind for e in recorded[1].entries]
+    assert kinds == sorted(kinds, reverse=True) and set(kinds) == {"train", "infer"}
+    assert main(["bench", "all", "--suite", "ci-gpu", "--only", "zzz", "--out", str(out)]) == 2
+    assert main(["bench", "all", "--out", str(out)]) == 2  # a suite is needed: `all` has no single spec
+    assert len(recorded) == 2

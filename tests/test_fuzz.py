@@ -284,7 +284,11 @@ def test_result_rows(path, value, raw, monkeypatch, tmp_path):
 CELLS = st.one_of(
     NUMBERS, st.text(max_size=8), st.sampled_from(["2026-02-31", "2026-13", "\ufeff", "a,b", '"'])
 )
-CATALOG_CELLS = {"gpus.csv": (1, 9), "gpu_prices.csv": (1, 11)}  # data rows start at line 1; columns
+CATALOG_CELLS = {
+    "gpus.csv": (1, 9),
+    "gpu_prices.csv": (1, 11),
+    "models.csv": (1, 12),
+}  # data rows start at line 1; columns
 
 
 @FUZZ

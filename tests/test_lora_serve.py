@@ -11,6 +11,7 @@ from benchmarks.adapters import add_random_adapter
 from benchmarks.infer import build_base, run_infer
 from benchmarks.infer_ops import generate_once, prompts
 from benchmarks.infer_spec import InferSpec
+from benchmarks.lora_fused import FOLDED_A, FUSED_BASE, FUSED_LORA
 from benchmarks.lora_serve import (
     BATCHED,
     LEAN,
@@ -107,11 +108,16 @@ def test_refresh_picks_up_changed_adapter_weights_and_bad_rows_are_refused():
 
 def test_tuned_rows_say_what_they_applied():
     decode = run_infer(tiny(mode="dynamic", task="decode", profile="tuned", repeats=1))
-    assert decode["tuned_applied"] == ["static_cache_generate", "lora_weights_in_compute_dtype", LEAN]
+    fused = [FUSED_LORA, FUSED_BASE]
+    tuned = ["static_cache_generate", "lora_weights_in_compute_dtype", LEAN, *fused, FOLDED_A]
+    assert decode["tuned_applied"] == tuned
     mixed = run_infer(tiny(mode="dynamic", task="mixed", profile="tuned", batch=4, n_adapters=2, repeats=1))
-    assert mixed["tuned_applied"] == ["static_cache_generate", BATCHED] and mixed["ms_per_token"] > 0
+    assert mixed["tuned_applied"] == ["static_cache_generate", BATCHED, *fused] and mixed["ms_per_token"] > 0
     prefill = run_infer(tiny(mode="dynamic", task="prefill", profile="tuned", repeats=1))
-    assert prefill["tuned_applied"] == ["lora_weights_in_compute_dtype", LEAN] and "compiled" not in prefill
+    assert prefill["tuned_applied"] == tuned[1:]
+    assert "compiled" not in prefill
+    merged = run_infer(tiny(mode="merged", task="decode", profile="tuned", repeats=1))
+    assert merged["tuned_applied"] == ["static_cache_generate", FUSED_BASE]
 
 
 def test_a_memory_cap_is_checked_and_left_out_of_the_hash_when_absent():

@@ -57,3 +57,29 @@ def test_a_broken_predictions_file_names_file_and_row(tmp_path):
     path.write_text('{"name": "x"}\n')
     with pytest.raises(InputError, match="row 1"):
         load_predictions(path)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[[train]]\nname = "a"\nmodel = "llama-3.1-8b"\nmethod = "lora"\n', "duplicate entry name"),
+        ('[[trian]]\nname = "c"\nmodel = "llama-3.1-8b"\nmethod = "lora"\n', "unknown table"),
+        ('[[train]]\nmodel = "llama-3.1-8b"\nmethod = "lora"\n', "every entry needs a name"),
+    ],
+)
+def test_a_suite_is_refused_as_the_benchmark_refuses_it(tmp_path, extra, message):
+    from benchmarks.suites import load_suite
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE + extra)
+    with pytest.raises(InputError, match=message):
+        predict_suite(suite, "h200", empty_measurements())
+    with pytest.raises(InputError, match=message):
+        load_suite(str(suite), "train")
+
+
+def test_a_built_in_suite_is_predicted_entry_for_entry():
+    from benchmarks.suites import load_suite
+
+    preds = predict_suite("h200-oos", "h200", empty_measurements())
+    assert [p["name"] for p in preds] == [e.name for e in load_suite("h200-oos", "train")]

@@ -98,6 +98,14 @@ def test_a_bad_adapter_folder_is_refused_and_nothing_is_created(capsys, adapters
         (("register", "{a}", "--data", "{tmp}/nowhere"), "not NAME@REVISION"),
         (("register", "{a}", "--data", "org/ds@v1", "--base", "no-such-model"), "no such base folder"),
         (
+            ("register", "{a}", "--data", "org/ds@v1", "--base", "{a}/adapter_model.safetensors"),
+            "not a valid JSON file",  # the words an adapter's own broken base_fingerprint.json gets
+        ),
+        (
+            ("register", "{a}", "--data", "org/ds@v1", "--base", "{a}/adapter_config.json"),
+            "no base fingerprint in the file",
+        ),
+        (
             ("register", "{a}", "--data", "org/ds@v1", "--training", "{a}/adapter_config.json"),
             "neither a result row",
         ),
@@ -107,7 +115,18 @@ def test_a_bad_adapter_folder_is_refused_and_nothing_is_created(capsys, adapters
         (("deploy", "1", "--name", "x", "--base", "{tmp}", "--mode", "merged"), "no config.json"),
         (("retire", "ffffff"), "unknown adapter"),
     ],
-    ids=["data", "base", "training", "show", "id", "check", "deploy-base", "retire"],
+    ids=[
+        "data",
+        "base",
+        "base-not-json",
+        "base-no-fingerprint",
+        "training",
+        "show",
+        "id",
+        "check",
+        "deploy-base",
+        "retire",
+    ],
 )
 def test_bad_arguments_are_refused_and_the_registry_is_unchanged(
     capsys, adapters, reg, tmp_path, argv, expected

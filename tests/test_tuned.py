@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from benchmarks.lora_fused import BF16_COMPUTE, FUSED_BASE, FUSED_LORA
 from benchmarks.runner import run_isolated
 from benchmarks.suites import load_suite
 from core.errors import InputError
@@ -40,7 +41,8 @@ def test_tuned_row_says_what_was_applied_on_the_cpu(tuned_lora_row):
     row = tuned_lora_row
     assert row["status"] == "ok", row["error"]
     m = row["metrics"]
-    assert m["tuned_applied"] == ["compile_layers"]  # no Liger on the CPU, whether or not it is installed
+    # no Liger on the CPU, whether or not it is installed; q,k,v and gate,up fused, adapters computed in bf16
+    assert m["tuned_applied"] == ["compile_layers", FUSED_LORA, FUSED_BASE, BF16_COMPUTE]
     assert m["tuned_skipped"] == [LIGER_ON_CPU]
     # both decoder layers run one compiled graph: compile time does not grow with depth
     assert m["compiled_graphs"] == 1
@@ -198,5 +200,6 @@ def test_tuned_on_cuda_applies_liger_where_installed_and_keeps_the_loss():
     assert "compile_layers" in m["tuned_applied"] and m["compiled_graphs"] >= 1
     if importlib.util.find_spec("liger_kernel") is not None:
         liger = ["liger_rope", "liger_rms_norm", "liger_swiglu", "liger_fused_linear_cross_entropy"]
-        assert m["tuned_applied"] == [*liger, "compile_layers"], m["tuned_skipped"]
+        fused = [FUSED_LORA, FUSED_BASE, BF16_COMPUTE]
+        assert m["tuned_applied"] == [*liger, "compile_layers", *fused], m["tuned_skipped"]
     assert m["loss_first"] == pytest.approx(plain["metrics"]["loss_first"], rel=1e-2)

@@ -2,12 +2,15 @@
 
 `python -m benchmarks.jobs.budgeted SUITE OUT_DIR BUDGET_S NAME=EST_S ...`: each entry, in the order given, runs
 in its own process (benchmarks/runner.py, one fork server for all) if its estimated seconds still fit in what
-is left of the budget, and is skipped with a line saying so otherwise. Each row is appended to
-OUT_DIR/SUITE-KIND.jsonl as soon as it exists, so a call cut short keeps every finished row.
+is left of the budget, and is skipped with a line saying so otherwise. An entry that runs over its estimate is
+stopped when the budget is spent (its time limit is what is left, if that is less than its own): it gives a
+`timeout` row and the call ends on time. Each row is appended to OUT_DIR/SUITE-KIND.jsonl as soon as it exists,
+so a call cut short keeps every finished row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -37,7 +40,8 @@ def main(argv: list[str]) -> int:
                 print(f"skipped {entry.name}: needs about {est_s:.0f} s, {left_s:.0f} s left", flush=True)
                 continue
             began = time.monotonic()
-            row = run_isolated(entry, launcher)
+            limit_s = max(min(entry.timeout_s, left_s), 1.0)
+            row = run_isolated(dataclasses.replace(entry, timeout_s=limit_s), launcher)
             append_row(out_dir / f"{Path(suite).stem}-{entry.kind}.jsonl", row)
             m = row.get("metrics", {})
             figures = {
