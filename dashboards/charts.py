@@ -5,6 +5,7 @@ plotly.graph_objects is imported lazily (plotly.express would add half a second 
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
@@ -181,6 +182,23 @@ def add_line(fig, x: list, y: list, name: str) -> None:
             hoverinfo="skip",
         )
     )
+
+
+def log_axis(fig, axis: str, values, *, usd: bool = False) -> None:
+    """A log axis ticked at 1, 2 and 5 of each decade the values span, so an axis over less than a decade
+    still gets three or more labels (plotly's decade ticks would give it one); dollars as the app writes
+    them with usd=True."""
+    from dashboards.display import usd as usd_text
+
+    found = [float(v) for v in values if v is not None and v == v and float(v) > 0]
+    ticks: list[float] = []
+    if found:
+        low, high = min(found), max(found)
+        decades = range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+        ticks = [m * 10.0**k for k in decades for m in (1, 2, 5) if low / 2.5 <= m * 10.0**k <= high * 2.5]
+    text = [usd_text(t) if usd else f"{t:,g}" for t in ticks]
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(type="log", tickvals=ticks or None, ticktext=text or None)
 
 
 def short(text: str, limit: int = 44) -> str:

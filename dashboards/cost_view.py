@@ -151,8 +151,8 @@ def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
     )
     front = timed[timed["front"]].sort_values("job_hours")
     charts.add_line(fig, front["job_hours"].tolist(), front["usd_per_run"].tolist(), "Pareto front")
-    fig.update_xaxes(type="log", dtick=1)  # decades only: minor log ticks crowd the axis
-    fig.update_yaxes(type="log", tickprefix="$", dtick=1)
+    charts.log_axis(fig, "x", timed["job_hours"])
+    charts.log_axis(fig, "y", timed["usd_per_run"], usd=True)
     note = (
         f"USD per run: the month's cost over its {runs:g} runs (reserved blocks and owned servers included). "
         "On the line: no option is both cheaper and faster. Managed APIs publish no run time."
@@ -207,7 +207,7 @@ def show_cost_chart(options: pd.DataFrame, *, runs: float, key: str, self_basis:
         basis=f"self-hosted {self_basis}; managed at catalog prices",
     )
     fig.update_layout(height=160 + 26 * len(shown))
-    fig.update_xaxes(type="log", tickprefix="$", dtick=1)  # decades only
+    charts.log_axis(fig, "x", shown["usd_total"], usd=True)
     cols = [
         "provider",
         "option",
@@ -362,15 +362,22 @@ def show_break_even(
     table: pd.DataFrame,
     kinds: tuple[str, ...] = ("self-hosted", "on-prem"),
     columns: list[str] = BREAK_EVEN_COLUMNS,
+    *,
+    grid: bool = True,
 ) -> None:
-    """Break-even of the cheapest self-hosted (and on-prem) option against each managed offer."""
+    """Break-even of the cheapest self-hosted (and on-prem) option against each managed offer; as a
+    sortable grid, or with grid=False as a text table."""
     if table.empty:
         st.info("No break-even to show: a self-hosted and a managed option are both needed.")
         return
     table = table[table["self_kind"].isin(kinds)]
     from dashboards.display import display
 
-    st.dataframe(display(table, columns), hide_index=True)
+    shown = display(table, columns)
+    if grid:
+        st.dataframe(shown, hide_index=True)
+    else:
+        ui.text_table(shown)
 
 
 def onprem_table(catalog) -> pd.DataFrame:

@@ -116,6 +116,17 @@ def short_path(path: Path) -> str:
         return str(path)
 
 
+def text_table(frame) -> None:
+    """A short table of text (a display() frame) as a Markdown table: it wraps its cells instead of cutting
+    columns off on a narrow window, and needs none of the grid's JavaScript (the Overview's first view)."""
+    if frame.empty:
+        return
+    rows = [list(frame.columns), *frame.astype(str).values.tolist()]
+    lines = ["| " + " | ".join(plain(cell) for cell in row) + " |" for row in rows]
+    lines.insert(1, "|" + " --- |" * len(frame.columns))
+    st.markdown("\n".join(lines))
+
+
 FILTER_WIDTH_PX = 170
 
 

@@ -174,3 +174,17 @@ def test_a_bad_link_is_a_message_and_the_defaults(results):
     assert not at.exception
     assert at.error and "epochs" in at.error[0].value and "many" in at.error[0].value
     assert figure(at, "Monthly cost of 4 runs")
+
+
+def test_a_log_axis_under_a_decade_gets_several_labels():
+    import plotly.graph_objects as go
+
+    from dashboards.charts import log_axis
+
+    fig = go.Figure()
+    # plotly's decade ticks would label $1,000 only
+    log_axis(fig, "y", [480.0, 1606.0, float("nan")], usd=True)
+    assert fig.layout.yaxis.type == "log"
+    assert list(fig.layout.yaxis.ticktext) == ["$200", "$500", "$1,000", "$2,000"]
+    log_axis(fig, "x", [1.5, 50.0])
+    assert list(fig.layout.xaxis.tickvals) == [1, 2, 5, 10, 20, 50, 100]
