@@ -11,9 +11,10 @@ import streamlit as st
 
 from dashboards import loaders, state, ui
 
-# No page icon: a Material icon as favicon is fetched from fonts.gstatic.com, and the app makes no outside call.
-# A narrow sidebar (220 px) leaves an 800-px window 550 px of page.
-st.set_page_config(page_title="peftplan", layout="wide", initial_sidebar_state=220)
+# An emoji page icon: Streamlit draws it in place, where a Material icon (the pages' own, by default) is
+# fetched from fonts.gstatic.com, and the app makes no outside call. A narrow sidebar (220 px) leaves an
+# 800-px window 550 px of page.
+st.set_page_config(page_title="peftplan", page_icon="🎛️", layout="wide", initial_sidebar_state=220)
 ui.page_style()
 
 PAGES = {
