@@ -78,7 +78,7 @@ fig = charts.grouped(
 )
 gate_view.add_noise_bands(fig, data)
 # long spec names: the legend below the chart, full width
-fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3})
+fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.45})  # under the axis title
 verdicts = gate_view.steps(data, metric, gate) if gate else None
 if gate:
     for spec, part in data.groupby("spec"):
