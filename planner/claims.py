@@ -229,7 +229,8 @@ def dynamic_slight(rows: list[dict]) -> Claim:
     claim = "Serving an adapter dynamically (unmerged) costs only a slight latency"
     test = f"decode ms per token, dynamic over merged, same spec and GPU; at most {SLIGHT_PCT:g} % holds"
     pairs: dict[tuple, dict[str, float]] = {}
-    for r in _ok(rows, "infer"):
+    newest_last = sorted(_ok(rows, "infer"), key=lambda r: str(r["provenance"].get("timestamp") or ""))
+    for r in newest_last:  # the latest measurement of a spec wins, as everywhere in the planner
         spec, ms = r["spec"], r["metrics"].get("ms_per_token")
         if spec.get("task") != "decode" or ms is None or spec.get("mode") not in ("merged", "dynamic"):
             continue

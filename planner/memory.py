@@ -31,9 +31,10 @@ the terms alive at the peak (the others are 0).
 
 Reserved memory (what the caching allocator holds from the device, and what runs into an out-of-memory
 error) is the allocated peak plus the allocator's fragmentation: blocks freed between the forward and the
-backward pass that the next, differently sized tensors cannot reuse. It grows with the transient tensors,
-the activations and the loss's logits, and is fitted per profile on the rows that report
-`peak_reserved_gib` as reserved − allocated = constant + slope × (activations + logits), by least squares.
+backward pass that the next, differently sized tensors cannot reuse. It grows with the transient tensors:
+the loss's logits, the kept activations and, with checkpointing, the recomputed layer (RESERVED_TERMS), and
+is fitted per profile on the rows that report `peak_reserved_gib` as reserved − allocated = Σ coefficient ×
+term, non-negative coefficients, by least squared relative error of the reserved peak.
 
 FSDP (full_shard, hybrid_shard within a node) divides weights, adapter, gradients and optimizer states by the
 number of GPUs and adds two gathered layers in flight; shard_grad_op divides only gradients and optimizer
@@ -47,6 +48,7 @@ Public:
     fit_overhead(records, profile=None) -> OverheadFit
     overhead_fit(meas, profile) -> OverheadFit           (the fit used for a profile; cached)
     fit_reserved(records, profile=None) -> ReservedFit   reserved − allocated against the transient terms
+    reserved_features(config) -> tuple[float, ...]       the RESERVED_TERMS, GiB
     predict_memory(config, gpu=None, meas=None, catalog=None, headroom_frac=DEFAULT_HEADROOM_FRAC)
         -> MemoryPrediction
 """
@@ -57,6 +59,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import combinations
 
 from core.shapes import lora_params
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
@@ -252,45 +255,86 @@ def overhead_fit(meas: Measurements, profile: str) -> OverheadFit:
     return fit if fit.n_rows else fit_overhead(records)
 
 
+# What leaves the caching allocator holding more than is allocated, per GiB of each (fitted per profile):
+# the loss's logits (the largest tensors freed and reallocated in every step), the kept activations (freed
+# layer by layer in the backward, in sizes the next allocations do not match) and, with checkpointing, the
+# recomputed layer's activations (allocated and freed once per layer). No constant: on the H200 rows one
+# made the worst leave-one-out error worse (10.6% against 8.6% without).
+RESERVED_TERMS = ("logits_gib", "activations_gib", "recomputed_layer_gib")
+
+
+def reserved_features(config: TrainConfig) -> tuple[float, ...]:
+    """The RESERVED_TERMS of a configuration, GiB: logits and the recomputed layer whenever they exist,
+    activations as kept at the peak."""
+    c, t = memory_components(config), _memory_terms(config)
+    return c["logits_gib"], t["activations_gib"], c["recomputed_layer_gib"]
+
+
 @dataclass(frozen=True)
 class ReservedFit:
-    constant_gib: float
-    slope: float  # GiB reserved beyond allocation per GiB of activations and logits
+    coefficients: tuple[float, ...]  # GiB reserved beyond allocation per GiB of each RESERVED_TERMS
     n_rows: int
     note: str
 
-    def gap_gib(self, terms: dict[str, float]) -> float:
-        return self.constant_gib + self.slope * (terms["activations_gib"] + terms["logits_gib"])
+    def gap_gib(self, config: TrainConfig) -> float:
+        return sum(c * x for c, x in zip(self.coefficients, reserved_features(config), strict=True))
 
 
 # With no row reporting reserved memory predict_memory uses reserved_gib(), the shipped rows' envelope.
-DEFAULT_RESERVED = ReservedFit(0.0, 0.0, 0, "no rows report reserved memory")
+DEFAULT_RESERVED = ReservedFit((0.0, 0.0, 0.0), 0, "no rows report reserved memory")
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
+    """a x = b by Gaussian elimination with partial pivoting; None when singular."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        if abs(m[pivot][col]) < 1e-12:
+            return None
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(n):
+            if r != col:
+                f = m[r][col] / m[col][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def _least_squares(pts: list[tuple], cols: tuple[int, ...]) -> tuple[float, list[float]] | None:
+    """Least squared relative error (of the reserved peak) of gap = Σ coef × feature over `cols`."""
+    a = [[sum(x[i] * x[j] / r**2 for x, _, r in pts) for j in cols] for i in cols]
+    coef = _solve(a, [sum(x[i] * y / r**2 for x, y, r in pts) for i in cols])
+    if coef is None or min(coef) < 0:
+        return None
+    error = sum(((sum(c * x[i] for c, i in zip(coef, cols, strict=True)) - y) / r) ** 2 for x, y, r in pts)
+    return error, coef
 
 
 def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> ReservedFit:
-    """Least squares of reserved − allocated = constant + slope × (activations + logits), as predicted."""
-    pts = []
-    for rec in records:
-        usable = _usable_for_fit(rec) and rec.peak_reserved_gib is not None
-        if usable and (profile is None or rec.config.profile == profile):
-            terms = memory_terms(rec.config)
-            pts.append(
-                (
-                    terms["activations_gib"] + terms["logits_gib"],
-                    rec.peak_reserved_gib - rec.peak_allocated_gib,
-                )
-            )
-    if not pts:
+    """Reserved − allocated = Σ coefficient × RESERVED_TERMS, least squared relative error of the reserved
+    peak, over the subsets of the terms whose coefficients are all non-negative (the best one kept)."""
+    pts = [
+        (reserved_features(rec.config), rec.peak_reserved_gib - rec.peak_allocated_gib, rec.peak_reserved_gib)
+        for rec in records
+        if _usable_for_fit(rec)
+        and rec.peak_reserved_gib
+        and (profile is None or rec.config.profile == profile)
+    ]
+    subsets = [c for k in (1, 2, 3) for c in combinations(range(3), k) if k < max(len(pts), 2)]
+    fits = [(f, cols) for cols in subsets if (f := _least_squares(pts, cols)) is not None] if pts else []
+    if not fits:
         return DEFAULT_RESERVED
-    n = len(pts)
-    mx, my = sum(x for x, _ in pts) / n, sum(y for _, y in pts) / n
-    sxx = sum((x - mx) ** 2 for x, _ in pts)
-    slope = sum((x - mx) * (y - my) for x, y in pts) / sxx if n >= 3 and sxx > 1e-9 else 0.0
-    slope = max(slope, 0.0)
-    constant = my - slope * mx
+    (error, coef), cols = min(fits, key=lambda f: f[0][0])
+    coefficients = [0.0, 0.0, 0.0]
+    for c, i in zip(coef, cols, strict=True):
+        coefficients[i] = c
     scope = f"{profile} rows" if profile else "rows of every profile"
-    note = f"reserved fitted on {n} {scope}: allocated + {constant:.2f} GiB + {slope:.3f} × (activations + logits)"
-    return ReservedFit(constant, slope, n, note)
+    terms = " + ".join(
+        f"{c:.3f} × {RESERVED_TERMS[i].removesuffix('_gib')}" for c, i in zip(coef, cols, strict=True)
+    )
+    rms = math.sqrt(error / len(pts))
+    note = f"reserved fitted on {len(pts)} {scope}: allocated + {terms} (rms {rms:.1%})"
+    return ReservedFit(tuple(coefficients), len(pts), note)
 
 
 @lru_cache(maxsize=64)
@@ -339,7 +383,7 @@ def predict_memory(
     terms, note = _predicted(config, meas)
     peak, basis = sum(terms.values()), "projected"
     rfit = reserved_fit(meas, config.profile)
-    reserved, r_basis, r_note = peak + rfit.gap_gib(memory_terms(config)), "projected", rfit.note
+    reserved, r_basis, r_note = peak + rfit.gap_gib(config), "projected", rfit.note
     if not rfit.n_rows:  # no row reports reserved memory: the envelope of the shipped rows' gaps
         reserved = reserved_gib(peak, config.profile)
         r_note = "no rows report reserved memory: allocated + the shipped rows' envelope (RESERVED_MARGIN)"

@@ -262,6 +262,21 @@ def cmd_capacity(args) -> int:
     return 0
 
 
+def _preregistered_heading(name: str, rows) -> str:
+    """What a pre-registered set's scores are: the committed predictions of the code that made them, against
+    the rows measured afterwards, which now calibrate the current model (for it they are in sample)."""
+    made = sorted(set(rows["made_by"])) if not rows.empty else []
+    measured = rows.loc[rows["measured"].notna(), "name"].nunique() if not rows.empty else 0
+    head = (
+        f"out of sample: predictions committed in data/predictions/{name} (made by {', '.join(m[:10] for m in made) or '?'}) "
+        f"before their rows were measured; {measured} of {rows['name'].nunique() if not rows.empty else 0} "
+        "entries measured"
+    )
+    if measured:
+        head += "; those rows now also calibrate the current model: for it they are in sample (leave-one-out)"
+    return head
+
+
 def cmd_accuracy(args) -> int:
     from planner.accuracy import leave_one_out
     from planner.preregister import committed_out_of_sample
@@ -283,9 +298,7 @@ def cmd_accuracy(args) -> int:
         )
         return 0
     for name, rows, summary in oos:
-        print(
-            f"out of sample: predictions committed in data/predictions/{name} before their rows were measured"
-        )
+        print(_preregistered_heading(name, rows))
         _table(
             summary,
             ["metric", "n", "median_abs_error", "worst_abs_error", "goal_median", "goal_worst", "met"],

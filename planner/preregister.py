@@ -167,10 +167,13 @@ OOS_GOALS = {
 
 
 def committed_out_of_sample(meas: Measurements, folder: str | Path = PREDICTIONS_DIR) -> list[tuple]:
-    """out_of_sample for every predictions file of a folder: (file name, rows, summary) each."""
+    """out_of_sample for every predictions file of a folder: (file name, rows, summary) each, the newest
+    predictions first (by their made_by timestamp): the set made by the model closest to the current one."""
     folder = Path(folder)
     files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-    return [(f.name, *out_of_sample(load_predictions(f), meas)) for f in files]
+    loaded = [(f.name, load_predictions(f)) for f in files]
+    loaded.sort(key=lambda item: max((p["made_by"].get("timestamp", "") for p in item[1]), default=""))
+    return [(name, *out_of_sample(predictions, meas)) for name, predictions in reversed(loaded)]
 
 
 def main(argv: list[str] | None = None) -> int:

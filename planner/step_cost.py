@@ -3,13 +3,15 @@
 A step of `micro_batch` × `seq_len` tokens (× grad_accum micro-steps) is modelled as GPU work plus, when
 the host cannot launch kernels as fast as the GPU runs them, the host's launch time instead:
 
-    step_s = max(tokens × (tensor_core_s + adapter_s + k × traffic_s) + per_step_s,  launches × LAUNCH_S)
+    step_s = max(tokens × (tensor_core_s + adapter_s + k × traffic_s) + per_step_s,  launches × h)
 
 - tensor-core work: the frozen or trained bf16 matmuls (4N for LoRA/QLoRA, 6N for full, +2N recomputed
   with checkpointing; core/flops.py) and attention. Causal SDPA (flash / memory-efficient) skips the masked
   half of Kaplan's 2·L·s·d_attn, so attention's share grows with the sequence. Both run at the fitted
-  fraction `a` of the bf16 peak, scaled by a tile-occupancy factor M / (M + GEMM_HALF_TOKENS) for the
-  M = micro_batch × seq_len rows of each matmul (small micro-steps leave tensor cores idle).
+  fraction `a` of the bf16 peak, scaled by two tile-occupancy factors (`matmul_occupancy`): M / (M +
+  GEMM_HALF_TOKENS) for the M = micro_batch × seq_len rows of each matmul (small micro-steps leave tensor
+  cores idle) and d / (d + GEMM_HALF_WIDTH) for the hidden width d (narrow matrices of 1B-3B models load
+  more bytes per FLOP and fill fewer waves of tiles than the 8192-wide ones of 70B).
 - adapter work: peft keeps LoRA A and B in fp32 and casts the input to fp32, so the 6 × adapter FLOPs (8 ×
   with checkpointing) run on the fp32 units, about 1/FP32_RATIO of the bf16 tensor-core peak. On the H200
   the rank sweep (r8 / r16 / r64, plain) puts that at ~74 TFLOP/s against 989 dense bf16.
@@ -22,12 +24,20 @@ the host cannot launch kernels as fast as the GPU runs them, the host's launch t
   writes parameter, gradient and both moments).
 - launches: eager PyTorch issues a fixed number of kernels per layer and per LoRA target; a 1B model at
   small micro-batch runs out of work before the host has launched the next kernel. The tuned profile
-  compiles each decoder layer, which fuses most of its elementwise kernels.
+  compiles each decoder layer, which fuses most of its elementwise kernels. `h`, the host's seconds per
+  launch (Python, dispatcher, autograd, peft's and bitsandbytes' module code, cudaLaunchKernel), is fitted
+  on the rows the host bounds (planner/step_fit.py); LAUNCH_S is its prior where no row is host-bound.
+  The step is the larger of the two, not their sum: eager PyTorch queues kernels ahead of the GPU, so the
+  host's time hides behind the device's until it is the longer. Compared on the 24 plain H200 rows with the
+  same terms, the sum fits only with a matmul efficiency of 1.09 (above the peak) and misses by up to 56% in
+  leave-one-out; the max by up to 24%; smooth maxima ((G^p + H^p)^(1/p), p = 2-6) fall in between.
 
 Public:
-    FP32_RATIO, GEMM_HALF_TOKENS, LAUNCH_S
-    StepTerms(tensor_core_flops, adapter_flops, traffic_bytes, per_step_bytes, launches, tokens, matmul_rows)
+    FP32_RATIO, GEMM_HALF_TOKENS, GEMM_HALF_WIDTH, LAUNCH_S
+    StepTerms(tensor_core_flops, adapter_flops, traffic_bytes, per_step_bytes, launches, tokens, matmul_rows,
+              matmul_width)
     step_terms(config) -> StepTerms
+    matmul_occupancy(terms) -> float        fraction of the large-matmul rate that this step's matmuls reach
 """
 
 from __future__ import annotations
@@ -42,13 +52,27 @@ from core.shapes import lora_params
 FP32_RATIO = 14.0
 # Matmuls with M rows reach M / (M + this) of their large-M speed (wave quantisation, tile occupancy).
 GEMM_HALF_TOKENS = 128
-# Host time to issue one eager kernel (Python, dispatcher, autograd, cudaLaunchKernel): a round 8 µs.
+# ... and matrices of hidden width d reach d / (d + this). 1024 is the round value that, with the fitted a,
+# puts the H200's large-matmul rate at 0.78 × 989 = 775 TFLOP/s, the 8192³ bf16 matmul measured in every row
+# (`matmul_peak_tflops`, 767-781); of 0, 256, 512, 1024 and 2048 it also gives the lowest leave-one-out error
+# (median 5.0%, 4.1%, 2.8%, 2.6%, 3.5% on the 24 plain H200 rows).
+GEMM_HALF_WIDTH = 1024
+# Prior host time to issue one eager kernel, used only where no measured row is host-bound: a round 8 µs
+# (a bare `x.add_(1)` loop). On the H200 host the fit over the host-bound rows gives ~38 µs per counted
+# launch: module code in Python (peft, bitsandbytes, transformers) costs more than the launches themselves.
 LAUNCH_S = 8e-6
-# Kernels per decoder layer per step, forward + backward (eager transformers + peft, counted on Llama):
-BASE_LAUNCHES_PER_LAYER = 100
-LORA_LAUNCHES_PER_TARGET = 13
-NF4_LAUNCHES_PER_LINEAR = 4  # dequantise in the forward and again in the backward
-CKPT_LAUNCH_FACTOR = 1.35  # the recomputed forward
+# Kernels per decoder layer per step, forward + backward + AdamW, counted with a TorchDispatchMode over
+# non-view aten operators on tiny-llama, 2 and 4 layers (eager transformers 5.17 + peft 0.21): 98 per frozen
+# layer, 109 with trainable weights (full), 15 per LoRA target; checkpointing 278 / 203 = 1.37.
+BASE_LAUNCHES_PER_LAYER = 98
+FULL_LAUNCHES_PER_LAYER = 109
+LORA_LAUNCHES_PER_TARGET = 15
+# bitsandbytes' NF4 linear, in launch-equivalents of host time: absmax and NF4 dequantisation in the forward
+# and again in the backward, plus its Python (quant-state checks, output allocation). Counted on the CPU path
+# it is 3 operators; on CUDA the host-bound QLoRA rows put it higher: of 4, 8, 12, 16 and 24 compared against
+# them, 12 gives the lowest leave-one-out error (a chosen constant, not a fitted factor).
+NF4_LAUNCHES_PER_LINEAR = 12
+CKPT_LAUNCH_FACTOR = 1.37  # the recomputed forward
 TUNED_LAUNCH_FACTOR = 0.3  # compiled decoder layers fuse the elementwise kernels
 NF4_BYTES = 0.5 + 2 + 2  # read the 4-bit weight, write bf16, the matmul reads it back
 BF16 = 2
@@ -64,6 +88,13 @@ class StepTerms:
     launches: float  # kernels per optimizer step
     tokens: int  # tokens per optimizer step (one GPU)
     matmul_rows: int  # M of the matmuls: micro_batch × seq_len
+    matmul_width: int  # the hidden size: the narrower dimension of most of the step's matmuls
+
+
+def matmul_occupancy(terms: StepTerms) -> float:
+    """Fraction of the large-matmul rate this step's matmuls reach: rows M and width d (module docstring)."""
+    rows, width = terms.matmul_rows, terms.matmul_width
+    return rows / (rows + GEMM_HALF_TOKENS) * width / (width + GEMM_HALF_WIDTH)
 
 
 def _passes(config) -> int:
@@ -104,7 +135,7 @@ def _logits_traffic(config) -> float:
 
 def _launches(config) -> float:
     s = config.shape
-    per_layer = BASE_LAUNCHES_PER_LAYER
+    per_layer = FULL_LAUNCHES_PER_LAYER if config.method == "full" else BASE_LAUNCHES_PER_LAYER
     if config.method != "full":
         per_layer += LORA_LAUNCHES_PER_TARGET * len(config.target_modules)
     if config.method == "qlora":
@@ -157,4 +188,5 @@ def step_terms(config) -> StepTerms:
         launches=_launches(config),
         tokens=tokens,
         matmul_rows=config.micro_batch * config.seq_len,
+        matmul_width=s.hidden_size,
     )

@@ -4,26 +4,28 @@ A single GPU's step time is
 
     step_s = max(tokens × (tensor_core_flops / (a × occupancy × bf16_peak) + adapter_flops × FP32_RATIO /
                  bf16_peak + k × traffic_bytes / bandwidth) + per_step_bytes / bandwidth,
-                 launches × LAUNCH_S)
+                 launches × h)
 
 with the terms of step_cost.step_terms: the matmuls and causal attention on tensor cores, LoRA's fp32
 adapter matmuls, elementwise traffic (norms, activations, the loss's logits, LoRA's casts per target), the
 per-step weight reads, NF4 dequantisation and optimizer step, and the host's kernel launches that bound
 small models at small micro-batches. a (matmul efficiency, a fraction of the datasheet bf16 peak in
-gpus.csv) and k (bandwidth-seconds per counted byte) are fitted by least squares on the measured
-single-GPU rows of that GPU and profile. With fewer than two rows (or a degenerate fit) k = 0 and a is the
+gpus.csv), k (bandwidth-seconds per counted byte) and h (host seconds per launch) are fitted on the
+measured single-GPU rows of that GPU and profile (planner/step_fit.py: least squared relative error). With
+too few rows for that fit, h is the prior LAUNCH_S, k = 0 and a is the
 median over the narrowest group of rows (same model, method, profile and checkpointing; same model, method
 and profile; same method and profile; same profile; every row) of the a that row implies. A GPU without
-rows takes another GPU's a and k with its own peak and bandwidth ("projected through the bf16 TFLOP/s and
-bandwidth ratios"); with no rows at all a default efficiency applies and says so. CPU rows never calibrate
-a GPU. Multi-GPU rows give the scaling efficiency (tokens/s on N GPUs over N × tokens/s on one).
+rows takes another GPU's a, k and h with its own peak and bandwidth ("projected through the bf16 TFLOP/s and
+bandwidth ratios"; h is the host's, carried as it is); with no rows at all a default efficiency applies and
+says so. CPU rows never calibrate a GPU. Multi-GPU rows give the scaling efficiency (tokens/s on N GPUs over
+N × tokens/s on one).
 
 Public:
     DEFAULT_TRAIN_EFFICIENCY, DEFAULT_SCALING_EFFICIENCY
     flops_per_token(config) -> float
     row_efficiency(record, gpu) -> float
-    Calibration                                     a, k, rows and scope; .seconds_per_token(config, gpu)
-    fit_two_term(records, gpu, scope) -> Calibration | None
+    Calibration                                     a, k, h, rows and scope; .seconds_per_token(config, gpu)
+    fit_step_model(records, gpu, scope) -> Calibration | None
     calibration(config, gpu, meas, catalog) -> tuple[Calibration, str]     the one used, and how
     predict_tokens_per_s(config, gpu, meas=None, catalog=None) -> ThroughputPrediction
     scaling_efficiency(config, gpu, meas, catalog) -> tuple[float, str]
@@ -33,16 +35,16 @@ Public:
 
 from __future__ import annotations
 
-import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from core.flops import train_flops_per_token
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.measured import Measurements, TrainRecord, empty_measurements
-from planner.step_cost import FP32_RATIO, GEMM_HALF_TOKENS, LAUNCH_S, StepTerms, step_terms
+from planner.step_cost import LAUNCH_S, step_terms
+from planner.step_fit import fit_inputs, fit_step
 
 # Assumption used only when no GPU row exists: a fraction of the datasheet bf16 peak. Tuned large-scale
 # training reports 40-50 % MFU (PaLM, arXiv 2204.02311: 46 %); eager single-GPU fine-tuning with
@@ -65,15 +67,6 @@ def flops_per_token(config: TrainConfig) -> float:
     )
 
 
-def _fit_inputs(terms: StepTerms, gpu: Gpu) -> tuple[float, float, float]:
-    """(x1, x2, fixed) per token: tensor-core seconds at a = 1, traffic seconds at k = 1, and the seconds
-    that need no fit (fp32 adapter matmuls, the per-step bytes spread over the step's tokens)."""
-    peak, bandwidth = gpu.bf16_tflops * 1e12, gpu.bandwidth_tb_s * 1e12
-    occupancy = terms.matmul_rows / (terms.matmul_rows + GEMM_HALF_TOKENS)
-    fixed = terms.adapter_flops * FP32_RATIO / peak + terms.per_step_bytes / bandwidth / terms.tokens
-    return terms.tensor_core_flops / (peak * occupancy), terms.traffic_bytes / bandwidth, fixed
-
-
 def row_efficiency(record: TrainRecord, gpu: Gpu) -> float:
     """Fraction of the datasheet bf16 peak that a measured row reached (per GPU)."""
     flops_per_s = record.tokens_per_s * flops_per_token(record.config)
@@ -89,22 +82,29 @@ class Calibration:
     scope: str
     power_w: float | None  # median measured power per GPU of those rows
     rms_rel_error: float | None = None
+    host_s_per_launch: float = LAUNCH_S  # h: the prior unless host_bound_rows
+    host_bound_rows: int = 0  # rows of the fit that the host bounds
 
     def seconds_per_token(self, config: TrainConfig, gpu: Gpu) -> float:
         """One GPU's step time over its tokens: the GPU's work, or the host's launches when they take longer."""
-        terms = step_terms(config)
-        x1, x2, fixed = _fit_inputs(terms, gpu)
+        x1, x2, fixed, launches = fit_inputs(step_terms(config), gpu)
         gpu_s = x1 / self.matmul_efficiency + self.traffic_factor * x2 + fixed
-        return max(gpu_s, terms.launches * LAUNCH_S / terms.tokens)
+        return max(gpu_s, launches * self.host_s_per_launch)
 
     def describe(self) -> str:
         rows = f"{self.n_rows} {self.gpu} row{'s' * (self.n_rows > 1)} ({self.scope})"
+        host = f"host {self.host_s_per_launch * 1e6:.1f} µs per launch"
+        host += (
+            f" (fitted, {self.host_bound_rows} host-bound row{'s' * (self.host_bound_rows > 1)})"
+            if self.host_bound_rows
+            else " (prior: no host-bound row)"
+        )
         if self.traffic_factor:
             return (
                 f"fitted on {rows}: matmul efficiency {self.matmul_efficiency:.3f}, elementwise traffic "
-                f"{self.traffic_factor:.2f}× counted bytes / bandwidth (rms {self.rms_rel_error:.1%})"
+                f"{self.traffic_factor:.2f}× counted bytes / bandwidth, {host} (rms {self.rms_rel_error:.1%})"
             )
-        return f"calibrated on {rows}, efficiency {self.matmul_efficiency:.3f}"
+        return f"calibrated on {rows}, efficiency {self.matmul_efficiency:.3f}, {host}"
 
 
 DEFAULT_CALIBRATION = Calibration(DEFAULT_TRAIN_EFFICIENCY, 0.0, "", 0, "default", None)
@@ -151,49 +151,42 @@ def _power(records: list[TrainRecord]) -> float | None:
     return statistics.median(powers) if powers else None
 
 
-def _row_inputs(record: TrainRecord, gpu: Gpu) -> tuple[float, float, float]:
-    """(x1, x2, y): y is the measured seconds per token less the terms that need no fit."""
-    x1, x2, fixed = _fit_inputs(step_terms(record.config), gpu)
-    return x1, x2, 1 / record.tokens_per_s - fixed
-
-
 def _row_matmul_efficiency(record: TrainRecord, gpu: Gpu) -> float:
-    """The a that one row implies with k = 0 (the one-term fallback)."""
-    x1, _, y = _row_inputs(record, gpu)
+    """The a that one row implies with k = 0 and the prior h (the one-term fallback)."""
+    x1, _, fixed, _ = fit_inputs(step_terms(record.config), gpu)
+    y = 1 / record.tokens_per_s - fixed
     return x1 / y if y > 0 else row_efficiency(record, gpu)
 
 
-def fit_two_term(records: list[TrainRecord], gpu: Gpu, scope: str) -> Calibration | None:
-    """Least squares of y = x1 / a + k × x2 over the rows (see _row_inputs); None with fewer than two rows,
-    a singular system or a non-positive coefficient."""
-    if len(records) < 2:
+def fit_step_model(records: list[TrainRecord], gpu: Gpu, scope: str) -> Calibration | None:
+    """a, k and h by least squared relative error over the rows (planner/step_fit.py); None with fewer than
+    three rows or no fit."""
+    if len(records) < 3:
         return None
-    pts = [_row_inputs(r, gpu) for r in records]
-    s11 = sum(x1 * x1 for x1, _, _ in pts)
-    s12 = sum(x1 * x2 for x1, x2, _ in pts)
-    s22 = sum(x2 * x2 for _, x2, _ in pts)
-    t1 = sum(x1 * y for x1, _, y in pts)
-    t2 = sum(x2 * y for _, x2, y in pts)
-    det = s11 * s22 - s12 * s12
-    if det <= 1e-12 * s11 * s22:
+    fit = fit_step([(*fit_inputs(step_terms(r.config), gpu), 1 / r.tokens_per_s) for r in records])
+    if fit is None:
         return None
-    inv_a, k = (t1 * s22 - t2 * s12) / det, (s11 * t2 - s12 * t1) / det
-    if inv_a <= 0 or k <= 0:
-        return None
-    cal = Calibration(1 / inv_a, k, gpu.name, len(records), scope, _power(records))
-    rel = [cal.seconds_per_token(r.config, gpu) * r.tokens_per_s - 1 for r in records]
-    rms = math.sqrt(sum(e * e for e in rel) / len(rel))
-    return Calibration(cal.matmul_efficiency, k, gpu.name, len(records), scope, cal.power_w, rms)
+    return Calibration(
+        fit.matmul_efficiency,
+        fit.traffic_factor,
+        gpu.name,
+        len(records),
+        scope,
+        _power(records),
+        fit.rms_rel_error,
+        fit.host_s_per_launch,
+        fit.host_bound_rows,
+    )
 
 
 @lru_cache(maxsize=256)
 def _profile_fit(meas: Measurements, gpu_name: str, profile: str, catalog: Catalog) -> Calibration | None:
     rows = [r for r in _single_gpu_rows(meas, gpu_name) if r.config.profile == profile]
-    return fit_two_term(rows, catalog.gpus[gpu_name], f"{profile} profile, two-term fit")
+    return fit_step_model(rows, catalog.gpus[gpu_name], f"{profile} profile, step-model fit")
 
 
 def _own(config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog) -> Calibration | None:
-    """This GPU's calibration for the config: the two-term fit of its profile, else one-term medians."""
+    """This GPU's calibration for the config: the step-model fit of its profile, else one-term medians."""
     fit = _profile_fit(meas, gpu.name, config.profile, catalog)
     if fit is not None:
         return fit
@@ -227,9 +220,7 @@ def calibration(
             f"projected from {source} through the bf16 TFLOP/s ({src.bf16_tflops:g} -> {gpu.bf16_tflops:g}) "
             f"and bandwidth ({src.bandwidth_tb_s:g} -> {gpu.bandwidth_tb_s:g} TB/s) ratios: {cal.describe()}"
         )
-        return Calibration(
-            cal.matmul_efficiency, cal.traffic_factor, cal.gpu, cal.n_rows, cal.scope, None, cal.rms_rel_error
-        ), note
+        return replace(cal, power_w=None), note
     note = f"no measured GPU rows: default efficiency {DEFAULT_TRAIN_EFFICIENCY:.2f} of the bf16 peak (assumption)"
     return DEFAULT_CALIBRATION, note
 

@@ -81,6 +81,15 @@ def test_dynamic_overhead_from_pairs():
     assert claims.dynamic_slight(rows[:2]).verdict == claims.HOLDS
 
 
+def test_dynamic_overhead_from_the_latest_pair_of_a_spec_whatever_the_file_order():
+    # re-measured on newer code: 23 / 20 − 1 = +15 %, the older pair (+62 %) comes later in the rows
+    newer = [decode("merged", 20.0, 1), decode("dynamic", 23.0, 1)]
+    for row in newer:
+        row["provenance"] = {**PROV, "timestamp": "2026-11-29T18:45:00+00:00"}
+    found = claims.dynamic_slight([*newer, decode("merged", 20.0, 1), decode("dynamic", 32.4, 1)])
+    assert "+15 % to +15 %" in found.figure and found.verdict == claims.FAILS
+
+
 def test_adapter_size_from_the_rows():
     small = train({"adapter_bytes": 20 * 2**20, "trainable_params": 5 * 2**20})
     big = train({"adapter_bytes": 160 * 2**20, "trainable_params": 40 * 2**20}, rank=16)

@@ -15,9 +15,11 @@ from planner.memory import (
     DEFAULT_OVERHEAD_GIB,
     GIB,
     fit_overhead,
+    fit_reserved,
     memory_components,
     memory_terms,
     predict_memory,
+    reserved_features,
     reserved_gib,
     weight_bytes,
 )
@@ -188,24 +190,35 @@ def test_no_rows_still_answers():
 
 
 def test_reserved_memory_fit_recovers_a_known_gap(tmp_path):
-    # Test rows whose reserved peak is allocated + 1.5 GiB + 0.1 × (activations + logits), as predicted.
-    rows = []
-    for batch, seq in [(1, 512), (2, 1024), (4, 2048), (1, 4096)]:
-        config = TrainConfig("llama-3.1-8b", "lora", micro_batch=batch, seq_len=seq)
-        t = memory_terms(config)
-        row = train_row(micro_batch=batch, seq_len=seq, peak_allocated_gib=40.0)
-        row["metrics"]["peak_reserved_gib"] = 40.0 + 1.5 + 0.1 * (t["activations_gib"] + t["logits_gib"])
+    # Test rows whose reserved peak is allocated + 0.4 × logits + 0.05 × activations + 0.3 × recomputed layer.
+    def gap(config):
+        logits, activations, recomputed = reserved_features(config)
+        return 0.4 * logits + 0.05 * activations + 0.3 * recomputed
+
+    # Within one model every term grows with the tokens: several models keep the three apart.
+    shapes = [
+        ("llama-3.1-8b", 1, 512, False),
+        ("llama-3.2-1b", 4, 1024, False),
+        ("llama-3.2-3b", 2, 2048, True),
+        ("llama-3.1-8b", 1, 4096, True),
+        ("qwen2.5-7b", 2, 1024, True),
+    ]
+    rows, configs = [], []
+    for model, batch, seq, ckpt in shapes:
+        configs.append(TrainConfig(model, micro_batch=batch, seq_len=seq, grad_checkpointing=ckpt))
+        row = train_row(
+            model, micro_batch=batch, seq_len=seq, grad_checkpointing=ckpt, peak_allocated_gib=40.0
+        )
+        row["metrics"]["peak_reserved_gib"] = 40.0 + gap(configs[-1])
         rows.append(row)
     meas = measurements(tmp_path, rows)
     other = TrainConfig("llama-3.1-8b", "lora", micro_batch=3, seq_len=1000)
     pred = predict_memory(other, "h200", meas)
-    t = memory_terms(other)
-    assert pred.reserved_basis == "projected" and "reserved fitted on 4" in pred.reserved_derivation
-    assert pred.reserved_gib == pytest.approx(
-        pred.peak_allocated_gib + 1.5 + 0.1 * (t["activations_gib"] + t["logits_gib"])
-    )
+    assert pred.reserved_basis == "projected" and "reserved fitted on 5" in pred.reserved_derivation
+    assert pred.reserved_gib == pytest.approx(pred.peak_allocated_gib + gap(other))
+    assert "0.400 × logits + 0.050 × activations + 0.300 × recomputed_layer" in pred.reserved_derivation
     # a measured row gives its own reserved peak
-    measured = predict_memory(TrainConfig("llama-3.1-8b", "lora", micro_batch=4, seq_len=2048), "h200", meas)
+    measured = predict_memory(configs[2], "h200", meas)
     assert measured.reserved_basis == "measured" and measured.reserved_gib == pytest.approx(
         rows[2]["metrics"]["peak_reserved_gib"]
     )
@@ -213,3 +226,9 @@ def test_reserved_memory_fit_recovers_a_known_gap(tmp_path):
     bare = predict_memory(other)
     assert bare.reserved_gib == pytest.approx(reserved_gib(bare.peak_allocated_gib, "plain"))
     assert "envelope" in bare.reserved_derivation
+    # a coefficient that would be negative is left out of the fit, not kept: the rows without checkpointing
+    # with no gap at all, the checkpointed ones with one against the recomputed layer
+    for row, config in zip(rows, configs, strict=True):
+        row["metrics"]["peak_reserved_gib"] = 40.0 + 0.5 * reserved_features(config)[2]
+    fit = fit_reserved(measurements(tmp_path / "neg", rows).gpu_train())
+    assert min(fit.coefficients) >= 0 and fit.coefficients[2] == pytest.approx(0.5)

@@ -8,6 +8,7 @@ from test_planner_fixtures import measurements, train_row
 from planner.catalog import load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.step_cost import LAUNCH_S, step_terms
+from planner.step_fit import HOST_GRID_S
 from planner.throughput import (
     DEFAULT_CALIBRATION,
     DEFAULT_SCALING_EFFICIENCY,
@@ -83,7 +84,7 @@ def test_one_row_calibrates_its_gpu_and_projects_to_another_by_hand(tmp_path):
     other = CFG.with_(rank=64)
     pred = predict_tokens_per_s(other, "h200", meas)
     assert pred.basis == "projected" and "calibrated on 1 H200 row" in pred.model
-    pred_a = float(pred.model.rsplit("efficiency ", 1)[1])
+    pred_a = float(pred.model.rsplit("efficiency ", 1)[1].split(",")[0])
     implied = Calibration(pred_a, 0.0, "H200", 1, "", None)
     assert _tps(implied, CFG, "h200") == pytest.approx(9000, rel=2e-3)  # the row, reproduced (a to 3 digits)
     exact_a = Calibration(pred_a, 0.0, "H200", 1, "", None)
@@ -97,15 +98,19 @@ def test_one_row_calibrates_its_gpu_and_projects_to_another_by_hand(tmp_path):
     assert "projected from H200" in a100.model and "ratio" in a100.model
 
 
-def test_two_term_fit_recovers_known_coefficients(tmp_path):
-    # Test rows generated from the model itself with a = 0.55, k = 2.5 on the H200.
+def test_step_model_fit_recovers_known_coefficients(tmp_path):
+    # Test rows generated from the model itself with a = 0.55, k = 2.5 and h = 30 µs (a grid point) on the
+    # H200; the two 1B QLoRA rows at short micro-steps are host-bound, the others GPU-bound.
     gpu = GPUS["H200"]
-    truth = Calibration(0.55, 2.5, "H200", 4, "truth", None)
+    h = HOST_GRID_S[71]
+    truth = Calibration(0.55, 2.5, "H200", 6, "truth", None, host_s_per_launch=h)
     configs = [
         CFG,
         CFG.with_(grad_checkpointing=True),
         TrainConfig("llama-3.2-3b", "full"),
         TrainConfig("llama-3.1-70b", "qlora", micro_batch=1, grad_checkpointing=True),
+        TrainConfig("llama-3.2-1b", "qlora", micro_batch=2, seq_len=1024),
+        TrainConfig("llama-3.2-1b", "qlora", micro_batch=1, seq_len=512),
     ]
     rows = []
     for c in configs:
@@ -114,6 +119,7 @@ def test_two_term_fit_recovers_known_coefficients(tmp_path):
                 c.model,
                 c.method,
                 micro_batch=c.micro_batch,
+                seq_len=c.seq_len,
                 grad_checkpointing=c.grad_checkpointing,
                 tokens_per_s=1 / truth.seconds_per_token(c, gpu),
             )
@@ -121,12 +127,18 @@ def test_two_term_fit_recovers_known_coefficients(tmp_path):
     meas = measurements(tmp_path, rows)
     cal, note = calibration(TrainConfig("qwen2.5-7b"), gpu, meas, load_catalog())
     assert cal.matmul_efficiency == pytest.approx(0.55) and cal.traffic_factor == pytest.approx(2.5)
-    assert "two-term fit" in note and cal.n_rows == 4 and cal.rms_rel_error == pytest.approx(0, abs=1e-9)
+    assert cal.host_s_per_launch == pytest.approx(h) and cal.host_bound_rows == 2
+    assert "step-model fit" in note and cal.n_rows == 6 and cal.rms_rel_error == pytest.approx(0, abs=1e-9)
+    assert "host 30.4 µs per launch (fitted, 2 host-bound rows)" in note
     new = TrainConfig("qwen2.5-7b")
     assert predict_tokens_per_s(new, gpu, meas).tokens_per_s == pytest.approx(_tps(truth, new, "h200"))
     # projected to the H100 SXM through its own peak and bandwidth
     assert predict_tokens_per_s(new, "h100", meas).tokens_per_s == pytest.approx(_tps(truth, new, "h100"))
-    assert len(efficiency_table(meas)) == 4
+    assert len(efficiency_table(meas)) == 6
+    # without the host-bound rows nothing measures the host: the prior, said so
+    gpu_bound = measurements(tmp_path / "gpu", rows[:4])
+    cal, note = calibration(new, gpu, gpu_bound, load_catalog())
+    assert cal.host_s_per_launch == LAUNCH_S and "prior: no host-bound row" in note
 
 
 def test_cpu_rows_never_calibrate_a_gpu(tmp_path):

@@ -8,7 +8,14 @@ from test_planner_fixtures import measurements, train_row
 
 from core.errors import InputError
 from planner.measured import empty_measurements
-from planner.preregister import load_predictions, out_of_sample, predict_suite, write_predictions
+from planner.plan_commands import _preregistered_heading
+from planner.preregister import (
+    committed_out_of_sample,
+    load_predictions,
+    out_of_sample,
+    predict_suite,
+    write_predictions,
+)
 
 SUITE = """
 [defaults]
@@ -57,6 +64,25 @@ def test_a_broken_predictions_file_names_file_and_row(tmp_path):
     path.write_text('{"name": "x"}\n')
     with pytest.raises(InputError, match="row 1"):
         load_predictions(path)
+
+
+def test_committed_sets_come_newest_first_and_say_what_they_score(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE)
+    preds = predict_suite(suite, "h200", empty_measurements())
+    folder = tmp_path / "predictions"
+    older = [p | {"made_by": {"commit": "aaaa", "timestamp": "2026-01-01T00:00:00+00:00"}} for p in preds]
+    newer = [p | {"made_by": {"commit": "bbbb", "timestamp": "2026-02-01T00:00:00+00:00"}} for p in preds]
+    write_predictions(older, folder / "z-old.jsonl")  # named to sort first: the timestamp decides
+    write_predictions(newer, folder / "a-new.jsonl")
+    row = train_row(micro_batch=2, tokens_per_s=preds[0]["predicted"]["tokens_per_s"])
+    sets = committed_out_of_sample(measurements(tmp_path / "rows", [row]), folder)
+    assert [name for name, _, _ in sets] == ["a-new.jsonl", "z-old.jsonl"]
+    heading = _preregistered_heading(sets[0][0], sets[0][1])
+    assert "made by bbbb" in heading and "1 of 2 entries measured" in heading and "in sample" in heading
+    unmeasured = committed_out_of_sample(empty_measurements(), folder)[0]
+    assert "0 of 2 entries measured" in _preregistered_heading(unmeasured[0], unmeasured[1])
+    assert "in sample" not in _preregistered_heading(unmeasured[0], unmeasured[1])
 
 
 @pytest.mark.parametrize(

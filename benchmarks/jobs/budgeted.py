@@ -6,11 +6,16 @@ is left of the budget, and is skipped with a line saying so otherwise. An entry 
 stopped when the budget is spent (its time limit is what is left, if that is less than its own): it gives a
 `timeout` row and the call ends on time. Each row is appended to OUT_DIR/SUITE-KIND.jsonl as soon as it exists,
 so a call cut short keeps every finished row.
+
+PEFTPLAN_JOB_DEVICE=cpu runs the same job on the CPU, to try it end to end before a GPU call: each training
+entry keeps its method, targets, checkpointing and profile but takes the tiny test model of its family, at most
+2 × 64 tokens, rank at most 8, one warm-up and one measured step. Its rows are no measurement of the suite.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,9 +25,33 @@ from benchmarks.runner import run_isolated
 from benchmarks.store import append_row
 from benchmarks.suites import SPEC_TYPES, load_suite
 
+DEVICE_SWITCH = "PEFTPLAN_JOB_DEVICE"  # "cpu": tiny shapes on the CPU (module docstring)
+TINY = {"llama": "tiny-llama", "qwen2": "tiny-qwen2", "mistral": "tiny-mistral"}
+
+
+def on_cpu(entry):
+    """The entry shrunk to a tiny model of its family on the CPU: the same code paths in seconds."""
+    if entry.kind != "train":
+        raise SystemExit(f"{entry.name}: {DEVICE_SWITCH}=cpu shrinks training entries only")
+    from core.shapes import get_shape
+
+    spec = entry.spec
+    tiny = spec.with_(
+        model=TINY.get(get_shape(spec.model).family, "tiny-llama"),
+        device="cpu",
+        micro_batch=min(spec.micro_batch, 2),
+        seq_len=min(spec.seq_len, 64),
+        rank=min(spec.rank, 8),
+        warmup_steps=1,
+        measure_steps=1,
+    )
+    return dataclasses.replace(entry, spec=tiny)
+
 
 def plan(suite: str, wanted: list[tuple[str, float]]):
     entries = {e.name: e for kind in SPEC_TYPES for e in load_suite(suite, kind)}
+    if os.environ.get(DEVICE_SWITCH) == "cpu":
+        entries = {name: on_cpu(e) for name, e in entries.items()}
     unknown = [name for name, _ in wanted if name not in entries]
     if unknown:
         raise SystemExit(f"{suite}: no entries named {unknown}")

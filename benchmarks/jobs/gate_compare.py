@@ -84,7 +84,7 @@ def spread_table(runs: list[Path]) -> list[str]:
     for (name, metric), values in figures.items():
         mid = statistics.median(values)
         spread = (max(values) - min(values)) / mid if mid else float("nan")
-        shown = " · ".join(f"{v:.4g}" for v in values)
+        shown = " · ".join(f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}" for v in values)
         lines.append(f"{name:36s} {metric:22s} {spread:6.1%}  {shown}")
     return lines
 
