@@ -30,9 +30,8 @@ def show_catalogs() -> None:
         except InputError as exc:
             st.error(ui.plain(exc), icon=":material/error:")
             continue
-        dates = ui.as_of_note(table).replace("prices as of", "as of") or "no as_of column"
+        # as_of_note escapes the dates it quotes; escaping them again would show the backslashes
+        dates = ui.as_of_note(table).replace("prices as of", "as of") or ui.plain("no as_of column")
         sources = table["source"].nunique() if "source" in table else 0
-        with st.expander(
-            f"**{ui.plain(path.name)}** · {len(table)} rows · {ui.plain(dates)} · {sources} sources"
-        ):
+        with st.expander(f"**{ui.plain(path.name)}** · {len(table)} rows · {dates} · {sources} sources"):
             st.dataframe(display(table), hide_index=True)

@@ -5,6 +5,7 @@ plotly.graph_objects is imported lazily (plotly.express would add half a second 
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
@@ -17,6 +18,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "se
 # Other series take the palette, which holds neither of the pair.
 BASIS_COLOURS = {"measured": "#2E6FBA", "projected": "#E07B39", "catalog": "#7F7F7F", "yours": "#C0392B"}
 YOURS_MARK = " ★ yours"
+CELL_SHORT = "✗"  # a heatmap cell short of memory by 100 GiB or more
 PALETTE = ("#3A9E6F", "#7C5BB5", "#B8475A", "#8C8C3A", "#4A9FB5", "#C28A2E", "#5D6D7E", "#D35DA0")
 
 
@@ -182,6 +184,23 @@ def add_line(fig, x: list, y: list, name: str) -> None:
     )
 
 
+def log_axis(fig, axis: str, values, *, usd: bool = False) -> None:
+    """A log axis ticked at 1, 2 and 5 of each decade the values span, so an axis over less than a decade
+    still gets three or more labels (plotly's decade ticks would give it one); dollars as the app writes
+    them with usd=True."""
+    from dashboards.display import usd as usd_text
+
+    found = [float(v) for v in values if v is not None and v == v and float(v) > 0]
+    ticks: list[float] = []
+    if found:
+        low, high = min(found), max(found)
+        decades = range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+        ticks = [m * 10.0**k for k in decades for m in (1, 2, 5) if low / 2.5 <= m * 10.0**k <= high * 2.5]
+    text = [usd_text(t) if usd else f"{t:,g}" for t in ticks]
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(type="log", tickvals=ticks or None, ticktext=text or None)
+
+
 def short(text: str, limit: int = 44) -> str:
     """A category label cut to `limit` characters (the hover gives it whole)."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -197,12 +216,14 @@ def show(fig, data: pd.DataFrame, *, key: str, basis: str, note: str = "") -> No
     left, right = st.columns([4, 1], vertical_alignment="center")
     left.markdown(f"{basis_badge(basis)} {note}".strip())  # file text in a note comes escaped (ui.plain)
     right.download_button(
-        "Download CSV",
-        data.to_csv(index=False).encode("utf-8"),
+        "CSV",
+        lambda: data.to_csv(index=False).encode("utf-8"),  # written when clicked, not on every run
         file_name=f"peftplan-{_slug(key)}.csv",
         mime="text/csv",
         key=f"csv-{key}",
         icon=":material/download:",
+        on_click="ignore",
+        help="Download the data behind this chart as CSV",
     )
 
 
@@ -248,21 +269,28 @@ def fits_heatmap(matrix: pd.DataFrame):
     # colour: headroom as a share of the GPU's memory, clipped to ±100 % so a 70B model short by 500 GiB does
     # not wash out the cells that matter; the text gives the GiB
     share = [[max(-1.0, min(1.0, float(v))) for v in line] for line in grid("headroom_frac")]
+    headroom = grid("headroom_gib")
     fig.add_trace(
         go.Heatmap(
             z=share,
             x=gpus,
             y=cases,
-            customdata=grid("config"),
-            text=grid("headroom_gib"),
-            texttemplate="%{text:.0f}",
+            customdata=[
+                [[cfg, gib] for cfg, gib in zip(*pair, strict=True)]
+                for pair in zip(grid("config"), headroom, strict=True)
+            ],
+            # at most three characters a cell, so the numbers stay apart on an 800-px screen; a shortfall of
+            # 100 GiB or more is a cross (the hover gives the figure)
+            text=[[CELL_SHORT if v <= -100 else f"{v:.0f}" for v in line] for line in headroom],
+            texttemplate="%{text}",
             textfont={"size": 10},
             zmid=0,
             zmin=-1,
             zmax=1,
             colorscale="RdYlGn",
-            colorbar={"title": {"text": "headroom<br>(share of memory)"}, "tickformat": ".0%"},
-            hovertemplate="%{y} on %{x}<br>headroom %{text:.1f} GiB<br>%{customdata}<extra></extra>",
+            colorbar={"title": {"text": "headroom", "side": "right"}, "tickformat": ".0%", "thickness": 12},
+            hovertemplate="%{y} on %{x}<br>headroom %{customdata[1]:.1f} GiB<br>%{customdata[0]}"
+            "<extra></extra>",
         )
     )
     fig.update_layout(height=120 + 34 * len(cases))

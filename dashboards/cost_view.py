@@ -8,27 +8,25 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import charts, ui
+from dashboards.display import usd
+
+# The planner's flags (planner.cost.TrainOption.flags, planner.catalog.ManagedOffer.flags) in a reader's words.
+FLAG_TEXT = {
+    "spot": "spot: can be interrupted",
+    "unconfirmed": "price unconfirmed",
+    "legacy": "legacy: closed to new users",
+    "example": "example price, not a quote",
+    "different model": "a different model",
+    "tight memory": "tight memory: little headroom",
+}
 
 
 def flags(option) -> list[str]:
-    """What a reader must know before acting on an option: spot capacity, an unconfirmed or legacy or example
-    price, a different (proprietary) model. Read from the planner's fields (a new status is one more line)."""
-    given = getattr(option, "flags", None)  # the planner's own flags, where it gives them
-    if given:
-        return [f for f in (given.split(", ") if isinstance(given, str) else given) if f]
-    out = []
-    status = str(getattr(option, "status", "") or "")
-    if getattr(option, "pricing_kind", None) == "spot":
-        out.append("spot: can be interrupted")
-    if status == "unconfirmed" or "unconfirmed" in str(getattr(option, "source", "")):
-        out.append("price unconfirmed")
-    if status == "legacy":
-        out.append("legacy: closed to new users")
-    if status == "example":
-        out.append("example price, not a quote")
-    if "different" in str(getattr(option, "match", "") or ""):
-        out.append("a different model")
-    return out
+    """What a reader must know before acting on an option, as the planner flagged it (a TrainOption's tuple
+    or a frame row's comma-joined text)."""
+    given = getattr(option, "flags", None) or ()
+    names = given.split(", ") if isinstance(given, str) else given
+    return [FLAG_TEXT.get(name, name) for name in names if name]
 
 
 def config_text(option) -> str:
@@ -85,20 +83,20 @@ def show_verdict(plan: dict, scn: dict | None = None) -> bool:
     runs = plan["comparison"].scenario.runs_per_month
     if saving > 0:
         st.success(
-            f"**Self-host.** {_name(best_self)} costs {ui.usd(best_self.usd_total)} "
-            f"a month, {ui.usd(saving)} less than {_name(best_managed)} "
-            f"({ui.usd(best_managed.usd_total)}).",
+            f"**Self-host.** {_name(best_self)} costs {usd(best_self.usd_total)} "
+            f"a month, {usd(saving)} less than {_name(best_managed)} "
+            f"({usd(best_managed.usd_total)}).",
             icon=":material/check_circle:",
         )
     else:
         st.warning(
             f"**Use the managed API.** {_name(best_managed)} costs "
-            f"{ui.usd(best_managed.usd_total)} a month, {ui.usd(-saving)} less than the cheapest "
+            f"{usd(best_managed.usd_total)} a month, {usd(-saving)} less than the cheapest "
             f"self-hosted option ({_name(best_self)}).",
             icon=":material/cloud:",
         )
     cols = st.columns(3)
-    cols[0].metric("Self-hosted, per month", ui.usd(best_self.usd_total))
+    cols[0].metric("Self-hosted, per month", usd(best_self.usd_total))
     cols[0].markdown(
         f"{ui.basis_badge(best_self.basis)} price as of {best_self.as_of}"
     )  # a date the catalog validated
@@ -106,12 +104,12 @@ def show_verdict(plan: dict, scn: dict | None = None) -> bool:
         f"{best_self.provider} {best_self.option}, {best_self.gpu} × {best_self.n_gpus:g}\n"
         + _facts(best_self, runs).replace(" · ", "\n")
     )
-    cols[1].metric("Managed, per month", ui.usd(best_managed.usd_total))
+    cols[1].metric("Managed, per month", usd(best_managed.usd_total))
     cols[1].markdown(f"{ui.basis_badge('catalog')} price as of {best_managed.as_of}")
     cols[1].text(
         f"{best_managed.provider} {best_managed.option}\n" + _facts(best_managed, runs).replace(" · ", "\n")
     )
-    cols[2].metric("Saving per month", ui.usd(saving))
+    cols[2].metric("Saving per month", usd(saving))
     return True
 
 
@@ -153,8 +151,8 @@ def show_pareto(options: pd.DataFrame, *, runs: float, key: str) -> None:
     )
     front = timed[timed["front"]].sort_values("job_hours")
     charts.add_line(fig, front["job_hours"].tolist(), front["usd_per_run"].tolist(), "Pareto front")
-    fig.update_xaxes(type="log", dtick=1)  # decades only: minor log ticks crowd the axis
-    fig.update_yaxes(type="log", tickprefix="$", dtick=1)
+    charts.log_axis(fig, "x", timed["job_hours"])
+    charts.log_axis(fig, "y", timed["usd_per_run"], usd=True)
     note = (
         f"USD per run: the month's cost over its {runs:g} runs (reserved blocks and owned servers included). "
         "On the line: no option is both cheaper and faster. Managed APIs publish no run time."
@@ -209,7 +207,7 @@ def show_cost_chart(options: pd.DataFrame, *, runs: float, key: str, self_basis:
         basis=f"self-hosted {self_basis}; managed at catalog prices",
     )
     fig.update_layout(height=160 + 26 * len(shown))
-    fig.update_xaxes(type="log", tickprefix="$", dtick=1)  # decades only
+    charts.log_axis(fig, "x", shown["usd_total"], usd=True)
     cols = [
         "provider",
         "option",
@@ -267,11 +265,11 @@ def show_unranked(comparison) -> None:
     for group, title in (("other model", "Other models (not like for like)"), ("set aside", "Set aside")):
         part = frame[frame["group"] == group]
         if not part.empty:
-            with st.expander(f"{title}: {len(part)} options"):
-                cols = ["set_aside", *OPTION_COLUMNS] if group == "set aside" else OPTION_COLUMNS
-                st.dataframe(
-                    display(option_frame(part), cols, rename={"set_aside": "why set aside"}), hide_index=True
-                )
+            with ui.lazy_expander(f"{title}: {len(part)} options", f"open-{group}") as shown:
+                if shown:
+                    cols = ["set_aside", *OPTION_COLUMNS] if group == "set aside" else OPTION_COLUMNS
+                    table = display(option_frame(part), cols, rename={"set_aside": "why set aside"})
+                    st.dataframe(table, hide_index=True)
 
 
 def show_options_table(options: pd.DataFrame) -> None:
@@ -336,7 +334,7 @@ def show_tornado(frame: pd.DataFrame, *, key: str) -> None:
                 hovertemplate="%{y}: saving %{customdata:$,.0f}<extra>%{fullData.name}</extra>",
             )
         )
-    fig.add_vline(x=base, line_color="#333", annotation_text=f"base {ui.usd(base)}")
+    fig.add_vline(x=base, line_color="#333", annotation_text=f"base {usd(base)}")
     fig.add_vline(x=0, line_dash="dot", line_color="#888", annotation_text="break-even")
     fig.update_layout(barmode="overlay", height=140 + 40 * len(frame))
     fig.update_yaxes(autorange="reversed", type="category")
@@ -364,15 +362,22 @@ def show_break_even(
     table: pd.DataFrame,
     kinds: tuple[str, ...] = ("self-hosted", "on-prem"),
     columns: list[str] = BREAK_EVEN_COLUMNS,
+    *,
+    grid: bool = True,
 ) -> None:
-    """Break-even of the cheapest self-hosted (and on-prem) option against each managed offer."""
+    """Break-even of the cheapest self-hosted (and on-prem) option against each managed offer; as a
+    sortable grid, or with grid=False as a text table."""
     if table.empty:
         st.info("No break-even to show: a self-hosted and a managed option are both needed.")
         return
     table = table[table["self_kind"].isin(kinds)]
     from dashboards.display import display
 
-    st.dataframe(display(table, columns), hide_index=True)
+    shown = display(table, columns)
+    if grid:
+        st.dataframe(shown, hide_index=True)
+    else:
+        ui.text_table(shown)
 
 
 def onprem_table(catalog) -> pd.DataFrame:

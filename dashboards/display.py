@@ -55,10 +55,18 @@ HEADERS: dict[str, tuple[str, str]] = {
     "payback_months": ("payback (months)", "num"),
     "mfu": ("MFU (%)", "pct"),
     "mfu_pct": ("MFU (%)", "pct_value"),
-    "timestamp": ("measured", "time"),
-    "first": ("first row", "time"),
-    "last": ("last row", "time"),
+    "timestamp": ("measured (UTC)", "time"),
+    "time": ("measured (UTC)", "time"),
+    "first": ("first row (UTC)", "time"),
+    "last": ("last row (UTC)", "time"),
     "git_commit": ("commit", "commit"),
+    "from_commit": ("from commit", "commit"),
+    "to_commit": ("to commit", "commit"),
+    "device_class": ("GPU class", "text"),
+    "baseline": ("baseline", "num"),
+    "new": ("new", "num"),
+    "change_pct": ("change (%)", "pct_value"),
+    "new_spread_pct": ("spread of new windows (%)", "pct_value"),
     "device_name": ("hardware", "text"),
     "seq_len": ("sequence length (tokens)", "int"),
     "micro_batch": ("micro-batch", "int"),
@@ -144,20 +152,25 @@ def _num(value) -> str:
     return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def _usd(value) -> str:
+def usd(value) -> str:
+    """Dollars as the whole app writes them: '$1,234' (no cents from $100), '$12.50', '−$999' (the sign
+    before the dollar, a minus sign), 'n/a' for a missing figure."""
+    if _missing(value):
+        return MISSING
     value = float(value)
-    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+    sign = "−" if value < 0 else ""
+    return f"{sign}${abs(value):,.0f}" if abs(value) >= 100 else f"{sign}${abs(value):,.2f}"
 
 
 def _time(value) -> str:
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M")  # the header says UTC
 
 
 _FORMATS = {
-    "usd": _usd,
+    "usd": usd,
     "int": lambda v: f"{int(round(float(v))):,}",
     "num": _num,
     "pct": lambda v: f"{float(v) * 100:.1f}",

@@ -6,6 +6,8 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
 
 import streamlit as st
 
@@ -59,6 +61,14 @@ def guard() -> Iterator[None]:
         st.error(f"Unexpected error ({type(exc).__name__}): {plain(exc)}. Details are in the server log.")
 
 
+@contextmanager
+def lazy_expander(label: str, key: str) -> Iterator[bool]:
+    """An expander whose content is computed and sent only while it is open (opening it reruns the page):
+    a closed one costs a run nothing. Yields whether it is open."""
+    with st.expander(label, key=key, on_change="rerun") as box:
+        yield bool(box.open)
+
+
 def need_rows(kind: str, what: str, results: str) -> None:
     """Say that no rows of `kind` are there, and which command writes them."""
     cpu, gpu = FILL_COMMANDS[kind]
@@ -98,25 +108,78 @@ def hardware_note(frame) -> str:
     return f"measured on {devices}" if devices else ""
 
 
+def short_path(path: Path) -> str:
+    """A path relative to the working folder when it lies inside it (data/results), else whole."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def text_table(frame) -> None:
+    """A short table of text (a display() frame) as a Markdown table: it wraps its cells instead of cutting
+    columns off on a narrow window, and needs none of the grid's JavaScript (the Overview's first view)."""
+    if frame.empty:
+        return
+    rows = [list(frame.columns), *frame.astype(str).values.tolist()]
+    lines = ["| " + " | ".join(plain(cell) for cell in row) + " |" for row in rows]
+    lines.insert(1, "|" + " --- |" * len(frame.columns))
+    st.markdown("\n".join(lines))
+
+
+FILTER_WIDTH_PX = 170
+
+
 def filters(frame, fields: dict[str, str], *, key: str):
     """A row of multiselects, one per (label → column); an empty selection keeps every value."""
     if frame.empty:
         return frame
-    cols = st.columns(len(fields))
     keep = frame.index == frame.index
-    for (label, name), col in zip(fields.items(), cols, strict=True):
+    row = st.container(horizontal=True, gap="small")  # fixed widths: they wrap on a narrow window
+    for label, name in fields.items():
         if name not in frame:
             continue
         options = sorted({v for v in frame[name].dropna().tolist()}, key=str)
-        chosen = col.multiselect(label, options, key=f"{key}-{name}", placeholder="all")
+        chosen = row.multiselect(
+            label, options, key=f"{key}-{name}", placeholder="all", width=FILTER_WIDTH_PX
+        )
         if chosen:
             keep &= frame[name].isin(chosen)
     return frame[keep]
 
 
-def usd(value: float | None) -> str:
-    """'$1,234' (no cents above $100), '—' for a missing figure."""
-    if value is None or value != value:
-        return "—"
-    sign = "−" if value < 0 else ""  # "−$999", not "$-999"
-    return f"{sign}${abs(value):,.0f}" if abs(value) >= 100 else f"{sign}${abs(value):,.2f}"
+WRAP_PREFIX = "wrap-"  # the key of a row (st.container(horizontal=True)) whose parts go one under another
+_STYLE = f"""<style>
+/* a part of a wrapping row keeps 26rem: side by side on a wide window, one under the other on a narrow one */
+[class*="st-key-{WRAP_PREFIX}"] > div {{ min-width: min(26rem, 100%); }}
+</style>"""
+
+
+def page_style() -> None:
+    """The app's few style rules (a style-only st.html takes no room on the page)."""
+    st.html(_STYLE)
+
+
+@contextmanager
+def wrapping_row(key: str, parts: int) -> Iterator[list]:
+    """`parts` containers side by side that wrap one under another when the window is too narrow for each
+    to keep 26rem (st.columns never wraps above 640 px)."""
+    with st.container(horizontal=True, gap="medium", key=WRAP_PREFIX + key):
+        yield [st.container() for _ in range(parts)]
+
+
+@cache
+def _plotly_chunk() -> str | None:
+    """The file name of Streamlit's plotly chart code (about 5 MB of JavaScript), or None if not found."""
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    return found[0].name if found else None
+
+
+def load_chart_code_early() -> None:
+    """Start the browser loading the plotly chart code as the script run begins, not when the first chart
+    arrives: it takes the browser about half a second to load and run it, which then overlaps the server
+    computing the page. Streamlit's own import of the same file finds it loaded. Nothing is drawn; where the
+    file is not found (another Streamlit build), the chart code loads with the first chart as before."""
+    name = _plotly_chunk()
+    if name:  # import() of a module already loaded does nothing: later runs cost nothing
+        st.sidebar.html(f'<script>import("./static/js/{name}")</script>', unsafe_allow_javascript=True)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.errors import InputError
 from dashboards import loaders, ui
+from dashboards.charts import YOURS_MARK
 
 KEY = "your-rows"
 SOURCE_SHIPPED, SOURCE_YOURS = "shipped", "yours"
@@ -56,3 +57,10 @@ def combined(shipped: pd.DataFrame, mine: pd.DataFrame) -> pd.DataFrame:
     """Shipped rows (source 'shipped') and yours in one frame."""
     shipped = shipped.assign(source=SOURCE_SHIPPED)
     return shipped if mine.empty else pd.concat([shipped, mine], ignore_index=True)
+
+
+def mark(frame: pd.DataFrame) -> pd.Series:
+    """' ★ yours' for each row of your file, '' for a shipped one: the suffix of a series name."""
+    if "source" not in frame:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame["source"].map({SOURCE_YOURS: YOURS_MARK}).fillna("")

@@ -7,7 +7,8 @@ import pytest
 from test_dashboard_pages import assert_clean, figure, figures, open_page, trace
 from test_dashboard_rows import write_results
 
-from dashboards import RESULTS_ENV, plans, ui
+from dashboards import RESULTS_ENV, plans
+from dashboards.display import usd
 from planner.breakeven import savings, sensitivity
 from planner.capacity import Workload, fits_matrix, gpus_needed
 from planner.catalog import load_catalog
@@ -55,7 +56,7 @@ def test_overview_verdict_and_chart_are_the_planners(results):
         compare_training(scenario, load_catalog(), load_measurements(results))
     )
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Saving per month"] == ui.usd(saving)  # "−$999" where the managed API is cheaper
+    assert metrics["Saving per month"] == usd(saving)  # "−$999" where the managed API is cheaper
     assert metrics["Managed, per month"] == f"${best_managed.usd_total:,.0f}"
     text = " ".join(m.value for m in at.markdown)
     assert f"price as of {best_self.as_of}" in text and f"price as of {best_managed.as_of}" in text
@@ -108,7 +109,12 @@ def test_cost_widgets_present(results):
             for kind in ("selectbox", "text_input", "number_input", "slider")
             for w in at.get(kind)
         ), key
-    assert at.multiselect(key="scn-gpus") is not None and at.number_input(key="scn-onprem-pue") is not None
+    assert at.multiselect(key="scn-gpus") is not None
+    # assumptions behind a closed expander are not drawn; opening it draws them
+    assert not [w for w in at.number_input if w.key == "scn-onprem-pue"]
+    at.session_state["cost-open-onprem"] = True
+    at.run()
+    assert at.number_input(key="scn-onprem-pue") is not None
     drawn = []
     for view in ("Cost by option", "Cost against time", "Break-even", "Sensitivity and payback"):
         at.segmented_control(key="cost-view").set_value(view).run()
@@ -132,8 +138,17 @@ def test_cost_bad_tokens_is_a_message_not_a_traceback(results):
 
 def test_onprem_assumptions_reach_the_planner(results):
     at = open_page("cost")
+    at.session_state["cost-open-onprem"] = True
+    at.run()
     at.number_input(key="scn-onprem-usd_per_kwh").set_value(0.5).run()
     assert_clean(at)
+    at.session_state["cost-open-onprem"] = False  # closed: the change stays in the scenario, and reopened
+    at.run()
+    assert not [w for w in at.number_input if w.key == "scn-onprem-usd_per_kwh"]
+    assert at.query_params.get("onprem") and "usd_per_kwh" in str(at.query_params["onprem"])
+    at.session_state["cost-open-onprem"] = True
+    at.run()
+    assert at.number_input(key="scn-onprem-usd_per_kwh").value == 0.5
     comparison = compare_training(
         TrainScenario.build(**plans.DEFAULT_SCENARIO),
         apply_scenario({"onprem": {"usd_per_kwh": 0.5}}),
@@ -171,5 +186,11 @@ def test_capacity_matches_the_planner(results):
     cell = matrix[
         (matrix["model"] == "llama-3.1-8b") & (matrix["method"] == "qlora") & (matrix["gpu"] == "H100 SXM")
     ]
-    assert heat["text"][row][col] == pytest.approx(float(cell["headroom_gib"].iloc[0]))
+    gib = float(cell["headroom_gib"].iloc[0])
+    assert heat["customdata"][row][col][1] == pytest.approx(gib)  # the hover's figure
+    assert heat["text"][row][col] == f"{gib:.0f}"  # the cell's text
+    pairs = zip(heat["customdata"], heat["text"], strict=True)
+    short = [(c[1], t) for cs, ts in pairs for c, t in zip(cs, ts, strict=True)]
+    assert all(t == "✗" for gib, t in short if gib <= -100) and any(gib <= -100 for gib, _ in short)
+    assert max(len(t) for _, t in short) <= 3  # numbers that stay apart at 800 px
     assert at.multiselect(key="cap-fit-methods").value == ["lora", "qlora", "full"]

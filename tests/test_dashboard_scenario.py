@@ -14,7 +14,7 @@ from test_dashboard_rows import write_results
 
 from core.errors import InputError
 from dashboards import RESULTS_ENV
-from dashboards.display import MISSING, cell, display, header
+from dashboards.display import MISSING, cell, display, header, usd
 from planner import scenario
 from planner.catalog import load_catalog
 from planner.cost import compare_training
@@ -134,11 +134,13 @@ def test_tables_read_as_text_with_units():
     assert cell(None, "usd") == MISSING and cell(float("nan"), "num") == MISSING
     assert cell(math.inf, "num") == "no limit"
     assert cell(1234.5, "usd") == "$1,234" and cell(12.345, "usd") == "$12.35"
-    assert cell("2026-11-20T10:00:00+00:00", "time") == "2026-11-20 10:00 UTC"
+    assert cell("2026-11-20T11:00:00+01:00", "time") == "2026-11-20 10:00"  # in UTC, which the header says
+    assert header("time") == ("measured (UTC)", "time")
+    assert header("change_pct") == ("change (%)", "pct_value")
     assert cell(0.4567, "pct") == "45.7"
-    from dashboards.ui import usd
-
-    assert usd(-999.4) == "−$999" and usd(-12.5) == "−$12.50" and usd(None) == "—"
+    # one dollar formatter for the app (tables, verdict, metrics): the sign before the dollar
+    assert usd(-999.4) == "−$999" and usd(-12.5) == "−$12.50" and usd(None) == MISSING
+    assert cell(-1234.5, "usd") == "−$1,234"
     assert header("job_hours") == ("hours per run", "hours")
     assert header("capex_usd") == ("capex (USD)", "usd")
     shown = display(pd.DataFrame({"usd_total": [1e3, None], "note": ["a", None]}))
@@ -175,3 +177,17 @@ def test_a_bad_link_is_a_message_and_the_defaults(results):
     assert not at.exception
     assert at.error and "epochs" in at.error[0].value and "many" in at.error[0].value
     assert figure(at, "Monthly cost of 4 runs")
+
+
+def test_a_log_axis_under_a_decade_gets_several_labels():
+    import plotly.graph_objects as go
+
+    from dashboards.charts import log_axis
+
+    fig = go.Figure()
+    # plotly's decade ticks would label $1,000 only
+    log_axis(fig, "y", [480.0, 1606.0, float("nan")], usd=True)
+    assert fig.layout.yaxis.type == "log"
+    assert list(fig.layout.yaxis.ticktext) == ["$200", "$500", "$1,000", "$2,000"]
+    log_axis(fig, "x", [1.5, 50.0])
+    assert list(fig.layout.xaxis.tickvals) == [1, 2, 5, 10, 20, 50, 100]

@@ -114,6 +114,7 @@ charts.show(
     matrix,
     key="capacity-fits",
     basis="mixed",
-    note="cell text: GiB to spare on one GPU (negative: short by that much); hover for the "
+    note=f"cell text: GiB to spare on one GPU (negative: short by that much; {charts.CELL_SHORT}: short by "
+    "100 GiB or more); colour: headroom as a share of the GPU's memory. Hover for the figure and the "
     "configuration that fits (checkpointing, smaller batch) or the GPUs it needs.",
 )

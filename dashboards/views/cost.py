@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import cost_view, loaders, plans, scenario_view, state
+from dashboards import cost_view, loaders, plans, scenario_view, state, ui
 from dashboards.display import display
 
 st.title("Cost")
@@ -18,18 +18,27 @@ state.link_error()
 scn = dict(state.current())
 catalog = loaders.catalog()
 scenario_view.job_controls(scn, plans.released_models())
-with st.expander("Training configuration"):
-    scenario_view.config_controls(scn)
-with st.expander("Scaling: prices and throughput (× catalog or projection)"):
-    scenario_view.cost_controls(scn)
-with st.expander("Prices"):
-    unchanged = plans.training({**scn, "prices": {}})["best_self"]
-    scenario_view.price_controls(scn, catalog, plans.price_key_of(unchanged, catalog))
-with st.expander("People and spot assumptions"):
-    scenario_view.defaults_controls(scn, catalog)
-with st.expander("On-prem assumptions"):
-    scenario_view.onprem_controls(scn, catalog)
-    st.dataframe(display(cost_view.onprem_table(catalog)), hide_index=True)
+# Assumptions behind closed expanders are not drawn (nor computed): a change reruns only what is shown. Their
+# values live in the scenario, and a reopened expander starts from it.
+with ui.lazy_expander("Training configuration", "cost-open-config") as shown:
+    if shown:
+        scenario_view.config_controls(scn)
+with ui.lazy_expander(
+    "Scaling: prices and throughput (× catalog or projection)", "cost-open-scaling"
+) as shown:
+    if shown:
+        scenario_view.cost_controls(scn)
+with ui.lazy_expander("Prices", "cost-open-prices") as shown:
+    if shown:
+        unchanged = plans.training({**scn, "prices": {}})["best_self"]
+        scenario_view.price_controls(scn, catalog, plans.price_key_of(unchanged, catalog))
+with ui.lazy_expander("People and spot assumptions", "cost-open-people") as shown:
+    if shown:
+        scenario_view.defaults_controls(scn, catalog)
+with ui.lazy_expander("On-prem assumptions", "cost-open-onprem") as shown:
+    if shown:
+        scenario_view.onprem_controls(scn, catalog)
+        st.dataframe(display(cost_view.onprem_table(catalog)), hide_index=True)
 state.save(scn)
 scenario_view.file_controls(scn)
 
@@ -54,8 +63,11 @@ if view == VIEWS[0]:
     cost_view.show_unranked(plan["comparison"])
     skipped = plan["comparison"].skipped
     if skipped:
-        with st.expander(f"{len(skipped)} options not priced, and why"):
-            st.dataframe(pd.DataFrame(skipped, columns=["option", "why it is not priced"]), hide_index=True)
+        with ui.lazy_expander(f"{len(skipped)} options not priced, and why", "cost-open-skipped") as shown:
+            if shown:
+                st.dataframe(
+                    pd.DataFrame(skipped, columns=["option", "why it is not priced"]), hide_index=True
+                )
 elif view == VIEWS[1]:
     cost_view.show_pareto(options, runs=runs, key="cost-pareto")
 elif view == VIEWS[2]:

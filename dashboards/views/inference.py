@@ -4,6 +4,7 @@ and merge fidelity, each with its caveat written beside it. Your own results fil
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboards import charts, loaders, tables, ui, yours
@@ -14,6 +15,18 @@ PLAIN_NOTE = (
     "plain: eager generate (PyTorch, dynamic cache), bound by kernel launches at small batch, not a "
     "serving engine; tuned: static cache, compiled"
 )
+
+
+def series_names(frame, fields=("model", "mode", "base", "profile"), *, prompt: bool = False):
+    """'8B · dynamic · bf16 · plain · prompt 512 ★ yours': one name per row, from the fields, the prompt length
+    (each prompt its own series) and the mark of your file."""
+    if frame.empty:
+        return pd.Series("", index=frame.index, dtype=object)
+    names = frame[list(fields)].astype(str).agg(" · ".join, axis=1)
+    if prompt:
+        names = names + " · prompt " + frame["prompt_len"].map(lambda p: f"{int(p):,}" if p == p else "?")
+    return names + yours.mark(frame)
+
 
 st.title("Inference")
 st.caption(
@@ -35,30 +48,16 @@ rows = ui.filters(
     {"hardware": "device_name", "model": "model", "base weights": "base", "profile": "profile"},
     key="infer",
 )
-rows = rows.assign(
-    series=rows["model"].astype(str)
-    + " · "
-    + rows["mode"].astype(str)
-    + " · "
-    + rows["base"].astype(str)
-    + " · "
-    + rows["profile"].astype(str)
-    + rows["source"].map({"yours": charts.YOURS_MARK}).fillna("")
-)
+
+
+rows = rows.assign(series=series_names(rows))
 hardware = ui.hardware_note(rows)
 
 
 def task_rows(task: str, metric: str, by_prompt: bool = False):
     """Rows of one task with the metric; with by_prompt, each prompt length its own series."""
     found = rows[(rows["task"] == task)].dropna(subset=[metric]).sort_values("batch")
-    if by_prompt:
-        prompt = " · prompt " + found["prompt_len"].map(lambda p: f"{int(p):,}" if p == p else "?")
-        found = found.assign(
-            series=found["series"].str.replace(charts.YOURS_MARK, "", regex=False)
-            + prompt
-            + found["source"].map({"yours": charts.YOURS_MARK}).fillna("")
-        )
-    return found
+    return found.assign(series=series_names(found, prompt=True)) if by_prompt else found
 
 
 def chart(data, x, y, *, key, title, x_title, y_title, unit, group="series", kind="scatter", note=""):
@@ -86,7 +85,8 @@ def chart(data, x, y, *, key, title, x_title, y_title, unit, group="series", kin
 
 def single_figures(ops, columns: dict[str, tuple[str, str]]) -> None:
     """One metric per figure (a single number needs no chart), with where it was measured."""
-    for _, row in ops.iterrows():
+    marks = yours.mark(ops)
+    for index, row in ops.iterrows():
         shown = {label: (row[c], unit) for c, (label, unit) in columns.items() if row.get(c) == row.get(c)}
         if not shown:
             continue
@@ -97,7 +97,7 @@ def single_figures(ops, columns: dict[str, tuple[str, str]]) -> None:
             f"{row['model']} · rank {row['rank']} · {row['device_name']} · commit "
             f"{str(row['git_commit'])[:10]} · {row.get('measured_at', '')}"
         )
-        cols[-1].caption(ui.plain(where) + (charts.YOURS_MARK if row["source"] == "yours" else ""))
+        cols[-1].caption(ui.plain(where) + marks[index])
 
 
 tabs = st.tabs(
@@ -155,15 +155,7 @@ with tabs[2]:
         )
     for task, metric, lower in (("decode", "ms_per_token", True), ("prefill", "prefill_tokens_per_s", False)):
         pairs = tables.mode_overhead(rows[rows["task"] == task], metric, lower_is_better=lower)
-        pairs = pairs.assign(
-            case=pairs["model"]
-            + " · "
-            + pairs["base"]
-            + " · "
-            + pairs["profile"]
-            + " · prompt "
-            + pairs["prompt_len"].map(lambda p: f"{int(p):,}" if p == p else "?")
-        )
+        pairs = pairs.assign(case=series_names(pairs, ("model", "base", "profile"), prompt=True))
         chart(
             pairs,
             "batch",

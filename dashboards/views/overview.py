@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import cost_view, loaders, plans, state, tables, ui
-from dashboards.display import display
+from dashboards.display import display, usd
 from planner import scenario as scenario_mod
 
 scn = state.current()
@@ -36,18 +36,29 @@ shown = pd.concat(
         options[options["kind"] == "managed"],
     ]
 )
-left, right = st.columns([3, 2])
-with left:
-    cost_view.show_cost_chart(
-        shown, runs=scn["runs_per_month"], key="overview-cost", self_basis=best_self.basis
-    )
-with right:
-    cost_view.show_pareto(options, runs=scn["runs_per_month"], key="overview-pareto")
+with ui.wrapping_row("overview-charts", 2) as (left, right):
+    with left:
+        cost_view.show_cost_chart(
+            shown, runs=scn["runs_per_month"], key="overview-cost", self_basis=best_self.basis
+        )
+    with right:
+        cost_view.show_pareto(options, runs=scn["runs_per_month"], key="overview-pareto")
 
 st.subheader("Break-even against each managed API")
+# the Overview's tables as text: they wrap on a narrow window and load no grid code (the rest is on Cost);
+# every row is against the cheapest self-hosted option, named once above the table
+against = plan["break_even"]
+if not against.empty:
+    against = against[against["self_kind"] == "self-hosted"][["self_option", "self_usd_total"]]
+if len(against.drop_duplicates()) == 1:
+    name, total = against.iloc[0]
+    st.caption(f"Against {ui.plain(name)}, {usd(total)} a month.")
 cost_view.show_break_even(
-    plan["break_even"], kinds=("self-hosted",), columns=cost_view.BREAK_EVEN_COLUMNS[:6]
-)  # the rest are on the Cost page
+    plan["break_even"],
+    kinds=("self-hosted",),
+    columns=["managed_option", "managed_usd_total", "verdict", "break_even_runs_per_month"],
+    grid=False,
+)
 for note in plan["comparison"].notes:
     st.caption(note)
 
@@ -57,7 +68,7 @@ if train.empty:
     ui.need_rows("train", "training rows", loaders.results_path())
 else:
     heads = tables.headline_train(tables.view(train, tables.TRAIN_SPEC, tables.TRAIN_METRICS))
-    st.dataframe(display(heads), hide_index=True)
+    ui.text_table(display(heads))
     st.markdown(
         f"{ui.basis_badge('measured')} {ui.hardware_note(train)}"
     )  # hardware_note escapes device names
@@ -66,4 +77,4 @@ if not infer.empty:
     decode = tables.headline_decode(tables.view(infer, tables.INFER_SPEC, tables.INFER_METRICS))
     if not decode.empty:
         st.caption("Decode at batch 1, ms per token by mode (measured; plain is eager generate):")
-        st.dataframe(display(decode, rename={"base": "base weights"}), hide_index=True)
+        ui.text_table(display(decode, rename={"base": "base weights"}))

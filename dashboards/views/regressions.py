@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts, gate_view, loaders, tables, ui
+from dashboards.display import display, header
 
 KINDS = {
     "Training": ("train", tables.TRAIN_SPEC, tables.TRAIN_METRICS, "tokens_per_s"),
@@ -38,8 +39,12 @@ if not metrics:
 
 left, right = st.columns([1, 2])
 metric = left.selectbox(
-    "Metric", metrics, index=metrics.index(default_metric) if default_metric in metrics else 0
+    "Metric",
+    metrics,
+    index=metrics.index(default_metric) if default_metric in metrics else 0,
+    format_func=lambda name: header(name)[0],
 )
+label = header(metric)[0]
 counts = rows.dropna(subset=[metric])["spec"].value_counts()
 specs = right.multiselect(
     "Specs",
@@ -64,14 +69,16 @@ fig = charts.grouped(
     "time",
     metric,
     group="spec",
-    title=f"{metric} over time",
+    title=f"{label} over time",
     x_title="measured at (UTC)",
-    y_title=metric,
+    y_title=label,
     basis="measured",
     kind="line",
     hover="commit",
 )
 gate_view.add_noise_bands(fig, data)
+# long spec names: the legend below the chart, full width
+fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.45})  # under the axis title
 verdicts = gate_view.steps(data, metric, gate) if gate else None
 if gate:
     for spec, part in data.groupby("spec"):
@@ -114,10 +121,10 @@ if gates is None:
         "Until it exists the chart shows the figures without a gate."
     )
 elif gate is None:
-    st.info(f"The gate does not check `{metric}`; it checks: {', '.join(f'`{m}`' for m in gates)}.")
+    st.info(f"The gate does not check {label}; it checks: {', '.join(header(m)[0] for m in gates)}.")
 else:
     st.markdown(
-        f"`{metric}`: {gate.better} is better; a row regresses when its median moves the wrong way by more "
+        f"{label}: {gate.better} is better; a row regresses when its median moves the wrong way by more "
         f"than {gate.tolerance:.0%} from its baseline's and its windows separate from the baseline's (`peftplan "
         "results compare BASELINE NEW`); a larger move inside the noise is `noisy`. Dashed: the limit for each "
         "spec's newest row against the row before it; red diamonds: steps the gate calls regressed."
@@ -125,8 +132,4 @@ else:
     if verdicts.empty:
         st.caption("No spec has two rows yet, so there is no step to judge.")
     else:
-        st.dataframe(
-            verdicts,
-            hide_index=True,
-            column_config={"change_pct": st.column_config.NumberColumn("change (%)", format="%.1f")},
-        )
+        st.dataframe(display(verdicts), hide_index=True)

@@ -29,21 +29,19 @@ if frame.empty and mine.empty:
 
 rows = tables.with_labels(tables.view(yours.combined(frame, mine), tables.TRAIN_SPEC, tables.TRAIN_METRICS))
 ok_rows = rows[rows["status"] == "ok"]
-left, right = st.columns([3, 1], vertical_alignment="bottom")
-with left:
-    shown = ui.filters(
-        ok_rows,
-        {
-            "hardware": "device_name",
-            "model": "model",
-            "method": "method",
-            "rank": "rank",
-            "sequence length": "seq_len",
-            "profile": "profile",
-        },
-        key="train",
-    )
-latest_only = right.toggle("Newest row per spec", value=True, help="Older rows of a spec: see Regressions.")
+shown = ui.filters(
+    ok_rows,
+    {
+        "hardware": "device_name",
+        "model": "model",
+        "method": "method",
+        "rank": "rank",
+        "sequence length": "seq_len",
+        "profile": "profile",
+    },
+    key="train",
+)
+latest_only = st.toggle("Newest row per spec", value=True, help="Older rows of a spec: see Regressions.")
 if latest_only:
     shown = tables.latest_per_spec(shown)
 if shown.empty:
@@ -60,9 +58,7 @@ group = GROUP_CHOICES[
 ]
 kind = "bar" if x in ("configuration", "model") else "scatter"
 data = shown.sort_values([x, "configuration"], key=lambda s: s.astype(str) if s.dtype == object else s)
-data = data.assign(
-    colour=data[group].astype(str) + data["source"].map({"yours": charts.YOURS_MARK}).fillna("")
-)
+data = data.assign(colour=data[group].astype(str) + yours.mark(data))
 hover = {"configuration": "configuration", **tables.PROVENANCE_HOVER}
 plots = (
     ("tokens_per_s", "Training throughput", "tokens/s (whole job)", "tokens/s"),
