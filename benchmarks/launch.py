@@ -14,7 +14,9 @@ CUDA is initialised in the worker only: a process forked from one that has touch
 server's imports leave CUDA alone (benchmarks/preload.py), and before any worker is forked from it a probe
 forked the same way checks that they did: torch did not mark forks as bad, the preloaded modules are there and
 work, and on a CUDA build the probe itself runs a kernel on the GPU (a fork of a server that initialised the
-driver cannot), so that a library merely mapped by an import does not send every spec to a fresh interpreter. If the probe fails, or the server does not start,
+driver cannot), so that a library merely mapped by an import does not send every spec to a fresh interpreter.
+`peftplan bench` has torch count GPUs through NVML rather than the driver (PYTORCH_NVML_BASED_CUDA_CHECK=1
+unless set otherwise), as every H200 sweep that forked its workers did. If the probe fails, or the server does not start,
 every spec of the sweep starts a fresh interpreter, as it would without a server.
 
 Each worker is put in a session of its own (a time-out kills it and whatever it started, os.killpg) and dies

@@ -119,3 +119,13 @@ def test_bench_all_runs_both_kinds_of_a_suite_in_one_sweep(recorded, tmp_path):
     assert main(["bench", "all", "--suite", "ci-gpu", "--only", "zzz", "--out", str(out)]) == 2
     assert main(["bench", "all", "--out", str(out)]) == 2  # a suite is needed: `all` has no single spec
     assert len(recorded) == 2
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("0", "0")])
+def test_a_sweep_asks_nvml_for_gpus_unless_told_otherwise(given, expected, recorded, tmp_path, monkeypatch):
+    """Workers fork from the sweep's server only where its imports left CUDA alone: NVML's count does."""
+    monkeypatch.setenv(bench_cli.NVML_CHECK, given or "")  # restored after the test, whatever the sweep sets
+    if given is None:
+        monkeypatch.delenv(bench_cli.NVML_CHECK)
+    assert _run(["--model", "llama-3.2-1b", "--method", "lora"], tmp_path) == 0
+    assert bench_cli.os.environ[bench_cli.NVML_CHECK] == expected
