@@ -156,6 +156,11 @@ class Launcher:
                 self._give_up(f"the fork server failed ({type(exc).__name__}: {exc})")
         return start_fresh(worker_command(entry, request, result), log, env)
 
+    @property
+    def forking(self) -> bool:
+        """Whether single-process specs are forked from the server now (False when it is off or gave up)."""
+        return self._context is not None
+
     def close(self) -> None:
         if self._context is not None:
             self._context = None

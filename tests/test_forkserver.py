@@ -278,3 +278,9 @@ def test_the_fresh_start_refuses_a_parent_that_is_gone():
         timeout=60,
     )
     assert gone.returncode == 1 and gone.stdout == ""
+
+
+def test_a_launcher_with_the_server_switched_off_says_it_does_not_fork(monkeypatch):
+    monkeypatch.setenv("PEFTPLAN_FORK_SERVER", "0")
+    with Launcher() as launcher:
+        assert not launcher.forking and launcher.fallback_reason is None

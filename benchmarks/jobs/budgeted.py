@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
             }
             print(
                 f"{row['status']:7s} {entry.name} in {time.monotonic() - began:.0f} s "
-                f"(forked: {launcher.fallback_reason is None}): {figures or row.get('error')}",
+                f"(forked: {launcher.forking}): {figures or row.get('error')}",
                 flush=True,
             )
     return 0
