@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dashboards import RESULTS_ENV
 
@@ -60,15 +61,31 @@ class ServerExited(RuntimeError):
     pass
 
 
+def _accepts(url: str) -> bool:
+    """Whether the server of `url` accepts a TCP connection now."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def goto_when_up(page, url: str, proc: subprocess.Popen, log: Path, deadline_s: float) -> None:
-    """Load `url`, retrying while the server is still starting."""
+    """Load `url` as soon as the server accepts connections (polled every 10 ms: a browser navigation that
+    is refused costs far longer than that before it can be tried again)."""
     while True:
         if proc.poll() is not None:
             raise ServerExited(f"peftplan dashboard exited with {proc.returncode}:\n{log.read_text()}")
+        if not _accepts(url):
+            if time.perf_counter() > deadline_s:
+                raise TimeoutError(f"{url} did not answer in time:\n{log.read_text()}")
+            time.sleep(0.01)
+            continue
         try:
             page.goto(url, wait_until="commit", timeout=5000)
             return
-        except Exception:  # connection refused while Streamlit starts
+        except Exception:  # accepted, then closed while Streamlit starts
             if time.perf_counter() > deadline_s:
                 raise
-            time.sleep(0.05)
+            time.sleep(0.01)

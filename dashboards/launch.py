@@ -5,7 +5,8 @@ As soon as the server accepts connections, the thread imports what the first pag
 plotly, the planner) while the browser loads the app's JavaScript, so the first script run finds them in
 sys.modules instead of paying for them before the first chart. It waits for the server first so as not to
 slow its start. Dashboard modules are not warmed (their st.cache_data functions belong to the running app),
-and torch is never imported.
+and torch is never imported. The first HTML response also starts the browser loading the first view's chart
+code (dashboards.preload).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import socket
 import sys
 import threading
 import time
+
+from dashboards import preload
 
 WARM_MODULES = (
     "pandas",
@@ -64,6 +67,7 @@ def serve(args: list[str]) -> int:
     """Run Streamlit's command line with `args` (e.g. ["run", app, "--server.port", "8501"])."""
     host = _option(args, "--server.address", "127.0.0.1")
     port = int(_option(args, "--server.port", "8501"))
+    preload.install()
     threading.Thread(target=warm, args=(host, port), name="warm-imports", daemon=True).start()
     from streamlit.web.cli import main as streamlit_main
 

@@ -6,12 +6,12 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 
 import streamlit as st
 
 from core.errors import InputError
+from dashboards import preload
 
 log = logging.getLogger("peftplan.dashboard")
 
@@ -168,18 +168,13 @@ def wrapping_row(key: str, parts: int) -> Iterator[list]:
         yield [st.container() for _ in range(parts)]
 
 
-@cache
-def _plotly_chunk() -> str | None:
-    """The file name of Streamlit's plotly chart code (about 5 MB of JavaScript), or None if not found."""
-    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
-    return found[0].name if found else None
-
-
 def load_chart_code_early() -> None:
     """Start the browser loading the plotly chart code as the script run begins, not when the first chart
     arrives: it takes the browser about half a second to load and run it, which then overlaps the server
     computing the page. Streamlit's own import of the same file finds it loaded. Nothing is drawn; where the
-    file is not found (another Streamlit build), the chart code loads with the first chart as before."""
-    name = _plotly_chunk()
+    file is not found (another Streamlit build), the chart code loads with the first chart as before.
+    Under `peftplan dashboard` the first HTML response has already started it (dashboards.preload): this
+    covers `streamlit run dashboards/app.py`."""
+    name = preload.plotly_chunk()
     if name:  # import() of a module already loaded does nothing: later runs cost nothing
         st.sidebar.html(f'<script>import("./static/js/{name}")</script>', unsafe_allow_javascript=True)
