@@ -1,12 +1,18 @@
-"""`streamlit run` for `peftplan dashboard`, with the first page's imports warmed once the server listens.
+"""`streamlit run` for `peftplan dashboard`, set up for a fast first view.
 
-serve(["run", APP, options...]) is `streamlit run APP [options]` in this process plus one background thread.
-As soon as the server accepts connections, the thread imports what the first page needs (pandas, pyarrow,
-plotly, the planner) while the browser loads the app's JavaScript, so the first script run finds them in
-sys.modules instead of paying for them before the first chart. It waits for the server first so as not to
-slow its start. Dashboard modules are not warmed (their st.cache_data functions belong to the running app),
-and torch is never imported. The first HTML response also starts the browser loading the first view's chart
-code (dashboards.preload).
+serve(["run", APP, options...]) is `streamlit run APP [options]` in this process, with
+- TCP_NODELAY on the listening socket (accepted connections inherit it). Streamlit creates that socket
+  without naming TCP as its protocol, so asyncio leaves Nagle's algorithm on for every connection: each
+  answer after a connection's first (a header write, then a body write) then waits for the browser's
+  delayed acknowledgement, 40 ms on Linux, and the first view's ~75 files took most of a second;
+- the scan of installed packages for Streamlit components (about 0.1 s before the server listens) run
+  later, once the browser has loaded the page's files; the app uses no such component;
+- one background thread that, once the browser has loaded the page's files (so as not to slow serving
+  them), imports what the first page needs (pandas, pyarrow, plotly, the planner) while the browser runs
+  that code, so the first script run finds them in sys.modules. Dashboard modules are not warmed (their
+  st.cache_data functions belong to the running app), and torch is never imported.
+The first HTML response also starts the browser loading the first view's chart code, and Streamlit's files
+are served in one step each (dashboards.preload).
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ WARM_MODULES = (
     "planner.scenario",
 )
 WAIT_FOR_SERVER_S = 30.0
+# The browser has loaded the page's files when it has asked for none for QUIET_S; with no browser after
+# WAIT_FOR_PAGE_S, the deferred work runs anyway.
+QUIET_S = 0.05
+WAIT_FOR_PAGE_S = 5.0
+_deferred: list = []  # work put off until the page has loaded (callables)
 
 
 def _option(argv: list[str], name: str, default: str) -> str:
@@ -55,7 +66,12 @@ def _wait_until_listening(host: str, port: int, timeout_s: float) -> None:
 
 
 def warm(host: str, port: int, modules: tuple[str, ...] = WARM_MODULES) -> None:
+    """Once the server listens and the browser has loaded the page's files: the deferred work, then the
+    first page's imports."""
     _wait_until_listening(host, port, WAIT_FOR_SERVER_S)
+    preload.wait_until_loaded(QUIET_S, WAIT_FOR_PAGE_S)
+    while _deferred:
+        _deferred.pop(0)()
     for name in modules:
         try:
             importlib.import_module(name)
@@ -63,11 +79,50 @@ def warm(host: str, port: int, modules: tuple[str, ...] = WARM_MODULES) -> None:
             pass
 
 
+def no_delay() -> bool:
+    """Streamlit's listening socket with TCP_NODELAY (inherited by every accepted connection); False where
+    Streamlit binds it otherwise than this was written against."""
+    try:
+        from streamlit.web.server.starlette import starlette_server
+    except ImportError:
+        return False
+
+    def make(bind):
+        def bind_no_delay(address: str, port: int, backlog: int) -> socket.socket:
+            sock = bind(address, port, backlog)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+
+        return bind_no_delay
+
+    return preload.replace_once(starlette_server, "_bind_socket", make)
+
+
+def defer_component_scan() -> bool:
+    """Streamlit's scan of installed packages for components, run by warm() instead of before the server
+    listens; False where Streamlit has no such scan."""
+    try:
+        from streamlit.components.v2.component_manager import BidiComponentManager
+    except ImportError:
+        return False
+
+    def make(scan):
+        def later(self, **kwargs) -> None:
+            _deferred.append(lambda: scan(self, **kwargs))
+
+        return later
+
+    return preload.replace_once(BidiComponentManager, "discover_and_register_components", make)
+
+
 def serve(args: list[str]) -> int:
     """Run Streamlit's command line with `args` (e.g. ["run", app, "--server.port", "8501"])."""
     host = _option(args, "--server.address", "127.0.0.1")
     port = int(_option(args, "--server.port", "8501"))
     preload.install()
+    no_delay()
+    defer_component_scan()
     threading.Thread(target=warm, args=(host, port), name="warm-imports", daemon=True).start()
     from streamlit.web.cli import main as streamlit_main
 

@@ -1,4 +1,5 @@
-"""The first HTML response starts loading the Overview's front-end code (dashboards.launch installs it).
+"""The first HTML response starts loading the Overview's front-end code, and Streamlit's files are served
+without waiting on threads (dashboards.launch installs both).
 
 Streamlit's front end fetches the code of each kind of element (its plotly chart code is about 5 MB of
 JavaScript, some 0.75 s of the browser's main thread on a 2-core machine) only when the script run's first
@@ -8,12 +9,22 @@ run) and a module script that runs the chart code as soon as the front end has a
 that it runs while the server runs the page's script. Streamlit's own imports later find the code loaded.
 Nothing is drawn and no content changes. Where Streamlit's static files are laid out otherwise (another
 Streamlit build), the page is served unchanged and the code loads with the first elements as before.
+
+Each of Streamlit's files (some 75 for the first view) is answered from one read on the server's event loop,
+not through the three or more worker-thread hops of a streamed file response (find it, open it, read each
+64-KiB chunk, close it), which wait on the busy server. The bytes and headers are the file's own; ranged
+requests and HEAD are left to Streamlit. The handler also notes when the browser last asked for a file
+(wait_until_loaded), so the server can leave work that can wait until the browser has what it asked for.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 _HEAD_END = b"</head>"
 # The front end's code chunks that the Overview's first run needs beyond those index.html already preloads
@@ -93,41 +104,92 @@ def with_preload(html: bytes, chart: str | None, chunks: tuple[str, ...] = ()) -
     return html.replace(_HEAD_END, head_tags(chart, chunks) + _HEAD_END, 1)
 
 
+# When the browser last asked for one of Streamlit's files (time.monotonic()), and whether it has asked for
+# the page itself.
+_last_file_s = 0.0
+page_asked = threading.Event()
+
+
+def _asked(page: bool) -> None:
+    global _last_file_s
+    _last_file_s = time.monotonic()
+    if page:
+        page_asked.set()
+
+
+def wait_until_loaded(quiet_s: float, timeout_s: float) -> bool:
+    """Block until the browser has asked for the page and then for no file during `quiet_s` (it is running
+    the code it loaded); False after `timeout_s` without that (no browser came, or it kept asking)."""
+    deadline = time.monotonic() + timeout_s
+    if not page_asked.wait(timeout_s):
+        return False
+    while (now := time.monotonic()) < deadline:
+        idle_s = now - _last_file_s
+        if idle_s >= quiet_s:
+            return True
+        time.sleep(quiet_s - idle_s)
+    return False
+
+
+def _whole_file(scope) -> bool:
+    """A GET of a whole file (not a range of it)."""
+    headers = scope.get("headers") or ()
+    return scope.get("method") == "GET" and not any(name.lower() == b"range" for name, _ in headers)
+
+
+def replace_once(owner: object, attribute: str, make: Callable[[Any], Any]) -> bool:
+    """Set owner.attribute to make(its value), once (a second call changes nothing); False where owner has
+    no such attribute (a Streamlit other than the one this was written against)."""
+    original = getattr(owner, attribute, None)
+    if original is None:
+        return False
+    if not getattr(original, "replaced", False):
+        replacement = make(original)
+        replacement.replaced = True
+        setattr(owner, attribute, replacement)
+    return True
+
+
 def install() -> bool:
-    """Serve index.html with the chart code's import; False (nothing changed) where Streamlit's static file
-    handler is not the one this was written against."""
+    """Serve index.html with the chart code's import and every file in one step; False (nothing changed)
+    where Streamlit's static file handler is not the one this was written against."""
     try:
         from starlette.responses import FileResponse, Response
         from streamlit.web.server.starlette import starlette_static_routes as routes
     except ImportError:
         return False
-    original = getattr(routes, "create_streamlit_static_handler", None)
     name = plotly_chunk()
-    if original is None or name is None:
+    if name is None:
         return False
-    if getattr(original, "preloads", False):  # installed already
-        return True
 
-    def create(directory: str, base_url: str | None):
-        handler = original(directory, base_url)
-        index = Path(directory) / "index.html"
+    def make(original):
+        def create(directory: str, base_url: str | None):
+            return _serving(original(directory, base_url), Path(directory) / "index.html")
+
+        return create
+
+    def _serving(handler, index: Path):
         served = handler.get_response
 
         async def get_response(path: str, scope) -> Response:
             response = await served(path, scope)
-            if scope.get("method") != "GET" or not isinstance(response, FileResponse):
+            if not isinstance(response, FileResponse) or response.status_code != 200:
                 return response
-            if Path(response.path) != index:
+            file = Path(response.path)
+            _asked(page=file == index)
+            if not _whole_file(scope):
                 return response
-            headers = {
-                k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "etag")
-            }
-            body = with_preload(index.read_bytes(), name, first_view_chunks())
-            return Response(body, status_code=response.status_code, headers=headers, media_type="text/html")
+            # the page's etag would name Streamlit's file, not the page served; the length is counted again
+            dropped = ("content-length", "etag") if file == index else ("content-length",)
+            headers = {k: v for k, v in response.headers.items() if k.lower() not in dropped}
+            if file == index:
+                body = with_preload(index.read_bytes(), name, first_view_chunks())
+                return Response(body, status_code=200, headers=headers, media_type="text/html")
+            return Response(
+                file.read_bytes(), status_code=200, headers=headers, media_type=response.media_type
+            )
 
         handler.get_response = get_response
         return handler
 
-    create.preloads = True
-    routes.create_streamlit_static_handler = create
-    return True
+    return replace_once(routes, "create_streamlit_static_handler", make)

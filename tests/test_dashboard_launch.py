@@ -1,0 +1,114 @@
+"""`peftplan dashboard` starts Streamlit set up for a fast first view (dashboards.launch, dashboards.preload):
+no Nagle delay on its connections, the component scan put off, Streamlit's files served in one step."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+from starlette.testclient import TestClient
+
+from dashboards import launch, preload
+
+
+def test_accepted_connections_send_without_nagles_delay(monkeypatch):
+    from streamlit.web.server.starlette import starlette_server
+
+    monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
+    plain = starlette_server._bind_socket("127.0.0.1", 0, 8)
+    assert not plain.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # why the fix exists
+    plain.close()
+    assert launch.no_delay() and launch.no_delay()  # a second call changes nothing
+    listener = starlette_server._bind_socket("127.0.0.1", 0, 8)
+    listener.setblocking(True)
+    with listener, socket.create_connection(listener.getsockname()):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_the_component_scan_waits_for_warm(monkeypatch):
+    from streamlit.components.v2.component_manager import BidiComponentManager
+
+    scans = []
+    monkeypatch.setattr(
+        BidiComponentManager, "discover_and_register_components", lambda self, **kw: scans.append(kw)
+    )
+    monkeypatch.setattr(launch, "_deferred", [])
+    assert launch.defer_component_scan() and launch.defer_component_scan()
+    BidiComponentManager().discover_and_register_components(start_file_watching=False)
+    assert scans == [] and len(launch._deferred) == 1
+    monkeypatch.setattr(preload, "wait_until_loaded", lambda quiet_s, timeout_s: True)
+    monkeypatch.setattr(launch, "_wait_until_listening", lambda host, port, timeout_s: None)
+    launch.warm("127.0.0.1", 1, modules=())
+    assert scans == [{"start_file_watching": False}] and launch._deferred == []
+
+
+def test_loaded_means_the_page_then_a_quiet_spell(monkeypatch):
+    monkeypatch.setattr(preload, "page_asked", threading.Event())
+    assert not preload.wait_until_loaded(0.01, 0.05)  # no browser came
+    preload._asked(page=True)
+    assert preload.wait_until_loaded(0.01, 1.0)
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.wait(0.002):
+            preload._asked(page=False)
+
+    keep_asking = threading.Thread(target=ask)
+    keep_asking.start()
+    try:
+        assert not preload.wait_until_loaded(0.05, 0.2)  # files asked for all along
+    finally:
+        stop.set()
+        keep_asking.join()
+
+
+@pytest.fixture(scope="module")
+def static():
+    from streamlit import file_util
+    from streamlit.web.server.starlette import starlette_static_routes as routes
+
+    assert preload.install()
+    return TestClient(routes.create_streamlit_static_handler(file_util.get_static_dir(), None))
+
+
+def test_a_file_is_served_whole_with_its_own_headers(static):
+    chart = preload.plotly_chunk()
+    path = preload._js_dir() / chart
+    answer = static.get(f"/static/js/{chart}")
+    assert answer.status_code == 200 and answer.content == path.read_bytes()
+    assert int(answer.headers["content-length"]) == path.stat().st_size
+    assert answer.headers["content-type"].startswith(("application/javascript", "text/javascript"))
+    assert "immutable" in answer.headers["cache-control"] and answer.headers["etag"]
+    again = static.get(f"/static/js/{chart}", headers={"if-none-match": answer.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_ranges_and_head_are_left_to_streamlit(static):
+    chart = preload.plotly_chunk()
+    part = static.get(f"/static/js/{chart}", headers={"range": "bytes=0-9"})
+    assert part.status_code == 206 and part.content == (preload._js_dir() / chart).read_bytes()[:10]
+    head = static.head(f"/static/js/{chart}")
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_a_whole_file_is_answered_in_one_step_not_streamed():
+    import asyncio
+
+    from starlette.responses import FileResponse
+    from streamlit import file_util
+    from streamlit.web.server.starlette import starlette_static_routes as routes
+
+    assert preload.install()
+    handler = routes.create_streamlit_static_handler(file_util.get_static_dir(), None)
+    chart = f"static/js/{preload.plotly_chunk()}"
+
+    def answer(method: str, headers: list) -> object:
+        scope = {"type": "http", "method": method, "path": "/" + chart, "headers": headers}
+        return asyncio.run(handler.get_response(chart, scope))
+
+    assert not isinstance(answer("GET", []), FileResponse)
+    assert isinstance(answer("GET", [(b"range", b"bytes=0-9")]), FileResponse)
+    assert isinstance(answer("HEAD", []), FileResponse)
