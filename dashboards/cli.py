@@ -88,7 +88,7 @@ def streamlit_args(host: str, port: int) -> list[str]:
 
 
 def launch(args: list[str]) -> int:
-    """Run Streamlit in this process (dashboards.launch: `streamlit run` with imports warmed meanwhile)."""
+    """Run Streamlit in this process (dashboards.launch: `streamlit run` set up for a fast first view)."""
     from dashboards.launch import serve
 
     return serve(args)

@@ -5,19 +5,19 @@ serve(["run", APP, options...]) is `streamlit run APP [options]` in this process
   without naming TCP as its protocol, so asyncio leaves Nagle's algorithm on for every connection: each
   answer after a connection's first (a header write, then a body write) then waits for the browser's
   delayed acknowledgement, 40 ms on Linux, and the first view's ~75 files took most of a second;
-- the scan of installed packages for Streamlit components (about 0.1 s before the server listens) run
-  later, once the browser has loaded the page's files; the app uses no such component;
-- one background thread that, once the browser has loaded the page's files (so as not to slow serving
-  them), imports what the first page needs (pandas, pyarrow, plotly, the planner) while the browser runs
-  that code, so the first script run finds them in sys.modules. Dashboard modules are not warmed (their
-  st.cache_data functions belong to the running app), and torch is never imported.
+- Streamlit's scan of installed packages for components (about 0.1 s before the server listened) run by a
+  background thread once the browser has loaded the page's files, while it runs their code; the app uses
+  no such component.
 The first HTML response also starts the browser loading the first view's chart code, and Streamlit's files
 are served in one step each (dashboards.preload).
+
+The first page's imports (pandas, plotly, the planner) are not warmed ahead: measured, importing them while
+the browser loads the page slows the server's answers (an import holds the interpreter's lock), and the
+script run imports them while the browser runs the chart code anyway. torch is never imported.
 """
 
 from __future__ import annotations
 
-import importlib
 import socket
 import sys
 import threading
@@ -25,18 +25,6 @@ import time
 
 from dashboards import preload
 
-WARM_MODULES = (
-    "pandas",
-    "pyarrow",
-    "plotly.graph_objects",
-    "plotly.io",
-    "planner.catalog",
-    "planner.measured",
-    "planner.cost",
-    "planner.breakeven",
-    "planner.capacity",
-    "planner.scenario",
-)
 WAIT_FOR_SERVER_S = 30.0
 # The browser has loaded the page's files when it has asked for none for QUIET_S; with no browser after
 # WAIT_FOR_PAGE_S, the deferred work runs anyway.
@@ -65,18 +53,12 @@ def _wait_until_listening(host: str, port: int, timeout_s: float) -> None:
             time.sleep(0.05)
 
 
-def warm(host: str, port: int, modules: tuple[str, ...] = WARM_MODULES) -> None:
-    """Once the server listens and the browser has loaded the page's files: the deferred work, then the
-    first page's imports."""
+def run_deferred(host: str, port: int) -> None:
+    """Once the server listens and the browser has loaded the page's files: the work put off until then."""
     _wait_until_listening(host, port, WAIT_FOR_SERVER_S)
     preload.wait_until_loaded(QUIET_S, WAIT_FOR_PAGE_S)
     while _deferred:
         _deferred.pop(0)()
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - a page that needs the module reports the failure itself
-            pass
 
 
 def no_delay() -> bool:
@@ -100,8 +82,8 @@ def no_delay() -> bool:
 
 
 def defer_component_scan() -> bool:
-    """Streamlit's scan of installed packages for components, run by warm() instead of before the server
-    listens; False where Streamlit has no such scan."""
+    """Streamlit's scan of installed packages for components, run by run_deferred() instead of before the
+    server listens; False where Streamlit has no such scan."""
     try:
         from streamlit.components.v2.component_manager import BidiComponentManager
     except ImportError:
@@ -123,7 +105,7 @@ def serve(args: list[str]) -> int:
     preload.install()
     no_delay()
     defer_component_scan()
-    threading.Thread(target=warm, args=(host, port), name="warm-imports", daemon=True).start()
+    threading.Thread(target=run_deferred, args=(host, port), name="deferred-start-up", daemon=True).start()
     from streamlit.web.cli import main as streamlit_main
 
     sys.argv = ["streamlit", *args]

@@ -28,7 +28,7 @@ def test_accepted_connections_send_without_nagles_delay(monkeypatch):
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
-def test_the_component_scan_waits_for_warm(monkeypatch):
+def test_the_component_scan_waits_until_the_page_has_loaded(monkeypatch):
     from streamlit.components.v2.component_manager import BidiComponentManager
 
     scans = []
@@ -41,7 +41,7 @@ def test_the_component_scan_waits_for_warm(monkeypatch):
     assert scans == [] and len(launch._deferred) == 1
     monkeypatch.setattr(preload, "wait_until_loaded", lambda quiet_s, timeout_s: True)
     monkeypatch.setattr(launch, "_wait_until_listening", lambda host, port, timeout_s: None)
-    launch.warm("127.0.0.1", 1, modules=())
+    launch.run_deferred("127.0.0.1", 1)
     assert scans == [{"start_file_watching": False}] and launch._deferred == []
 
 
