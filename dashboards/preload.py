@@ -37,6 +37,8 @@ FIRST_VIEW_CHUNKS = (
     "Html.",
     "purify.es.",
     "Metric.",
+    "loadVegaEmbed.",  # Metric's own imports: modulepreload fetches a chunk, not what it imports
+    "styled-components.",
     "WidgetLabelHelpIconInline.",
     "CustomTheme.",
     "formatNumber.",
