@@ -20,6 +20,12 @@ BASIS_COLOURS = {"measured": "#2E6FBA", "projected": "#E07B39", "catalog": "#7F7
 YOURS_MARK = " ★ yours"
 CELL_SHORT = "✗"  # a heatmap cell short of memory by 100 GiB or more
 PALETTE = ("#3A9E6F", "#7C5BB5", "#B8475A", "#8C8C3A", "#4A9FB5", "#C28A2E", "#5D6D7E", "#D35DA0")
+# Past the palette's colours, series take them again with the next marker (bars: fill pattern), so no two
+# series share both; your file's rows keep their series' colour with a star (a hatched bar) of the same lap.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up")
+YOURS_SYMBOLS = ("star", "star-square", "star-diamond", "star-triangle-up")
+PATTERNS = ("", "x", ".", "+")
+YOURS_PATTERNS = ("/", "\\", "|", "-")
 
 
 def _go():
@@ -65,7 +71,7 @@ def grouped(
     go = _go()
     fig = figure(title, x_title, y_title, basis, barmode="group")
     parts = [("", data)] if group is None else list(data.groupby(group, sort=True, dropna=False))
-    colours: dict[str, str] = {}
+    styles: dict[str, tuple[str, int]] = {}
     for name, part in parts:
         label = name[0] if isinstance(name, tuple) else name
         # plain lists: the figure's JSON then holds the figures as written, not base64 arrays
@@ -80,13 +86,15 @@ def grouped(
         mine = str(label).endswith(
             YOURS_MARK
         )  # an uploaded file's rows: a star, a hatched bar, the same colour
-        colour = _colour(colours, str(label).removesuffix(YOURS_MARK)) if group is not None else None
+        colour, lap = _style(styles, str(label).removesuffix(YOURS_MARK)) if group is not None else (None, 0)
         if kind == "bar":
-            marker = {"color": colour, "pattern": {"shape": "/" if mine else ""}}
+            pattern = (YOURS_PATTERNS if mine else PATTERNS)[lap % len(PATTERNS)]
+            marker = {"color": colour, "pattern": {"shape": pattern}}
             fig.add_trace(go.Bar(orientation="h" if horizontal else "v", marker=marker, **common))
         else:
             mode = "lines+markers" if kind == "line" else "markers"
-            marker = {"size": 13 if mine else 9, "color": colour, "symbol": "star" if mine else "circle"}
+            symbol = (YOURS_SYMBOLS if mine else SYMBOLS)[lap % len(SYMBOLS)]
+            marker = {"size": 13 if mine else 9, "color": colour, "symbol": symbol}
             fig.add_trace(go.Scatter(mode=mode, marker=marker, **common))
     if kind == "bar":  # categories in the data's order, not in the order the traces first use them
         order = list(dict.fromkeys(data[y if horizontal else x].tolist()))
@@ -98,12 +106,14 @@ def grouped(
     return fig
 
 
-def _colour(colours: dict[str, str], series: str) -> str:
-    """A series' colour: its basis colour, else the next palette colour (kept for its 'yours' twin)."""
-    if series not in colours:
-        used = sum(1 for name in colours if name not in BASIS_COLOURS)
-        colours[series] = BASIS_COLOURS.get(series) or PALETTE[used % len(PALETTE)]
-    return colours[series]
+def _style(styles: dict[str, tuple[str, int]], series: str) -> tuple[str, int]:
+    """A series' colour and lap through the palette (which picks its marker): its basis colour, else the
+    next palette colour, a lap more each time the palette is used up (kept for its 'yours' twin)."""
+    if series not in styles:
+        used = sum(1 for name in styles if name not in BASIS_COLOURS)
+        basis = BASIS_COLOURS.get(series)
+        styles[series] = (basis, 0) if basis else (PALETTE[used % len(PALETTE)], used // len(PALETTE))
+    return styles[series]
 
 
 def hover_fields(part: pd.DataFrame, hover: str | dict[str, str] | None, head: str) -> dict:

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_dashboard_rows import (
+    INFER_BASE,
     NEW_COMMIT,
     OLD_COMMIT,
     OLD_TOKENS_PER_S,
     TRAIN_BASE,
     TRAIN_CASES,
+    make_row,
     write_results,
 )
 
@@ -153,6 +155,33 @@ def test_inference_overhead_is_worked_out_from_the_pairs(fixture_results):
     assert prefill["data"][0]["y"][0] == pytest.approx(60.0)  # 32000 / 20000 − 1
     decode = figure(at, "Decode latency")
     assert trace(decode, "llama-3.1-8b · dynamic · bf16 · plain · prompt 512")["y"] == [30.0, 40.0]
+
+
+def test_inference_decode_series_each_have_their_own_colour_and_marker(tmp_path, monkeypatch):
+    """Twelve decode series (three modes × four prompt lengths), more than the palette holds: no two share
+    colour and marker, and none takes the measured or projected colour (a basis, everywhere else)."""
+    from dashboards.charts import BASIS_COLOURS, PALETTE
+
+    rows = [
+        make_row(
+            "infer",
+            {**INFER_BASE, "mode": mode, "prompt_len": prompt, "batch": batch},
+            {"ms_per_token": 20.0 + batch, "decode_tokens_per_s": 50.0 * batch},
+        )
+        for mode in ("merged", "dynamic", "base")
+        for prompt in (128, 512, 2048, 4096)
+        for batch in (1, 8)
+    ]
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "infer.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.setenv(RESULTS_ENV, str(folder))
+    at = open_page("inference")
+    assert_clean(at)
+    styles = [(t["marker"]["color"], t["marker"]["symbol"]) for t in figure(at, "Decode latency")["data"]]
+    assert len(styles) == 12 > len(PALETTE)
+    assert len(set(styles)) == len(styles), styles
+    assert not {colour for colour, _ in styles} & {BASIS_COLOURS["measured"], BASIS_COLOURS["projected"]}
 
 
 def test_inference_states_the_overhead_the_cost_model_uses(fixture_results):
