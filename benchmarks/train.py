@@ -203,8 +203,8 @@ def run_train(spec: TrainSpec) -> dict:
         measured, times, issue_s, collections = _measure_steps(model, optimizer, batches, spec)
     losses += measured
     memory = peak_memory(device)
-    if spec.profile == "tuned":  # where a tuned step's time goes, after the measured steps
-        profile_step(model, optimizer, batches, spec)
+    # where a step's time goes, when $PEFTPLAN_PROFILE_OUT asks: after the measured steps
+    profile_step(model, optimizer, batches, spec)
 
     tokens = spec.tokens_per_step * spec.measure_steps
     tokens_per_s = tokens / sum(times)

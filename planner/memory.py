@@ -13,7 +13,8 @@ bytes per parameter; Korthikanti et al., arXiv 2205.05198, for activations):
 - activations: Korthikanti's per-layer count redone for these blocks: RMSNorm saves its fp32 input, the
   attention kernel q, k, v and output (SDPA / flash: no s² term; eager adds 5·heads·s bytes per token), the
   gated MLP three intermediate tensors; LoRA keeps each targeted linear's input cast to fp32 for lora_A's
-  gradient. Full checkpointing keeps the bf16 input of every layer, and recomputes one layer at a time.
+  gradient. The tuned profile keeps less: Liger's RMSNorm its bf16 input, Liger's SwiGLU the gate and up
+  outputs (the SiLU is recomputed), and its fused adapters each distinct input once in bf16. Full checkpointing keeps the bf16 input of every layer, and recomputes one layer at a time.
 - logits: in log-softmax's backward the loss holds its fp32 output, the fp32 gradient coming in and the fp32
   gradient going out: 12 B per batch × sequence × vocabulary element.
   The `tuned` profile uses Liger's fused linear cross-entropy: logits exist one chunk at a time and the
@@ -109,19 +110,35 @@ def _trainable(config: TrainConfig) -> tuple[int, int]:
     return lora_params(config.shape, config.rank, config.target_modules), ADAPTER_BYTES
 
 
+# Adapted linears that read one input (benchmarks/lora_fused.py's groups).
+SHARED_INPUTS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+
+
+def _fused_lora_inputs(config: TrainConfig) -> float:
+    """Bytes per token one layer keeps for the fused tuned adapters: each distinct input once, in bf16,
+    and each adapter's rank-wide output of lora_A."""
+    shapes, targets = config.shape.linear_shapes(), config.target_modules
+    inputs = {next((g[0] for g in SHARED_INPUTS if t in g), t) for t in targets}
+    return sum(BF16_BYTES * shapes[t][0] for t in inputs) + BF16_BYTES * config.rank * len(targets)
+
+
 def activation_bytes_per_token_layer(config: TrainConfig) -> float:
     """Bytes one decoder layer keeps for the backward pass, per token, without checkpointing."""
     s = config.shape
     h, i = s.hidden_size, s.intermediate_size
     q_dim, kv_dim = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
-    full = config.method == "full"
-    norms = 2 * (4 * h + (2 * h if full else 0))  # fp32 input; bf16 normalised input if the weight trains
+    full, tuned = config.method == "full", config.profile == "tuned"
+    # fp32 input; bf16 normalised input if the weight trains. Liger's RMSNorm (tuned) keeps its bf16 input.
+    norms = 2 * ((2 if tuned else 4) * h + (2 * h if full else 0))
     attention = 2 * (2 * q_dim + 2 * kv_dim)  # q, output, k, v in bf16 (flash / memory-efficient SDPA)
     if config.attn_impl == "eager":
         attention += 5 * s.num_heads * config.seq_len  # Korthikanti's 5as/h: scores, softmax, mask
-    mlp = 3 * 2 * i  # gate output (SiLU input), SiLU output, up output
+    # gate output (SiLU input), SiLU output, up output; Liger's SwiGLU recomputes the SiLU in the backward
+    mlp = (2 if tuned else 3) * 2 * i
     if full:  # trainable linears keep their (shared) inputs: normalised hidden twice, down's input
         linears = 2 * h + 2 * h + 2 * i
+    elif config.fused_lora:
+        linears = _fused_lora_inputs(config)
     else:  # peft casts each targeted linear's input to fp32 for lora_A; lora_A's output feeds lora_B
         shapes = s.linear_shapes()
         per_input = 4 + (1 if config.dropout > 0 else 0)  # + the dropout mask

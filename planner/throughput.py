@@ -44,7 +44,7 @@ from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.measured import Measurements, TrainRecord, empty_measurements
 from planner.step_cost import LAUNCH_S, step_terms
-from planner.step_fit import fit_inputs, fit_step
+from planner.step_fit import StepFit, fit_inputs, fit_step, fit_traffic
 
 # Assumption used only when no GPU row exists: a fraction of the datasheet bf16 peak. Tuned large-scale
 # training reports 40-50 % MFU (PaLM, arXiv 2204.02311: 46 %); eager single-GPU fine-tuning with
@@ -158,12 +158,18 @@ def _row_matmul_efficiency(record: TrainRecord, gpu: Gpu) -> float:
     return x1 / y if y > 0 else row_efficiency(record, gpu)
 
 
-def fit_step_model(records: list[TrainRecord], gpu: Gpu, scope: str) -> Calibration | None:
+def fit_step_model(
+    records: list[TrainRecord], gpu: Gpu, scope: str, base: Calibration | None = None
+) -> Calibration | None:
     """a, k and h by least squared relative error over the rows (planner/step_fit.py); None with fewer than
-    three rows or no fit."""
-    if len(records) < 3:
-        return None
-    fit = fit_step([(*fit_inputs(step_terms(r.config), gpu), 1 / r.tokens_per_s) for r in records])
+    three rows or no fit. With `base` (another profile's fit on this GPU) only k is fitted, from one row up."""
+    points = [(*fit_inputs(step_terms(r.config), gpu), 1 / r.tokens_per_s) for r in records]
+    if base is not None and records:
+        fit = fit_traffic(
+            points, StepFit(base.matmul_efficiency, base.traffic_factor, base.host_s_per_launch, 0.0, 0)
+        )
+    else:
+        fit = fit_step(points) if len(records) >= 3 else None
     if fit is None:
         return None
     return Calibration(
@@ -179,10 +185,21 @@ def fit_step_model(records: list[TrainRecord], gpu: Gpu, scope: str) -> Calibrat
     )
 
 
+# Profiles that share the plain profile's matmuls and host: they take its matmul efficiency and host time per
+# launch and fit their own elementwise traffic factor (compiled layers fuse the elementwise kernels).
+SHARES_PLAIN_FIT = ("tuned",)
+
+
 @lru_cache(maxsize=256)
 def _profile_fit(meas: Measurements, gpu_name: str, profile: str, catalog: Catalog) -> Calibration | None:
     rows = [r for r in _single_gpu_rows(meas, gpu_name) if r.config.profile == profile]
-    return fit_step_model(rows, catalog.gpus[gpu_name], f"{profile} profile, step-model fit")
+    gpu = catalog.gpus[gpu_name]
+    if profile in SHARES_PLAIN_FIT and (base := _profile_fit(meas, gpu_name, "plain", catalog)) is not None:
+        scope = f"{profile} profile: its traffic factor, the plain fit's matmul efficiency and host time"
+        fit = fit_step_model(rows, gpu, scope, base)
+        if fit is not None:
+            return replace(fit, host_bound_rows=base.host_bound_rows, n_rows=len(rows))
+    return fit_step_model(rows, gpu, f"{profile} profile, step-model fit")
 
 
 def _own(config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog) -> Calibration | None:
