@@ -13,10 +13,17 @@ from planner.catalog import load_catalog
 from planner.memory import activation_bytes_per_token_layer
 from planner.preregister import out_of_sample
 from planner.step_cost import step_terms
-from planner.throughput import Calibration, calibration
+from planner.throughput import Calibration, calibration, predict_tokens_per_s
 
 H200 = load_catalog().gpus["H200"]
 TUNED = TrainConfig("llama-3.1-8b", profile="tuned")
+# Plain rows made from a known calibration: three GPU-bound, the last bound by the host's launches
+PLAIN = (
+    TrainConfig("llama-3.1-8b"),
+    TrainConfig("llama-3.1-8b", "qlora", grad_checkpointing=True),
+    TrainConfig("llama-3.2-3b", "full", micro_batch=2),
+    TrainConfig("llama-3.2-1b", "qlora", micro_batch=1, seq_len=512),
+)
 
 
 def test_a_tuned_row_of_an_earlier_path_is_set_aside_and_says_why(tmp_path):
@@ -81,13 +88,7 @@ def test_fused_adapters_run_on_the_tensor_cores():
 def test_a_tuned_calibration_takes_the_plain_matmul_efficiency_and_host_time(tmp_path):
     plain_truth = Calibration(0.6, 2.0, "H200", 4, "truth", None, host_s_per_launch=30e-6)
     tuned_truth = Calibration(0.6, 0.9, "H200", 1, "truth", None, host_s_per_launch=30e-6)
-    plain = [
-        TrainConfig("llama-3.1-8b"),
-        TrainConfig("llama-3.1-8b", "qlora", grad_checkpointing=True),
-        TrainConfig("llama-3.2-3b", "full", micro_batch=2),
-        TrainConfig("llama-3.2-1b", "qlora", micro_batch=1, seq_len=512),  # host-bound
-    ]
-    rows = [row_of(c, 1 / plain_truth.seconds_per_token(c, H200)) for c in plain]
+    rows = [row_of(c, 1 / plain_truth.seconds_per_token(c, H200)) for c in PLAIN]
     rows.append(train_row(profile="tuned", tokens_per_s=1 / tuned_truth.seconds_per_token(TUNED, H200)))
     cal, note = calibration(
         TrainConfig("llama-3.2-3b", profile="tuned"), H200, measurements(tmp_path, rows), load_catalog()
@@ -97,3 +98,16 @@ def test_a_tuned_calibration_takes_the_plain_matmul_efficiency_and_host_time(tmp
     )
     assert cal.traffic_factor == pytest.approx(0.9, rel=0.02) and cal.n_rows == 1
     assert "plain fit's matmul efficiency and host time" in note
+
+
+def test_a_host_bound_projection_says_how_far_host_bound_rows_moved_between_calls(tmp_path):
+    truth = Calibration(0.6, 2.0, "H200", 4, "truth", None, host_s_per_launch=30e-6)
+    rows = [row_of(c, 1 / truth.seconds_per_token(c, H200)) for c in PLAIN]
+    again = dict(rows[-1], provenance={**rows[-1]["provenance"], "timestamp": "2026-01-02T00:00:00+00:00"})
+    again["metrics"] = {**again["metrics"], "tokens_per_s": again["metrics"]["tokens_per_s"] * 1.3}
+    meas = measurements(tmp_path, [*rows, again])
+    small = predict_tokens_per_s(TrainConfig("llama-3.2-1b", micro_batch=1, seq_len=256), H200, meas)
+    assert small.host_bound and "host-bound" in small.model
+    assert "moved by up to 30% (1 configuration)" in small.model
+    large = predict_tokens_per_s(TrainConfig("qwen2.5-7b"), H200, meas)
+    assert not large.host_bound and "kernel launches take" not in large.model
