@@ -29,7 +29,6 @@ Public:
     calibration(config, gpu, meas, catalog) -> tuple[Calibration, str]     the one used, and how
     predict_tokens_per_s(config, gpu, meas=None, catalog=None) -> ThroughputPrediction   (.host_bound: said in
                                                     the note, with how far host-bound rows moved between calls)
-    HOST_BOUND_RATIO, host_to_gpu(cal, config, gpu) -> float
     scaling_efficiency(config, gpu, meas, catalog) -> tuple[float, str]
     efficiency_table(meas, catalog=None) -> DataFrame         one row per measured GPU row: efficiency
     scaling_table(meas, catalog=None) -> DataFrame            one row per multi-GPU row: scaling efficiency
@@ -45,7 +44,7 @@ from core.flops import train_flops_per_token
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.measured import Measurements, TrainRecord, empty_measurements
-from planner.repeatability import repeats
+from planner.repeatability import HOST_BOUND_RATIO, host_bound_caveat, host_to_gpu
 from planner.step_cost import LAUNCH_S, step_terms
 from planner.step_fit import StepFit, fit_inputs, fit_step, fit_traffic
 
@@ -334,39 +333,6 @@ def predict_tokens_per_s(
         energy,
         e_basis,
         host_bound,
-    )
-
-
-# At this share of the GPU's work or more the host's launches decide the step, or nearly: on the H200 the
-# configurations re-measured at 0.89 and above moved 30-41% between calls, the one at 0.81 0.2%.
-HOST_BOUND_RATIO = 0.85
-
-
-def host_to_gpu(cal: Calibration, config: TrainConfig, gpu: Gpu) -> float:
-    """The host's launch time over the GPU's work for one step of `config` under a calibration."""
-    x1, x2, fixed, launches = fit_inputs(step_terms(config), gpu)
-    return launches * cal.host_s_per_launch / (x1 / cal.matmul_efficiency + cal.traffic_factor * x2 + fixed)
-
-
-def host_bound_caveat(
-    cal: Calibration, config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog
-) -> str:
-    """What a host-bound projection can promise: how far host-bound configurations moved between calls."""
-    ratio = host_to_gpu(cal, config, gpu)
-    text = f"host-bound (the host's kernel launches take {ratio:.2f}× the GPU's work)"
-    source = gpu.name if cal.gpu == gpu.name else cal.gpu
-    moved = [
-        r.range_frac
-        for r in repeats(meas, source)
-        if source and host_to_gpu(cal, r.config, catalog.gpus[source]) >= HOST_BOUND_RATIO
-    ]
-    if not moved:
-        return (
-            f"{text}: such steps vary with the host's speed; no host-bound configuration was measured twice"
-        )
-    return (
-        f"{text}: host-bound configurations measured in two calls on {source} moved by up to "
-        f"{max(moved):.0%} ({len(moved)} configuration{'s' * (len(moved) > 1)}), so expect that much either way"
     )
 
 
