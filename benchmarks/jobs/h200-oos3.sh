@@ -12,12 +12,6 @@
 set -u
 source "$(dirname "$0")/job-start.sh"
 budget=${BUDGET_S:-560}
-part() {  # suite, seconds of the budget, NAME=EST_S ...
-  local suite=$1 seconds=$2
-  shift 2
-  python3 -m benchmarks.jobs.budgeted "$suite" "$OUT" "$seconds" "$@" >>"$OUT/job.log" 2>&1
-  echo "$suite: exit $? after $SECONDS s" >>"$OUT/job.log"
-}
 part h200-oos3 $((budget * 60 / 100)) \
   oos3-llama1b-qlora-r64-b8x512=12 \
   oos3-llama3b-lora-r32-attn-b4x1024=10 \
