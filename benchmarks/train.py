@@ -112,7 +112,11 @@ def prepare(spec: TrainSpec):
     model, build_s = build_model(
         spec.model, quant, spec.device, attn_impl=spec.attn_impl, seed=spec.seed, checkpoint=spec.checkpoint
     )
-    built = {"build_s": build_s, "weights_gib": weights_gib(model, spec.device)}
+    built = {
+        "build_s": build_s,
+        "weights_gib": weights_gib(model, spec.device),
+        "sliding_window": getattr(model.config, "sliding_window", None),  # None: full causal attention
+    }
     if spec.profile == "tuned":  # fused kernels, compiled decoder layers (benchmarks/tuned.py)
         built["tuned_skipped"] = []
         built["tuned_applied"] = apply_tuned(model, spec, built["tuned_skipped"])

@@ -3,7 +3,8 @@
 The GPU of a row is its provenance.device_name matched to data/catalog/gpus.csv names and aliases
 ("NVIDIA H200" -> H200). CPU rows are kept (the dashboard shows them) but never calibrate a GPU figure.
 Rows whose model is not in the model catalog, or whose spec does not parse, are set aside with the reason.
-Tuned rows measured with an earlier tuned training path (core.vocab.TUNED_FUSED_LORA) are set aside too:
+Tuned rows measured with an earlier tuned training path (core.vocab.TUNED_FUSED_LORA), and Mistral rows of
+4,096 tokens and more measured with a sliding window the released model does not have, are set aside too:
 "measured" means this configuration run by this code. They stay in `.superseded`, where the scoring of
 predictions made before the path changed finds them (planner/preregister.py).
 
@@ -11,6 +12,7 @@ Public:
     Measurements                         train / infer records, skipped rows, source, hint; .train_frame()
                                          .superseded: tuned rows of an earlier tuned path (not calibrating)
     superseded_tuned(row) -> str | None  why a tuned row measured code that no longer runs, else None
+    superseded_mistral_window(row) -> str | None   why a Mistral row measured a windowed model, else None
     TrainRecord, InferRecord             one measured row each
     load_measurements(path=RESULTS_DIR, catalog=None) -> Measurements      (cached on file stamps)
     empty_measurements() -> Measurements
@@ -210,6 +212,21 @@ def _infer_record(row: dict, gpus: dict[str, Gpu]) -> InferRecord:
     )
 
 
+def superseded_mistral_window(row: dict) -> str | None:
+    """Why a Mistral row of 4,096 tokens or more measured a model the released one is not, or None: before
+    rows said their `sliding_window`, the benchmark built Mistral with transformers' default 4,096-token
+    window (benchmarks/models.py), whose explicit mask took a slower attention kernel at that length."""
+    spec, metrics = row["spec"], row.get("metrics") or {}
+    if row["kind"] != "train" or "sliding_window" in metrics or int(spec.get("seq_len") or 0) < 4096:
+        return None
+    if not str(spec.get("model", "")).startswith("mistral"):
+        return None
+    return (
+        "Mistral row measured with transformers' default 4,096-token sliding window (an explicit attention "
+        "mask, a slower kernel), which Mistral-7B-v0.3 does not have: measure it again"
+    )
+
+
 def superseded_tuned(row: dict) -> str | None:
     """Why a tuned training row measured an earlier tuned path (module docstring), or None."""
     spec, metrics = row["spec"], row.get("metrics") or {}
@@ -241,7 +258,7 @@ def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str =
             skipped.append((where, "measured while another sweep shared the device: not a clean figure"))
             continue
         try:
-            if (why := superseded_tuned(row)) is not None:
+            if (why := superseded_tuned(row) or superseded_mistral_window(row)) is not None:
                 superseded.append(_train_record(row, gpus))
                 skipped.append((where, why))
             elif row["kind"] == "train":
