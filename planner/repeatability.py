@@ -1,8 +1,9 @@
 """How far one configuration's measured speed moved between calls: the planner's honest floor on a projection.
 
 A configuration measured in two or more calls (different timestamps) on one GPU gives its relative range,
-fastest over slowest minus one. On the H200, steps bound by the host's kernel launches moved by 30-41%
-between calls (data/results/h200-oos2-repeat.jsonl against h200-oos2.jsonl), a GPU-bound 70B step by 0.2%:
+fastest over slowest minus one. On the H200, six configurations whose steps the host's kernel launches bound
+moved by 0.7% to 41% between calls (data/results/h200-oos2-repeat.jsonl, h200-remeasure.jsonl), a GPU-bound
+70B step by 0.2%:
 a projection for a host-bound configuration cannot be closer than its own re-measurement, and says so.
 
 Public:
@@ -74,7 +75,9 @@ def host_bound_caveat(cal, config: TrainConfig, gpu: Gpu, meas: Measurements, ca
         return (
             f"{text}: such steps vary with the host's speed; no host-bound configuration was measured twice"
         )
+    low, high = min(moved), max(moved)
+    spread = f"by up to {high:.0%}" if len(moved) == 1 else f"by {low:.0%} to {high:.0%}"
     return (
-        f"{text}: host-bound configurations measured in two calls on {source} moved by up to "
-        f"{max(moved):.0%} ({len(moved)} configuration{'s' * (len(moved) > 1)}), so expect that much either way"
+        f"{text}: host-bound configurations measured in two calls on {source} moved {spread} "
+        f"({len(moved)} configuration{'s' * (len(moved) > 1)}), so expect that much either way"
     )
