@@ -309,7 +309,14 @@ def _profile_summary(run, device: str, window: tuple[int, int] | None) -> str:
         text = table.table(sort_by=sort, row_limit=PROFILE_ROWS)
     except Exception:  # noqa: BLE001 — newer torch names the device column differently
         text = table.table(sort_by=sort.replace("cuda", "device"), row_limit=PROFILE_ROWS)
-    kernels = sum(e.count for e in prof.events() if e.device_type.name == "CUDA")
+    device_events = [e for e in prof.events() if e.device_type.name == "CUDA"]
+    kernels = sum(e.count for e in device_events)
     steps = 1 if window is None else window[1]
     per_step = f" ({kernels / steps:.0f} a step)" if steps > 1 else ""
-    return f"{kernels} GPU kernels{per_step}\n{text}"
+    # the device's busy time (kernels and copies, each counted once): against the step's wall time it says
+    # whether the GPU or the host's launches bound the step
+    busy_s = sum(e.time_range.elapsed_us() for e in device_events) / 1e6
+    busy = (
+        f", device busy {busy_s * 1e3:.1f} ms ({busy_s / steps * 1e3:.1f} ms a step)" if device_events else ""
+    )
+    return f"{kernels} GPU kernels{per_step}{busy}\n{text}"

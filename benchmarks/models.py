@@ -24,8 +24,15 @@ QUANTS = BASES  # how the base weights are stored
 CONFIGS = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}
 
 
+# Attention over a sliding window, per family, as the released configs have it. Mistral-7B-v0.3's config.json
+# says "sliding_window": null, but transformers' MistralConfig defaults to 4096: built from that default, a
+# 4,096-token sequence takes an explicit mask and a slower SDPA kernel than the released model runs.
+SLIDING_WINDOW = {"mistral": {"sliding_window": None}}
+
+
 def hf_config(shape: ModelShape):
     return CONFIGS[shape.family](
+        **SLIDING_WINDOW.get(shape.family, {}),
         hidden_size=shape.hidden_size,
         num_hidden_layers=shape.num_layers,
         num_attention_heads=shape.num_heads,

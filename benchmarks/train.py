@@ -112,7 +112,11 @@ def prepare(spec: TrainSpec):
     model, build_s = build_model(
         spec.model, quant, spec.device, attn_impl=spec.attn_impl, seed=spec.seed, checkpoint=spec.checkpoint
     )
-    built = {"build_s": build_s, "weights_gib": weights_gib(model, spec.device)}
+    built = {
+        "build_s": build_s,
+        "weights_gib": weights_gib(model, spec.device),
+        "sliding_window": getattr(model.config, "sliding_window", None),  # None: full causal attention
+    }
     if spec.profile == "tuned":  # fused kernels, compiled decoder layers (benchmarks/tuned.py)
         built["tuned_skipped"] = []
         built["tuned_applied"] = apply_tuned(model, spec, built["tuned_skipped"])
@@ -203,8 +207,8 @@ def run_train(spec: TrainSpec) -> dict:
         measured, times, issue_s, collections = _measure_steps(model, optimizer, batches, spec)
     losses += measured
     memory = peak_memory(device)
-    if spec.profile == "tuned":  # where a tuned step's time goes, after the measured steps
-        profile_step(model, optimizer, batches, spec)
+    # where a step's time goes, when $PEFTPLAN_PROFILE_OUT asks: after the measured steps
+    profile_step(model, optimizer, batches, spec)
 
     tokens = spec.tokens_per_step * spec.measure_steps
     tokens_per_s = tokens / sum(times)

@@ -13,6 +13,7 @@ Public:
     TrainConfig.key -> tuple                 every field that affects a figure: a measured row stands for
                                              this configuration only when its key is equal
     TrainConfig.target_modules               the adapted linears, in layer order (() for full fine-tuning)
+    TrainConfig.fused_lora                   the tuned profile's fused bf16 adapter path runs
     config_from_spec(spec: dict) -> TrainConfig          (a result row's spec; missing fields: defaults)
     check_model(model, checkpoint, seq_len=None)
     CONFIG_FIELDS                            the field names, in order
@@ -154,6 +155,12 @@ class TrainConfig:
     @property
     def tokens_per_step(self) -> int:
         return self.micro_batch * self.seq_len * self.grad_accum * self.num_gpus
+
+    @property
+    def fused_lora(self) -> bool:
+        """Whether the tuned profile computes this configuration's adapters fused and in bf16: adapters
+        that share an input take it once (benchmarks/lora_fused.py); dropout keeps peft's own forward."""
+        return self.profile == "tuned" and self.method != "full" and self.dropout == 0
 
     @cached_property
     def key(self) -> tuple:

@@ -14,6 +14,10 @@ ATTN_IMPLS = ("sdpa", "eager")
 # compiled generate (decode) with lean or batched LoRA serving (benchmarks/lora_serve.py)
 PROFILES = ("plain", "tuned")
 DEVICES = ("cuda", "cpu")
+# The tuned training profile computes LoRA adapters that share an input together, in bf16
+# (benchmarks/lora_fused.py); a row's `tuned_applied` names it. A tuned LoRA or QLoRA row without it, and
+# without a `tuned_skipped` reason for it, ran an earlier tuned path: it measures code that no longer runs.
+TUNED_FUSED_LORA = "lora_fused_shared_input"
 SHARDINGS = (
     "full_shard",
     "shard_grad_op",

@@ -3,9 +3,16 @@
 The GPU of a row is its provenance.device_name matched to data/catalog/gpus.csv names and aliases
 ("NVIDIA H200" -> H200). CPU rows are kept (the dashboard shows them) but never calibrate a GPU figure.
 Rows whose model is not in the model catalog, or whose spec does not parse, are set aside with the reason.
+Tuned rows measured with an earlier tuned training path (core.vocab.TUNED_FUSED_LORA), and Mistral rows of
+4,096 tokens and more measured with a sliding window the released model does not have, are set aside too:
+"measured" means this configuration run by this code. They stay in `.superseded`, where the scoring of
+predictions made before the path changed finds them (planner/preregister.py).
 
 Public:
     Measurements                         train / infer records, skipped rows, source, hint; .train_frame()
+                                         .superseded: tuned rows of an earlier tuned path (not calibrating)
+    superseded_tuned(row) -> str | None  why a tuned row measured code that no longer runs, else None
+    superseded_mistral_window(row) -> str | None   why a Mistral row measured a windowed model, else None
     TrainRecord, InferRecord             one measured row each
     load_measurements(path=RESULTS_DIR, catalog=None) -> Measurements      (cached on file stamps)
     empty_measurements() -> Measurements
@@ -24,6 +31,7 @@ from core.errors import InputError
 from core.infer_config import INFER_CONFIG_FIELDS, InferConfig, infer_config_from_spec
 from core.paths import CATALOG_DIR, RESULTS_DIR
 from core.rows import load_rows, result_files
+from core.vocab import TUNED_FUSED_LORA
 from planner.catalog import Gpu, gpu_of_device, load_catalog
 from planner.config import TrainConfig, config_from_spec
 
@@ -92,6 +100,7 @@ class Measurements:
     _by_key: dict = field(default_factory=dict, repr=False)
     capped: tuple[CappedRun, ...] = ()  # runs under an allocator cap, ok and oom alike
     _capped_by_key: dict = field(default_factory=dict, repr=False)
+    superseded: tuple[TrainRecord, ...] = ()  # tuned rows of an earlier tuned path: shown, never used
 
     def __post_init__(self):
         index: dict = {}
@@ -118,7 +127,9 @@ class Measurements:
     def without(self, predicate) -> Measurements:
         """A copy without the training records for which predicate(record) is true (leave-one-out)."""
         kept = tuple(r for r in self.train if not predicate(r))
-        return Measurements(kept, self.infer, self.skipped, self.source, capped=self.capped)
+        return Measurements(
+            kept, self.infer, self.skipped, self.source, capped=self.capped, superseded=self.superseded
+        )
 
     def capped_run(self, config: TrainConfig, usable_gib: float) -> CappedRun | None:
         """The capped run that answers whether `config` fits a card leaving `usable_gib` to the allocator: one
@@ -201,9 +212,39 @@ def _infer_record(row: dict, gpus: dict[str, Gpu]) -> InferRecord:
     )
 
 
+def superseded_mistral_window(row: dict) -> str | None:
+    """Why a Mistral row of 4,096 tokens or more measured a model the released one is not, or None: before
+    rows said their `sliding_window`, the benchmark built Mistral with transformers' default 4,096-token
+    window (benchmarks/models.py), whose explicit mask took a slower attention kernel at that length."""
+    spec, metrics = row["spec"], row.get("metrics") or {}
+    if row["kind"] != "train" or "sliding_window" in metrics or int(spec.get("seq_len") or 0) < 4096:
+        return None
+    if not str(spec.get("model", "")).startswith("mistral"):
+        return None
+    return (
+        "Mistral row measured with transformers' default 4,096-token sliding window (an explicit attention "
+        "mask, a slower kernel), which Mistral-7B-v0.3 does not have: measure it again"
+    )
+
+
+def superseded_tuned(row: dict) -> str | None:
+    """Why a tuned training row measured an earlier tuned path (module docstring), or None."""
+    spec, metrics = row["spec"], row.get("metrics") or {}
+    if row["kind"] != "train" or spec.get("profile") != "tuned" or spec.get("method", "lora") == "full":
+        return None
+    if TUNED_FUSED_LORA in (metrics.get("tuned_applied") or ()):
+        return None
+    if any(str(why).startswith(TUNED_FUSED_LORA) for why in metrics.get("tuned_skipped") or ()):
+        return None  # the current code tried and could not (dropout): the row is what it runs
+    return (
+        f"tuned row measured before the tuned path computed adapters as {TUNED_FUSED_LORA} (its "
+        "tuned_applied lacks it): not a figure of the current code; measure it again"
+    )
+
+
 def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str = "<rows>") -> Measurements:
     """Measurements from validated rows (core.rows); non-ok rows are ignored, unusable ones set aside."""
-    train, infer, skipped, capped = [], [], [], []
+    train, infer, skipped, capped, superseded = [], [], [], [], []
     for row in rows:
         where = f"{row.get('_file', source)} {row['spec_hash'][:12]}"
         if row["kind"] == "train" and row["status"] in ("ok", "oom") and row["spec"].get("memory_cap_gib"):
@@ -217,7 +258,10 @@ def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str =
             skipped.append((where, "measured while another sweep shared the device: not a clean figure"))
             continue
         try:
-            if row["kind"] == "train":
+            if (why := superseded_tuned(row) or superseded_mistral_window(row)) is not None:
+                superseded.append(_train_record(row, gpus))
+                skipped.append((where, why))
+            elif row["kind"] == "train":
                 train.append(_train_record(row, gpus))
             else:
                 infer.append(_infer_record(row, gpus))
@@ -225,7 +269,9 @@ def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str =
             skipped.append((where, str(exc)))
         except (TypeError, ValueError, KeyError) as exc:
             skipped.append((where, f"spec not understood: {exc}"))
-    return Measurements(tuple(train), tuple(infer), tuple(skipped), source, capped=tuple(capped))
+    return Measurements(
+        tuple(train), tuple(infer), tuple(skipped), source, capped=tuple(capped), superseded=tuple(superseded)
+    )
 
 
 def _capped_run(row: dict) -> CappedRun:
@@ -260,7 +306,14 @@ def _load(path: str, catalog_dir: str, _stamp_key: tuple) -> Measurements:
     bad = tuple((f"{b.file} line {b.line}", b.why) for b in rows.problems)
     if not bad:
         return meas
-    return Measurements(meas.train, meas.infer, bad + meas.skipped, meas.source, capped=meas.capped)
+    return Measurements(
+        meas.train,
+        meas.infer,
+        bad + meas.skipped,
+        meas.source,
+        capped=meas.capped,
+        superseded=meas.superseded,
+    )
 
 
 def load_measurements(path: str | Path = RESULTS_DIR, catalog_dir: str | Path | None = None) -> Measurements:

@@ -13,7 +13,8 @@ bytes per parameter; Korthikanti et al., arXiv 2205.05198, for activations):
 - activations: Korthikanti's per-layer count redone for these blocks: RMSNorm saves its fp32 input, the
   attention kernel q, k, v and output (SDPA / flash: no s² term; eager adds 5·heads·s bytes per token), the
   gated MLP three intermediate tensors; LoRA keeps each targeted linear's input cast to fp32 for lora_A's
-  gradient. Full checkpointing keeps the bf16 input of every layer, and recomputes one layer at a time.
+  gradient. The tuned profile keeps less: Liger's RMSNorm its bf16 input, Liger's SwiGLU the gate and up
+  outputs (the SiLU is recomputed), and its fused adapters each distinct input once in bf16. Full checkpointing keeps the bf16 input of every layer, and recomputes one layer at a time.
 - logits: in log-softmax's backward the loss holds its fp32 output, the fp32 gradient coming in and the fp32
   gradient going out: 12 B per batch × sequence × vocabulary element.
   The `tuned` profile uses Liger's fused linear cross-entropy: logits exist one chunk at a time and the
@@ -64,6 +65,7 @@ from itertools import combinations
 from core.shapes import lora_params
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
+from planner.lsq import held_out_error, least_squares
 from planner.measured import Measurements, TrainRecord, empty_measurements
 
 GIB = 2**30
@@ -109,19 +111,35 @@ def _trainable(config: TrainConfig) -> tuple[int, int]:
     return lora_params(config.shape, config.rank, config.target_modules), ADAPTER_BYTES
 
 
+# Adapted linears that read one input (benchmarks/lora_fused.py's groups).
+SHARED_INPUTS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+
+
+def _fused_lora_inputs(config: TrainConfig) -> float:
+    """Bytes per token one layer keeps for the fused tuned adapters: each distinct input once, in bf16,
+    and each adapter's rank-wide output of lora_A."""
+    shapes, targets = config.shape.linear_shapes(), config.target_modules
+    inputs = {next((g[0] for g in SHARED_INPUTS if t in g), t) for t in targets}
+    return sum(BF16_BYTES * shapes[t][0] for t in inputs) + BF16_BYTES * config.rank * len(targets)
+
+
 def activation_bytes_per_token_layer(config: TrainConfig) -> float:
     """Bytes one decoder layer keeps for the backward pass, per token, without checkpointing."""
     s = config.shape
     h, i = s.hidden_size, s.intermediate_size
     q_dim, kv_dim = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
-    full = config.method == "full"
-    norms = 2 * (4 * h + (2 * h if full else 0))  # fp32 input; bf16 normalised input if the weight trains
+    full, tuned = config.method == "full", config.profile == "tuned"
+    # fp32 input; bf16 normalised input if the weight trains. Liger's RMSNorm (tuned) keeps its bf16 input.
+    norms = 2 * ((2 if tuned else 4) * h + (2 * h if full else 0))
     attention = 2 * (2 * q_dim + 2 * kv_dim)  # q, output, k, v in bf16 (flash / memory-efficient SDPA)
     if config.attn_impl == "eager":
         attention += 5 * s.num_heads * config.seq_len  # Korthikanti's 5as/h: scores, softmax, mask
-    mlp = 3 * 2 * i  # gate output (SiLU input), SiLU output, up output
+    # gate output (SiLU input), SiLU output, up output; Liger's SwiGLU recomputes the SiLU in the backward
+    mlp = (2 if tuned else 3) * 2 * i
     if full:  # trainable linears keep their (shared) inputs: normalised hidden twice, down's input
         linears = 2 * h + 2 * h + 2 * i
+    elif config.fused_lora:
+        linears = _fused_lora_inputs(config)
     else:  # peft casts each targeted linear's input to fp32 for lora_A; lora_A's output feeds lora_B
         shapes = s.linear_shapes()
         per_input = 4 + (1 if config.dropout > 0 else 0)  # + the dropout mask
@@ -258,16 +276,21 @@ def overhead_fit(meas: Measurements, profile: str) -> OverheadFit:
 # What leaves the caching allocator holding more than is allocated, per GiB of each (fitted per profile):
 # the loss's logits (the largest tensors freed and reallocated in every step), the kept activations (freed
 # layer by layer in the backward, in sizes the next allocations do not match) and, with checkpointing, the
-# recomputed layer's activations (allocated and freed once per layer). No constant: on the H200 rows one
-# made the worst leave-one-out error worse (10.6% against 8.6% without).
-RESERVED_TERMS = ("logits_gib", "activations_gib", "recomputed_layer_gib")
+# recomputed layer's activations (allocated and freed once per layer), and the logits again where checkpointing
+# recomputes layers in the backward (the loss's freed blocks then meet the recomputed layers' smaller ones; on
+# the 53 plain H200 rows this term takes the leave-one-out median from 1.4% to 0.9%). No constant: on the H200
+# rows one made the worst leave-one-out error worse (10.6% against 8.6% without). Which terms a profile uses is
+# chosen by the error on rows left out of the fit, so that a profile with few rows does not fit noise.
+RESERVED_TERMS = ("logits_gib", "activations_gib", "recomputed_layer_gib", "checkpointed_logits_gib")
 
 
 def reserved_features(config: TrainConfig) -> tuple[float, ...]:
     """The RESERVED_TERMS of a configuration, GiB: logits and the recomputed layer whenever they exist,
-    activations as kept at the peak."""
+    activations as kept at the peak, the logits once more with checkpointing."""
     c, t = memory_components(config), _memory_terms(config)
-    return c["logits_gib"], t["activations_gib"], c["recomputed_layer_gib"]
+    # tuned: Liger's fused cross-entropy materialises one chunk of logits, no full tensor to fragment around
+    checkpointed = c["logits_gib"] if config.grad_checkpointing and config.profile != "tuned" else 0.0
+    return c["logits_gib"], t["activations_gib"], c["recomputed_layer_gib"], checkpointed
 
 
 @dataclass(frozen=True)
@@ -281,33 +304,7 @@ class ReservedFit:
 
 
 # With no row reporting reserved memory predict_memory uses reserved_gib(), the shipped rows' envelope.
-DEFAULT_RESERVED = ReservedFit((0.0, 0.0, 0.0), 0, "no rows report reserved memory")
-
-
-def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
-    """a x = b by Gaussian elimination with partial pivoting; None when singular."""
-    n = len(b)
-    m = [row[:] + [b[i]] for i, row in enumerate(a)]
-    for col in range(n):
-        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
-        if abs(m[pivot][col]) < 1e-12:
-            return None
-        m[col], m[pivot] = m[pivot], m[col]
-        for r in range(n):
-            if r != col:
-                f = m[r][col] / m[col][col]
-                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
-    return [m[i][n] / m[i][i] for i in range(n)]
-
-
-def _least_squares(pts: list[tuple], cols: tuple[int, ...]) -> tuple[float, list[float]] | None:
-    """Least squared relative error (of the reserved peak) of gap = Σ coef × feature over `cols`."""
-    a = [[sum(x[i] * x[j] / r**2 for x, _, r in pts) for j in cols] for i in cols]
-    coef = _solve(a, [sum(x[i] * y / r**2 for x, y, r in pts) for i in cols])
-    if coef is None or min(coef) < 0:
-        return None
-    error = sum(((sum(c * x[i] for c, i in zip(coef, cols, strict=True)) - y) / r) ** 2 for x, y, r in pts)
-    return error, coef
+DEFAULT_RESERVED = ReservedFit((0.0,) * len(RESERVED_TERMS), 0, "no rows report reserved memory")
 
 
 def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> ReservedFit:
@@ -320,12 +317,15 @@ def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> 
         and rec.peak_reserved_gib
         and (profile is None or rec.config.profile == profile)
     ]
-    subsets = [c for k in (1, 2, 3) for c in combinations(range(3), k) if k < max(len(pts), 2)]
-    fits = [(f, cols) for cols in subsets if (f := _least_squares(pts, cols)) is not None] if pts else []
+    n_terms = len(RESERVED_TERMS)
+    subsets = [
+        c for k in range(1, n_terms + 1) for c in combinations(range(n_terms), k) if k < max(len(pts), 2)
+    ]
+    fits = [(f, cols) for cols in subsets if (f := least_squares(pts, cols)) is not None] if pts else []
     if not fits:
         return DEFAULT_RESERVED
-    (error, coef), cols = min(fits, key=lambda f: f[0][0])
-    coefficients = [0.0, 0.0, 0.0]
+    (error, coef), cols = min(fits, key=lambda f: (held_out_error(pts, f[1]), f[0][0]))
+    coefficients = [0.0] * n_terms
     for c, i in zip(coef, cols, strict=True):
         coefficients[i] = c
     scope = f"{profile} rows" if profile else "rows of every profile"

@@ -123,6 +123,12 @@ def _targets(config: dict):
     return () if t == "-" else (t if t == "all-linear" else tuple(t.split(",")))
 
 
+def _first_after(records: list, made_at: str):
+    """The first row measured after the prediction was made (what it predicted), else the latest row."""
+    after = [r for r in records if r.timestamp >= made_at]
+    return after[0] if after else (records[-1] if records else None)
+
+
 def out_of_sample(predictions: list[dict], meas: Measurements):
     """Committed predictions against the rows measured since: one row per entry and metric (a prediction
     with no measured row is listed with measured None), and a summary per metric (median and worst
@@ -131,11 +137,15 @@ def out_of_sample(predictions: list[dict], meas: Measurements):
 
     from planner.accuracy import summarise
 
-    by_key = {(r.gpu, r.config.key): r for r in sorted(meas.gpu_train(), key=lambda r: r.timestamp)}
+    # Rows of a tuned path changed since count here: they measured the code the predictions were made for.
+    by_key: dict = {}
+    for r in sorted([*meas.superseded, *meas.gpu_train()], key=lambda r: r.timestamp):
+        if r.gpu is not None and not r.is_cpu:
+            by_key.setdefault((r.gpu, r.config.key), []).append(r)
     rows = []
     for pred in predictions:
         config = config_from_spec(pred["config"] | {"targets": _targets(pred["config"])})
-        rec = by_key.get((pred["gpu"], config.key))
+        rec = _first_after(by_key.get((pred["gpu"], config.key), []), pred["made_by"].get("timestamp", ""))
         for metric in METRICS:
             predicted = pred["predicted"].get(metric)
             measured = getattr(rec, metric, None) if rec is not None else None

@@ -14,7 +14,9 @@ the host cannot launch kernels as fast as the GPU runs them, the host's launch t
   more bytes per FLOP and fill fewer waves of tiles than the 8192-wide ones of 70B).
 - adapter work: peft keeps LoRA A and B in fp32 and casts the input to fp32, so the 6 × adapter FLOPs (8 ×
   with checkpointing) run on the fp32 units, about 1/FP32_RATIO of the bf16 tensor-core peak. On the H200
-  the rank sweep (r8 / r16 / r64, plain) puts that at ~74 TFLOP/s against 989 dense bf16.
+  the rank sweep (r8 / r16 / r64, plain) puts that at ~74 TFLOP/s against 989 dense bf16. The tuned
+  profile's fused adapters (`TrainConfig.fused_lora`) compute in bf16: their FLOPs join the tensor-core work
+  and their elementwise traffic is lora_B's output added to the base output.
 - traffic: bytes that elementwise kernels read and write per token (norms, rotary embedding, the gated MLP's
   activation, residual adds, the loss's logits and, per LoRA target, the fp32 cast of the input, the scaling
   and the add of lora_B's output), forward and backward, the forward again with checkpointing. `k` (fitted)
@@ -114,7 +116,9 @@ def _layer_traffic(config) -> float:
     mlp = (2 + 2 + 2 + 2 + 2) * i  # SiLU read/write, product reads two, writes one
     residual = 2 * 3 * BF16 * h
     lora = 0.0
-    if config.method != "full":
+    if config.fused_lora:  # bf16 adapters over a shared input: lora_B's output read and added (bf16)
+        lora = sum(2 * BF16 * s.linear_shapes()[t][1] for t in config.target_modules)
+    elif config.method != "full":
         shapes = s.linear_shapes()
         for t in config.target_modules:
             d_in, d_out = shapes[t]
@@ -177,6 +181,8 @@ def step_terms(config) -> StepTerms:
     if config.method != "full":
         trainable = lora_params(s, config.rank, config.target_modules)
         adapter = (8.0 if ckpt else 6.0) * trainable
+    if config.fused_lora:  # the tuned path computes adapters in bf16, on the tensor cores
+        dense, adapter = dense + adapter, 0.0
     fwd = _layer_traffic(config) * s.num_layers
     traffic = fwd * (4 if ckpt else 3) + _logits_traffic(config)  # backward moves about twice the forward
     tokens = config.micro_batch * config.seq_len * config.grad_accum

@@ -8,6 +8,8 @@ x1: tensor-core seconds per token at a = 1 (the datasheet bf16 peak, through `ma
 counted elementwise bytes over the bandwidth; fixed: what needs no fit (the fp32 adapter matmuls at the
 fp32 rate, the per-step weight reads, NF4 dequantisation and optimizer step over the step's tokens). The
 factors are a (matmul efficiency), k (bandwidth-seconds per counted byte) and h (host seconds per launch).
+A profile with few rows of its own (tuned: the same matmuls and the same host, other elementwise kernels)
+takes a and h from another profile's fit and fits k alone (`fit_traffic`).
 
 The fit minimises the squared relative error of every row (a 1B row counts as much as a 70B one). For each
 h of a log grid (HOST_GRID_S), a and k come in closed form from the rows that h leaves GPU-bound (their host
@@ -21,6 +23,7 @@ Public:
     fit_inputs(terms, gpu) -> (x1, x2, fixed, launches_per_token)
     StepFit(a, k, h, rms_rel_error, host_bound_rows)
     fit_step(points) -> StepFit | None        points: (x1, x2, fixed, launches_per_token, measured s/token)
+    fit_traffic(points, base) -> StepFit | None   k alone, a and h taken from `base` (another profile's fit)
 """
 
 from __future__ import annotations
@@ -112,3 +115,18 @@ def fit_step(points: list[tuple]) -> StepFit | None:
         return None
     error, _, inv_a, k, h, host_bound = best
     return StepFit(1 / inv_a, k, h, math.sqrt(error / len(points)), host_bound)
+
+
+def fit_traffic(points: list[tuple], base: StepFit) -> StepFit | None:
+    """k alone by least squared relative error over the points that `base`'s a and h leave GPU-bound, with
+    a and h kept (module docstring); None when no point is GPU-bound or the points leave no time for traffic."""
+    inv_a, h = 1 / base.matmul_efficiency, base.host_s_per_launch
+    num = den = 0.0
+    for x1, x2, fixed, launches, y in points:
+        if h * launches < y:
+            num, den = num + x2 * (y - fixed - x1 * inv_a) / y**2, den + x2 * x2 / y**2
+    if den <= 0 or num <= 0:
+        return None
+    k = num / den
+    error, host_bound = _error(points, inv_a, k, h)
+    return StepFit(base.matmul_efficiency, k, h, math.sqrt(error / len(points)), host_bound)

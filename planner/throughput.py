@@ -27,7 +27,8 @@ Public:
     Calibration                                     a, k, h, rows and scope; .seconds_per_token(config, gpu)
     fit_step_model(records, gpu, scope) -> Calibration | None
     calibration(config, gpu, meas, catalog) -> tuple[Calibration, str]     the one used, and how
-    predict_tokens_per_s(config, gpu, meas=None, catalog=None) -> ThroughputPrediction
+    predict_tokens_per_s(config, gpu, meas=None, catalog=None) -> ThroughputPrediction   (.host_bound: said in
+                                                    the note, with how far host-bound rows moved between calls)
     scaling_efficiency(config, gpu, meas, catalog) -> tuple[float, str]
     efficiency_table(meas, catalog=None) -> DataFrame         one row per measured GPU row: efficiency
     scaling_table(meas, catalog=None) -> DataFrame            one row per multi-GPU row: scaling efficiency
@@ -43,8 +44,9 @@ from core.flops import train_flops_per_token
 from planner.catalog import Catalog, Gpu, load_catalog, resolve_gpu
 from planner.config import TrainConfig
 from planner.measured import Measurements, TrainRecord, empty_measurements
+from planner.repeatability import HOST_BOUND_RATIO, host_bound_caveat, host_to_gpu
 from planner.step_cost import LAUNCH_S, step_terms
-from planner.step_fit import fit_inputs, fit_step
+from planner.step_fit import StepFit, fit_inputs, fit_step, fit_traffic
 
 # Assumption used only when no GPU row exists: a fraction of the datasheet bf16 peak. Tuned large-scale
 # training reports 40-50 % MFU (PaLM, arXiv 2204.02311: 46 %); eager single-GPU fine-tuning with
@@ -122,6 +124,9 @@ class ThroughputPrediction:
     flops_per_token: float
     energy_j_per_token: float  # whole job, GPUs only
     energy_basis: str  # measured | projected (from measured power) | projected (from TDP)
+    host_bound: bool = (
+        False  # projected with the host's launches taking HOST_BOUND_RATIO of the GPU's work or more
+    )
 
 
 _LEVELS = (
@@ -158,12 +163,18 @@ def _row_matmul_efficiency(record: TrainRecord, gpu: Gpu) -> float:
     return x1 / y if y > 0 else row_efficiency(record, gpu)
 
 
-def fit_step_model(records: list[TrainRecord], gpu: Gpu, scope: str) -> Calibration | None:
+def fit_step_model(
+    records: list[TrainRecord], gpu: Gpu, scope: str, base: Calibration | None = None
+) -> Calibration | None:
     """a, k and h by least squared relative error over the rows (planner/step_fit.py); None with fewer than
-    three rows or no fit."""
-    if len(records) < 3:
-        return None
-    fit = fit_step([(*fit_inputs(step_terms(r.config), gpu), 1 / r.tokens_per_s) for r in records])
+    three rows or no fit. With `base` (another profile's fit on this GPU) only k is fitted, from one row up."""
+    points = [(*fit_inputs(step_terms(r.config), gpu), 1 / r.tokens_per_s) for r in records]
+    if base is not None and records:
+        fit = fit_traffic(
+            points, StepFit(base.matmul_efficiency, base.traffic_factor, base.host_s_per_launch, 0.0, 0)
+        )
+    else:
+        fit = fit_step(points) if len(records) >= 3 else None
     if fit is None:
         return None
     return Calibration(
@@ -179,10 +190,21 @@ def fit_step_model(records: list[TrainRecord], gpu: Gpu, scope: str) -> Calibrat
     )
 
 
+# Profiles that share the plain profile's matmuls and host: they take its matmul efficiency and host time per
+# launch and fit their own elementwise traffic factor (compiled layers fuse the elementwise kernels).
+SHARES_PLAIN_FIT = ("tuned",)
+
+
 @lru_cache(maxsize=256)
 def _profile_fit(meas: Measurements, gpu_name: str, profile: str, catalog: Catalog) -> Calibration | None:
     rows = [r for r in _single_gpu_rows(meas, gpu_name) if r.config.profile == profile]
-    return fit_step_model(rows, catalog.gpus[gpu_name], f"{profile} profile, step-model fit")
+    gpu = catalog.gpus[gpu_name]
+    if profile in SHARES_PLAIN_FIT and (base := _profile_fit(meas, gpu_name, "plain", catalog)) is not None:
+        scope = f"{profile} profile: its traffic factor, the plain fit's matmul efficiency and host time"
+        fit = fit_step_model(rows, gpu, scope, base)
+        if fit is not None:
+            return replace(fit, host_bound_rows=base.host_bound_rows, n_rows=len(rows))
+    return fit_step_model(rows, gpu, f"{profile} profile, step-model fit")
 
 
 def _own(config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog) -> Calibration | None:
@@ -295,9 +317,22 @@ def predict_tokens_per_s(
     tps = config.num_gpus * scaling / cal.seconds_per_token(single, gpu)
     if config.num_gpus > 1:
         note = f"{note}; {config.num_gpus} GPUs, {s_note}"
+    host_bound = host_to_gpu(cal, single, gpu) >= HOST_BOUND_RATIO
+    if host_bound:
+        note = f"{note}; {host_bound_caveat(cal, single, gpu, meas, catalog)}"
     energy, e_basis = _energy(None, cal.power_w, gpu, config, tps)
     return ThroughputPrediction(
-        tps, "projected", note, gpu.name, config.num_gpus, tps * fpt / peak, scaling, fpt, energy, e_basis
+        tps,
+        "projected",
+        note,
+        gpu.name,
+        config.num_gpus,
+        tps * fpt / peak,
+        scaling,
+        fpt,
+        energy,
+        e_basis,
+        host_bound,
     )
 
 

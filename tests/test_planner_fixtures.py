@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.paths import CATALOG_DIR
 from core.rows import SCHEMA_VERSION
+from core.vocab import TUNED_FUSED_LORA
 from planner.measured import Measurements, load_measurements
 
 PROVENANCE = {
@@ -58,14 +59,17 @@ def train_row(
     energy_j_per_token: float | None = None,
     status: str = "ok",
     timestamp: str = "2026-01-01T00:00:00+00:00",
+    tuned_applied: list[str] | None = None,
+    dropout: float = 0.0,
 ) -> dict:
-    """A made-up training row (test data)."""
+    """A made-up training row (test data). A tuned LoRA row says, as the current code's rows do, that its
+    adapters ran fused (core.vocab.TUNED_FUSED_LORA) unless `tuned_applied` says otherwise."""
     spec = {
         "model": model,
         "method": method,
         "rank": rank,
         "alpha": 2 * rank,
-        "dropout": 0.0,
+        "dropout": dropout,
         "targets": targets,
         "micro_batch": micro_batch,
         "seq_len": seq_len,
@@ -89,7 +93,24 @@ def train_row(
         "energy_j_per_token": energy_j_per_token,
         "world_size": num_gpus,
     }
+    if profile == "tuned":
+        fused = [TUNED_FUSED_LORA] if method != "full" and not dropout else []
+        metrics["tuned_applied"] = ["compile_layers", *fused] if tuned_applied is None else tuned_applied
+        metrics["tuned_skipped"] = [f"{TUNED_FUSED_LORA}: dropout"] if dropout else []
     return _row("train", spec, metrics, device_name, status, timestamp)
+
+
+def row_of(config, tokens_per_s: float) -> dict:
+    """A made-up training row of a TrainConfig's model, method, batch, sequence, checkpointing and profile."""
+    return train_row(
+        config.model,
+        config.method,
+        micro_batch=config.micro_batch,
+        seq_len=config.seq_len,
+        grad_checkpointing=config.grad_checkpointing,
+        profile=config.profile,
+        tokens_per_s=tokens_per_s,
+    )
 
 
 def infer_row(

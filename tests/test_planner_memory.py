@@ -190,10 +190,11 @@ def test_no_rows_still_answers():
 
 
 def test_reserved_memory_fit_recovers_a_known_gap(tmp_path):
-    # Test rows whose reserved peak is allocated + 0.4 × logits + 0.05 × activations + 0.3 × recomputed layer.
+    # Test rows whose reserved peak is allocated + 0.4 × logits + 0.05 × activations + 0.3 × recomputed layer
+    # + 0.2 × logits again where checkpointing recomputes layers.
     def gap(config):
-        logits, activations, recomputed = reserved_features(config)
-        return 0.4 * logits + 0.05 * activations + 0.3 * recomputed
+        logits, activations, recomputed, checkpointed = reserved_features(config)
+        return 0.4 * logits + 0.05 * activations + 0.3 * recomputed + 0.2 * checkpointed
 
     # Within one model every term grows with the tokens: several models keep the three apart.
     shapes = [
@@ -202,6 +203,7 @@ def test_reserved_memory_fit_recovers_a_known_gap(tmp_path):
         ("llama-3.2-3b", 2, 2048, True),
         ("llama-3.1-8b", 1, 4096, True),
         ("qwen2.5-7b", 2, 1024, True),
+        ("llama-3.2-3b", 8, 512, False),
     ]
     rows, configs = [], []
     for model, batch, seq, ckpt in shapes:
@@ -214,9 +216,10 @@ def test_reserved_memory_fit_recovers_a_known_gap(tmp_path):
     meas = measurements(tmp_path, rows)
     other = TrainConfig("llama-3.1-8b", "lora", micro_batch=3, seq_len=1000)
     pred = predict_memory(other, "h200", meas)
-    assert pred.reserved_basis == "projected" and "reserved fitted on 5" in pred.reserved_derivation
+    assert pred.reserved_basis == "projected" and "reserved fitted on 6" in pred.reserved_derivation
     assert pred.reserved_gib == pytest.approx(pred.peak_allocated_gib + gap(other))
-    assert "0.400 × logits + 0.050 × activations + 0.300 × recomputed_layer" in pred.reserved_derivation
+    terms = "0.400 × logits + 0.050 × activations + 0.300 × recomputed_layer + 0.200 × checkpointed_logits"
+    assert terms in pred.reserved_derivation
     # a measured row gives its own reserved peak
     measured = predict_memory(configs[2], "h200", meas)
     assert measured.reserved_basis == "measured" and measured.reserved_gib == pytest.approx(

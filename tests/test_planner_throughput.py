@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_planner_fixtures import measurements, train_row
+from test_planner_fixtures import measurements, row_of, train_row
 
 from planner.catalog import load_catalog, resolve_gpu
 from planner.config import TrainConfig
@@ -112,18 +112,7 @@ def test_step_model_fit_recovers_known_coefficients(tmp_path):
         TrainConfig("llama-3.2-1b", "qlora", micro_batch=2, seq_len=1024),
         TrainConfig("llama-3.2-1b", "qlora", micro_batch=1, seq_len=512),
     ]
-    rows = []
-    for c in configs:
-        rows.append(
-            train_row(
-                c.model,
-                c.method,
-                micro_batch=c.micro_batch,
-                seq_len=c.seq_len,
-                grad_checkpointing=c.grad_checkpointing,
-                tokens_per_s=1 / truth.seconds_per_token(c, gpu),
-            )
-        )
+    rows = [row_of(c, 1 / truth.seconds_per_token(c, gpu)) for c in configs]
     meas = measurements(tmp_path, rows)
     cal, note = calibration(TrainConfig("qwen2.5-7b"), gpu, meas, load_catalog())
     assert cal.matmul_efficiency == pytest.approx(0.55) and cal.traffic_factor == pytest.approx(2.5)

@@ -8,15 +8,7 @@
 # A spec whose estimate no longer fits what is left is skipped, with a line in the log.
 # PEFTPLAN_JOB_DEVICE=cpu runs the same job on tiny models on the CPU (benchmarks/jobs/budgeted.py).
 set -u
-: "${OUT:?set OUT to the folder for rows and logs}"
-# Single-process specs fork from one server that did the imports once (benchmarks/launch.py); torch asks NVML,
-# not the driver, whether a GPU is there, as the gate's proof job does.
-export PYTORCH_NVML_BASED_CUDA_CHECK=${PYTORCH_NVML_BASED_CUDA_CHECK:-1}
-if [ "${PEFTPLAN_JOB_DEVICE:-cuda}" = "cuda" ]; then
-  nvidia-smi --query-gpu=name,memory.total,driver_version,power.limit --format=csv >"$OUT/job.log" 2>&1
-else
-  echo "device: ${PEFTPLAN_JOB_DEVICE} (tiny shapes, no measurement of the suite)" >"$OUT/job.log"
-fi
+source "$(dirname "$0")/job-start.sh"
 python3 -m benchmarks.jobs.budgeted h200-oos2 "$OUT" "${BUDGET_S:-290}" \
   oos2-llama1b-lora-r16-b4x512=22 \
   oos2-qwen7b-qlora-r16-b1x1024=25 \

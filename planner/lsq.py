@@ -1,0 +1,53 @@
+"""Least squares of a gap against chosen terms, by relative error, for the reserved-memory fit (planner/memory.py).
+
+Points are (features, gap, reference): the error of a point is (Σ coefficient × feature − gap) / reference.
+
+Public:
+    solve(a, b) -> list[float] | None                           a x = b, None when singular
+    least_squares(pts, cols) -> (error, coefficients) | None    over the feature columns `cols`, none negative
+    held_out_error(pts, cols) -> float                          each point predicted by a fit on the others
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def solve(a: list[list[float]], b: list[float]) -> list[float] | None:
+    """a x = b by Gaussian elimination with partial pivoting; None when singular."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        if abs(m[pivot][col]) < 1e-12:
+            return None
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(n):
+            if r != col:
+                f = m[r][col] / m[col][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def least_squares(pts: list[tuple], cols: tuple[int, ...]) -> tuple[float, list[float]] | None:
+    """Least squared relative error (of the reserved peak) of gap = Σ coef × feature over `cols`."""
+    a = [[sum(x[i] * x[j] / r**2 for x, _, r in pts) for j in cols] for i in cols]
+    coef = solve(a, [sum(x[i] * y / r**2 for x, y, r in pts) for i in cols])
+    if coef is None or min(coef) < 0:
+        return None
+    error = sum(((sum(c * x[i] for c, i in zip(coef, cols, strict=True)) - y) / r) ** 2 for x, y, r in pts)
+    return error, coef
+
+
+def held_out_error(pts: list[tuple], cols: tuple[int, ...]) -> float:
+    """Sum of squared relative errors of each point predicted by a fit on the others (0 below four points:
+    too few to hold one out, and the in-sample error decides)."""
+    if len(pts) < 4:
+        return 0.0
+    total = 0.0
+    for i, (x, y, r) in enumerate(pts):
+        fit = least_squares(pts[:i] + pts[i + 1 :], cols)
+        if fit is None:
+            return math.inf
+        total += ((sum(c * x[j] for c, j in zip(fit[1], cols, strict=True)) - y) / r) ** 2
+    return total
