@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import loaders, state, ui
+from dashboards import launch, loaders, state, ui
+
+launch.run_pending()  # under `peftplan dashboard`: what was put off at start (the plotly theme among it)
 
 # An emoji page icon: Streamlit draws it in place, where a Material icon (the pages' own, by default) is
 # fetched from fonts.gstatic.com, and the app makes no outside call. A narrow sidebar (220 px) leaves an

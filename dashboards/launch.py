@@ -5,9 +5,11 @@ serve(["run", APP, options...]) is `streamlit run APP [options]` in this process
   without naming TCP as its protocol, so asyncio leaves Nagle's algorithm on for every connection: each
   answer after a connection's first (a header write, then a body write) then waits for the browser's
   delayed acknowledgement, 40 ms on Linux, and the first view's ~75 files took most of a second;
-- Streamlit's scan of installed packages for components (about 0.1 s before the server listened) run by a
-  background thread once the browser has loaded the page's files, while it runs their code; the app uses
-  no such component.
+- two pieces of Streamlit's start-up put off, each about 0.1 s before the server listened: its scan of
+  installed packages for components (the app uses none) and its plotly theme (a template built when
+  streamlit is imported). A background thread runs them once the browser has loaded the page's files,
+  while it runs their code; app.py runs whatever is left before a page draws (run_pending), so every
+  figure is made with the theme set.
 The first HTML response also starts the browser loading the first view's chart code, and Streamlit's files
 are served in one step each (dashboards.preload).
 
@@ -18,6 +20,8 @@ script run imports them while the browser runs the chart code anyway. torch is n
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import socket
 import sys
 import threading
@@ -31,6 +35,8 @@ WAIT_FOR_SERVER_S = 30.0
 QUIET_S = 0.05
 WAIT_FOR_PAGE_S = 5.0
 _deferred: list = []  # work put off until the page has loaded (callables)
+_pending = threading.Lock()
+THEME_MODULE = "streamlit.elements.lib.streamlit_plotly_theme"
 
 
 def _option(argv: list[str], name: str, default: str) -> str:
@@ -57,8 +63,15 @@ def run_deferred(host: str, port: int) -> None:
     """Once the server listens and the browser has loaded the page's files: the work put off until then."""
     _wait_until_listening(host, port, WAIT_FOR_SERVER_S)
     preload.wait_until_loaded(QUIET_S, WAIT_FOR_PAGE_S)
-    while _deferred:
-        _deferred.pop(0)()
+    run_pending()
+
+
+def run_pending() -> None:
+    """Run the work put off at start, now, each once: called by run_deferred, and by app.py before a page
+    draws anything (the plotly theme must be set before the first figure is made)."""
+    with _pending:
+        while _deferred:
+            _deferred.pop(0)()
 
 
 def no_delay() -> bool:
@@ -98,10 +111,46 @@ def defer_component_scan() -> bool:
     return preload.replace_once(BidiComponentManager, "discover_and_register_components", make)
 
 
+class _DeferTheme(importlib.abc.MetaPathFinder):
+    """Loads Streamlit's plotly theme module with its configure function (which `import streamlit` calls,
+    building a plotly template: about 0.1 s before the server listens) put off until run_pending."""
+
+    def find_spec(self, name, path, target=None):
+        if name != THEME_MODULE:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = getattr(getattr(spec, "loader", None), "exec_module", None)
+        if run is None:
+            return spec
+
+        def exec_module(module) -> None:
+            run(module)
+            preload.replace_once(
+                module,
+                "configure_streamlit_plotly_theme",
+                lambda configure: lambda: _deferred.append(configure),
+            )
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def defer_plotly_theme() -> bool:
+    """Streamlit's plotly theme set by run_pending() instead of on `import streamlit`; False where Streamlit is
+    imported already (its theme is set)."""
+    if THEME_MODULE in sys.modules:
+        return False
+    if not any(isinstance(finder, _DeferTheme) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _DeferTheme())
+    return True
+
+
 def serve(args: list[str]) -> int:
     """Run Streamlit's command line with `args` (e.g. ["run", app, "--server.port", "8501"])."""
     host = _option(args, "--server.address", "127.0.0.1")
     port = int(_option(args, "--server.port", "8501"))
+    defer_plotly_theme()  # before anything imports streamlit
     preload.install()
     no_delay()
     defer_component_scan()

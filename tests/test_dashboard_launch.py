@@ -4,12 +4,17 @@ no Nagle delay on its connections, the component scan put off, Streamlit's files
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from dashboards import launch, preload
+
+APP = Path(launch.__file__).with_name("app.py")
 
 
 def test_accepted_connections_send_without_nagles_delay(monkeypatch):
@@ -112,3 +117,24 @@ def test_a_whole_file_is_answered_in_one_step_not_streamed():
     assert not isinstance(answer("GET", []), FileResponse)
     assert isinstance(answer("GET", [(b"range", b"bytes=0-9")]), FileResponse)
     assert isinstance(answer("HEAD", []), FileResponse)
+
+
+def test_the_plotly_theme_is_put_off_and_set_before_a_page_draws():
+    """In a fresh interpreter (this one has imported streamlit): `import streamlit` leaves the theme to
+    run_pending, which app.py calls before the Overview makes its figures."""
+    code = f"""
+import json
+from dashboards import launch
+assert launch.defer_plotly_theme()
+import plotly.io as pio
+import streamlit
+assert pio.templates.default != "streamlit" and len(launch._deferred) == 1, pio.templates.default
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(APP)!r}, default_timeout=60).run()
+assert not at.exception, at.exception
+assert pio.templates.default == "streamlit" and launch._deferred == []
+figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+assert figure["layout"]["template"]["layout"]["colorway"][0] == "#000001", figure["layout"]["template"]
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
