@@ -247,7 +247,13 @@ def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str =
     train, infer, skipped, capped, superseded = [], [], [], [], []
     for row in rows:
         where = f"{row.get('_file', source)} {row['spec_hash'][:12]}"
-        if row["kind"] == "train" and row["status"] in ("ok", "oom") and row["spec"].get("memory_cap_gib"):
+        stale = row["status"] == "ok" and superseded_tuned(row) is not None  # an oom row cannot say its path
+        if (
+            row["kind"] == "train"
+            and row["status"] in ("ok", "oom")
+            and row["spec"].get("memory_cap_gib")
+            and not stale
+        ):
             try:
                 capped.append(_capped_run(row))
             except (InputError, TypeError, ValueError, KeyError) as exc:

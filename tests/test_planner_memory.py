@@ -193,7 +193,7 @@ def test_reserved_memory_fit_recovers_a_known_gap(tmp_path):
     # Test rows whose reserved peak is allocated + 0.4 × logits + 0.05 × activations + 0.3 × recomputed layer
     # + 0.2 × logits again where checkpointing recomputes layers.
     def gap(config):
-        logits, activations, recomputed, checkpointed = reserved_features(config)
+        logits, activations, recomputed, checkpointed, _ = reserved_features(config)
         return 0.4 * logits + 0.05 * activations + 0.3 * recomputed + 0.2 * checkpointed
 
     # Within one model every term grows with the tokens: several models keep the three apart.

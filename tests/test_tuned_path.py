@@ -10,7 +10,7 @@ from test_planner_fixtures import measurements, row_of, train_row
 from core.config import TrainConfig
 from core.vocab import TUNED_FUSED_LORA
 from planner.catalog import load_catalog
-from planner.memory import activation_bytes_per_token_layer
+from planner.memory import activation_bytes_per_token_layer, reserved_features
 from planner.preregister import out_of_sample
 from planner.step_cost import step_terms
 from planner.throughput import Calibration, calibration, predict_tokens_per_s
@@ -111,3 +111,15 @@ def test_a_host_bound_projection_says_how_far_host_bound_rows_moved_between_call
     assert "moved by up to 30% (1 configuration)" in small.model  # one repeat: no range
     large = predict_tokens_per_s(TrainConfig("qwen2.5-7b"), H200, meas)
     assert not large.host_bound and "kernel launches take" not in large.model
+
+
+def test_the_fused_base_weights_count_where_every_member_of_a_group_is_adapted():
+    h, i, kv = TUNED.shape.hidden_size, TUNED.shape.intermediate_size, TUNED.shape.num_kv_heads * 128
+    per_layer = h * (h + 2 * kv) + h * 2 * i  # q, k, v and gate, up (in × out), bf16
+    expected = per_layer * 2 * TUNED.shape.num_layers / 2**30
+    assert reserved_features(TUNED)[-1] == pytest.approx(expected)
+    assert (
+        reserved_features(TUNED.with_(targets=("q_proj", "v_proj")))[-1] == 0
+    )  # k is no LoRA layer: not fused
+    assert reserved_features(TUNED.with_(method="qlora"))[-1] == 0  # NF4 bases are not concatenated
+    assert reserved_features(TUNED.with_(profile="plain"))[-1] == 0
