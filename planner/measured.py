@@ -13,6 +13,7 @@ Public:
                                          .superseded: tuned rows of an earlier tuned path (not calibrating)
     superseded_tuned(row) -> str | None  why a tuned row measured code that no longer runs, else None
     superseded_mistral_window(row) -> str | None   why a Mistral row measured a windowed model, else None
+    superseded_why(row) -> str | None    the first of SUPERSEDED_RULES that sets the row aside
     TrainRecord, InferRecord             one measured row each
     load_measurements(path=RESULTS_DIR, catalog=None) -> Measurements      (cached on file stamps)
     empty_measurements() -> Measurements
@@ -242,17 +243,25 @@ def superseded_tuned(row: dict) -> str | None:
     )
 
 
+SUPERSEDED_RULES = (superseded_tuned, superseded_mistral_window)
+
+
+def superseded_why(row: dict) -> str | None:
+    """Why a row measured code or a model that no longer runs (the first rule that says so), else None."""
+    return next((why for rule in SUPERSEDED_RULES if (why := rule(row)) is not None), None)
+
+
 def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str = "<rows>") -> Measurements:
     """Measurements from validated rows (core.rows); non-ok rows are ignored, unusable ones set aside."""
     train, infer, skipped, capped, superseded = [], [], [], [], []
     for row in rows:
         where = f"{row.get('_file', source)} {row['spec_hash'][:12]}"
-        stale = row["status"] == "ok" and superseded_tuned(row) is not None  # an oom row cannot say its path
+        why = superseded_why(row) if row["status"] == "ok" else None  # an oom row cannot say what code ran
         if (
             row["kind"] == "train"
             and row["status"] in ("ok", "oom")
             and row["spec"].get("memory_cap_gib")
-            and not stale
+            and not why
         ):
             try:
                 capped.append(_capped_run(row))
@@ -264,7 +273,7 @@ def measurements_from_rows(rows: list[dict], gpus: dict[str, Gpu], source: str =
             skipped.append((where, "measured while another sweep shared the device: not a clean figure"))
             continue
         try:
-            if (why := superseded_tuned(row) or superseded_mistral_window(row)) is not None:
+            if why is not None:
                 superseded.append(_train_record(row, gpus))
                 skipped.append((where, why))
             elif row["kind"] == "train":

@@ -11,7 +11,7 @@ Public:
     repeats(meas, gpu_name) -> list[Repeat]      configurations measured more than once on that GPU
     Repeat.range_frac -> float                   fastest / slowest − 1
     HOST_BOUND_RATIO, host_to_gpu(cal, config, gpu) -> float    host launch time over the GPU's work
-    host_bound_caveat(cal, config, gpu, meas, catalog) -> str   what a host-bound projection can promise
+    host_bound_caveat(ratio, cal, gpu, meas, catalog) -> str    what a host-bound projection can promise
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from functools import lru_cache
 from planner.catalog import Gpu
 from planner.config import TrainConfig
 from planner.measured import Measurements
-from planner.step_cost import step_terms
-from planner.step_fit import fit_inputs
 
 
 @dataclass(frozen=True)
@@ -57,13 +55,13 @@ HOST_BOUND_RATIO = 0.85
 
 def host_to_gpu(cal, config: TrainConfig, gpu: Gpu) -> float:
     """The host's launch time over the GPU's work for one step of `config` under a calibration."""
-    x1, x2, fixed, launches = fit_inputs(step_terms(config), gpu)
-    return launches * cal.host_s_per_launch / (x1 / cal.matmul_efficiency + cal.traffic_factor * x2 + fixed)
+    gpu_s, host_s = cal.step_parts(config, gpu)
+    return host_s / gpu_s
 
 
-def host_bound_caveat(cal, config: TrainConfig, gpu: Gpu, meas: Measurements, catalog) -> str:
-    """What a host-bound projection can promise: how far host-bound configurations moved between calls."""
-    ratio = host_to_gpu(cal, config, gpu)
+def host_bound_caveat(ratio: float, cal, gpu: Gpu, meas: Measurements, catalog) -> str:
+    """What a projection whose host launches take `ratio` of the GPU's work can promise: how far host-bound
+    configurations moved between calls."""
     text = f"host-bound (the host's kernel launches take {ratio:.2f}× the GPU's work)"
     source = gpu.name if cal.gpu == gpu.name else cal.gpu
     moved = [

@@ -23,7 +23,7 @@ Public:
     fit_inputs(terms, gpu) -> (x1, x2, fixed, launches_per_token)
     StepFit(a, k, h, rms_rel_error, host_bound_rows)
     fit_step(points) -> StepFit | None        points: (x1, x2, fixed, launches_per_token, measured s/token)
-    fit_traffic(points, base) -> StepFit | None   k alone, a and h taken from `base` (another profile's fit)
+    fit_traffic(points, matmul_efficiency, h) -> StepFit | None   k alone, a and h another profile's
 """
 
 from __future__ import annotations
@@ -117,10 +117,10 @@ def fit_step(points: list[tuple]) -> StepFit | None:
     return StepFit(1 / inv_a, k, h, math.sqrt(error / len(points)), host_bound)
 
 
-def fit_traffic(points: list[tuple], base: StepFit) -> StepFit | None:
-    """k alone by least squared relative error over the points that `base`'s a and h leave GPU-bound, with
-    a and h kept (module docstring); None when no point is GPU-bound or the points leave no time for traffic."""
-    inv_a, h = 1 / base.matmul_efficiency, base.host_s_per_launch
+def fit_traffic(points: list[tuple], matmul_efficiency: float, h: float) -> StepFit | None:
+    """k alone by least squared relative error over the points that a and h (another profile's) leave
+    GPU-bound (module docstring); None when no point is GPU-bound or the points leave no time for traffic."""
+    inv_a = 1 / matmul_efficiency
     num = den = 0.0
     for x1, x2, fixed, launches, y in points:
         if h * launches < y:
@@ -129,4 +129,4 @@ def fit_traffic(points: list[tuple], base: StepFit) -> StepFit | None:
         return None
     k = num / den
     error, host_bound = _error(points, inv_a, k, h)
-    return StepFit(base.matmul_efficiency, k, h, math.sqrt(error / len(points)), host_bound)
+    return StepFit(matmul_efficiency, k, h, math.sqrt(error / len(points)), host_bound)

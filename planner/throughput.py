@@ -46,7 +46,7 @@ from planner.config import TrainConfig
 from planner.measured import Measurements, TrainRecord, empty_measurements
 from planner.repeatability import HOST_BOUND_RATIO, host_bound_caveat, host_to_gpu
 from planner.step_cost import LAUNCH_S, step_terms
-from planner.step_fit import StepFit, fit_inputs, fit_step, fit_traffic
+from planner.step_fit import fit_inputs, fit_step, fit_traffic
 
 # Assumption used only when no GPU row exists: a fraction of the datasheet bf16 peak. Tuned large-scale
 # training reports 40-50 % MFU (PaLM, arXiv 2204.02311: 46 %); eager single-GPU fine-tuning with
@@ -87,11 +87,17 @@ class Calibration:
     host_s_per_launch: float = LAUNCH_S  # h: the prior unless host_bound_rows
     host_bound_rows: int = 0  # rows of the fit that the host bounds
 
+    def step_parts(self, config: TrainConfig, gpu: Gpu) -> tuple[float, float]:
+        """(the GPU's work, the host's launches) of one step of `config`, seconds per token."""
+        x1, x2, fixed, launches = fit_inputs(step_terms(config), gpu)
+        return (
+            x1 / self.matmul_efficiency + self.traffic_factor * x2 + fixed,
+            launches * self.host_s_per_launch,
+        )
+
     def seconds_per_token(self, config: TrainConfig, gpu: Gpu) -> float:
         """One GPU's step time over its tokens: the GPU's work, or the host's launches when they take longer."""
-        x1, x2, fixed, launches = fit_inputs(step_terms(config), gpu)
-        gpu_s = x1 / self.matmul_efficiency + self.traffic_factor * x2 + fixed
-        return max(gpu_s, launches * self.host_s_per_launch)
+        return max(self.step_parts(config, gpu))
 
     def describe(self) -> str:
         rows = f"{self.n_rows} {self.gpu} row{'s' * (self.n_rows > 1)} ({self.scope})"
@@ -170,9 +176,7 @@ def fit_step_model(
     three rows or no fit. With `base` (another profile's fit on this GPU) only k is fitted, from one row up."""
     points = [(*fit_inputs(step_terms(r.config), gpu), 1 / r.tokens_per_s) for r in records]
     if base is not None and records:
-        fit = fit_traffic(
-            points, StepFit(base.matmul_efficiency, base.traffic_factor, base.host_s_per_launch, 0.0, 0)
-        )
+        fit = fit_traffic(points, base.matmul_efficiency, base.host_s_per_launch)
     else:
         fit = fit_step(points) if len(records) >= 3 else None
     if fit is None:
@@ -203,7 +207,7 @@ def _profile_fit(meas: Measurements, gpu_name: str, profile: str, catalog: Catal
         scope = f"{profile} profile: its traffic factor, the plain fit's matmul efficiency and host time"
         fit = fit_step_model(rows, gpu, scope, base)
         if fit is not None:
-            return replace(fit, host_bound_rows=base.host_bound_rows, n_rows=len(rows))
+            return replace(fit, host_bound_rows=base.host_bound_rows)  # h is the plain fit's
     return fit_step_model(rows, gpu, f"{profile} profile, step-model fit")
 
 
@@ -317,9 +321,10 @@ def predict_tokens_per_s(
     tps = config.num_gpus * scaling / cal.seconds_per_token(single, gpu)
     if config.num_gpus > 1:
         note = f"{note}; {config.num_gpus} GPUs, {s_note}"
-    host_bound = host_to_gpu(cal, single, gpu) >= HOST_BOUND_RATIO
+    ratio = host_to_gpu(cal, single, gpu)
+    host_bound = ratio >= HOST_BOUND_RATIO
     if host_bound:
-        note = f"{note}; {host_bound_caveat(cal, single, gpu, meas, catalog)}"
+        note = f"{note}; {host_bound_caveat(ratio, cal, gpu, meas, catalog)}"
     energy, e_basis = _energy(None, cal.power_w, gpu, config, tps)
     return ThroughputPrediction(
         tps,

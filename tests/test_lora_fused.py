@@ -25,7 +25,7 @@ from benchmarks.models import build_model
 from benchmarks.spec import TrainSpec
 from benchmarks.train import attach_method, prepare
 from benchmarks.tuned import compile_layers
-from tests.test_lora_serve import NAMES, ROWS, model_with_adapters, rel_diff, tiny
+from tests.test_lora_serve import NAMES, ROWS, cuda_adapters, model_with_adapters, rel_diff, tiny
 
 TOLERANCES = ((torch.float32, "fp32", 1e-5), (torch.bfloat16, "bf16", 2e-2))
 
@@ -214,14 +214,8 @@ def test_training_with_dropout_keeps_peft_forward_and_says_why():
 @pytest.mark.gpu
 @pytest.mark.parametrize("n_adapters", [1, 3])
 def test_fused_paths_on_cuda_match_peft(n_adapters):
-    model, _ = build_base(tiny(mode="dynamic", task="decode", device="cuda"))
-    names = [f"a{i}" for i in range(n_adapters)]
-    for i, name in enumerate(names):
-        model = add_random_adapter(model, name, rank=4, alpha=8, targets="all-linear", seed=i)
-    rows = [names[i % n_adapters] for i in range(6)]
-    ids = prompts(6, 12, 256, "cuda", seed=0)
+    model, names, rows, ids, reference = cuda_adapters(n_adapters)
     with torch.no_grad():
-        reference = model(input_ids=ids, adapter_names=rows).logits
         if n_adapters > 1:
             install_batched(model, names, rows)
             fuse_shared_inputs(model, "batched", names)

@@ -132,9 +132,9 @@ def test_a_memory_cap_is_checked_and_left_out_of_the_hash_when_absent():
     )
 
 
-@pytest.mark.gpu
-@pytest.mark.parametrize("n_adapters", [1, 3])
-def test_the_batched_gather_on_cuda_matches_peft(n_adapters):
+def cuda_adapters(n_adapters: int):
+    """A tiny model on CUDA with `n_adapters` random adapters, six prompts spread over them, and peft's own
+    logits for them: (model, adapter names, per-row adapter, prompt ids, reference logits)."""
     model, _ = build_base(tiny(mode="dynamic", task="decode", device="cuda"))
     names = [f"a{i}" for i in range(n_adapters)]
     for i, name in enumerate(names):
@@ -143,6 +143,14 @@ def test_the_batched_gather_on_cuda_matches_peft(n_adapters):
     ids = prompts(6, 12, 256, "cuda", seed=0)
     with torch.no_grad():
         reference = model(input_ids=ids, adapter_names=rows).logits
+    return model, names, rows, ids, reference
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n_adapters", [1, 3])
+def test_the_batched_gather_on_cuda_matches_peft(n_adapters):
+    model, names, rows, ids, reference = cuda_adapters(n_adapters)
+    with torch.no_grad():
         install_batched(model, names, rows) if n_adapters > 1 else install_lean(model, names[0])
         assert rel_diff(model(input_ids=ids).logits, reference) < 2e-2
 
