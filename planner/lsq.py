@@ -41,13 +41,28 @@ def least_squares(pts: list[tuple], cols: tuple[int, ...]) -> tuple[float, list[
 
 def held_out_error(pts: list[tuple], cols: tuple[int, ...]) -> float:
     """Sum of squared relative errors of each point predicted by a fit on the others (0 below four points:
-    too few to hold one out, and the in-sample error decides)."""
+    too few to hold one out, and the in-sample error decides). The fit on the others solves the normal
+    equations of every point less the held-out point's own terms: one pass over the points, not one each."""
     if len(pts) < 4:
         return 0.0
+    own = [_normal_terms(x, y, r, cols) for x, y, r in pts]
+    a_all = [[sum(a[p][q] for a, _ in own) for q in range(len(cols))] for p in range(len(cols))]
+    b_all = [sum(b[p] for _, b in own) for p in range(len(cols))]
     total = 0.0
-    for i, (x, y, r) in enumerate(pts):
-        fit = least_squares(pts[:i] + pts[i + 1 :], cols)
-        if fit is None:
+    for (x, y, r), (a_own, b_own) in zip(pts, own, strict=True):
+        a = [
+            [s - o for s, o in zip(row, own_row, strict=True)]
+            for row, own_row in zip(a_all, a_own, strict=True)
+        ]
+        coef = solve(a, [s - o for s, o in zip(b_all, b_own, strict=True)])
+        if coef is None or min(coef) < 0:  # as least_squares: no fit on the others
             return math.inf
-        total += ((sum(c * x[j] for c, j in zip(fit[1], cols, strict=True)) - y) / r) ** 2
+        total += ((sum(c * x[j] for c, j in zip(coef, cols, strict=True)) - y) / r) ** 2
     return total
+
+
+def _normal_terms(
+    x: tuple, y: float, r: float, cols: tuple[int, ...]
+) -> tuple[list[list[float]], list[float]]:
+    """One point's terms of least_squares' normal equations over `cols`."""
+    return [[x[i] * x[j] / r**2 for j in cols] for i in cols], [x[i] * y / r**2 for i in cols]
