@@ -42,7 +42,10 @@ PAGES = {
 page = st.navigation(PAGES)
 ui.load_chart_code_early()
 st.sidebar.caption(f"Results: `{ui.short_path(loaders.results_path())}`")
-with ui.guard():
-    state.current()
-    page.run()
-    state.sync_url()  # the link reproduces the page: the scenario's changes are its query parameters
+try:
+    with ui.guard():
+        state.current()
+        page.run()
+        state.sync_url()  # the link reproduces the page: the scenario's changes are its query parameters
+finally:
+    launch.first_run_done()  # under `peftplan dashboard`: the work put off until now (the component scan)

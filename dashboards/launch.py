@@ -5,11 +5,16 @@ serve(["run", APP, options...]) is `streamlit run APP [options]` in this process
   without naming TCP as its protocol, so asyncio leaves Nagle's algorithm on for every connection: each
   answer after a connection's first (a header write, then a body write) then waits for the browser's
   delayed acknowledgement, 40 ms on Linux, and the first view's ~75 files took most of a second;
-- two pieces of Streamlit's start-up put off, each about 0.1 s before the server listened: its scan of
-  installed packages for components (the app uses none) and its plotly theme (a template built when
-  streamlit is imported). A background thread runs them once the browser has loaded the page's files,
-  while it runs their code; app.py runs whatever is left before a page draws (run_pending), so every
-  figure is made with the theme set.
+- two pieces of Streamlit's start-up put off, each about 0.1 s before the server listened: its plotly
+  theme (a template built when streamlit is imported) and its scan of installed packages for components
+  (the app uses none). A background thread sets the theme once the browser has asked for every file the
+  page names (run earlier, it slowed those answers), while the browser runs their code; app.py runs it
+  first if it is still pending (run_pending), so every figure is made with the theme set. The scan waits
+  until the first script run has ended (first_run_done): it is not needed for the first view;
+- in that same spell, before the browser asks for the first script run, two things that run would do
+  itself: loading Streamlit's emoji catalog (set_page_config checks the page icon against it) and its
+  one-time check for an interactive prompt (inspect.stack() over the script's deep stack), each about
+  0.03 s (ahead_of_first_run).
 The first HTML response also starts the browser loading the first view's chart code, and Streamlit's files
 are served in one step each (dashboards.preload).
 
@@ -30,12 +35,14 @@ import time
 from dashboards import preload
 
 WAIT_FOR_SERVER_S = 30.0
-# The browser has loaded the page's files when it has asked for none for QUIET_S; with no browser after
-# WAIT_FOR_PAGE_S, the deferred work runs anyway.
-QUIET_S = 0.05
+# With no browser after WAIT_FOR_PAGE_S, or no script run ended after WAIT_FOR_FIRST_RUN_S, the work put off
+# runs anyway.
 WAIT_FOR_PAGE_S = 5.0
+WAIT_FOR_FIRST_RUN_S = 30.0
 _deferred: list = []  # work put off until the page has loaded (callables)
+_after_first_run: list = []  # work put off until the first script run has ended (callables)
 _pending = threading.Lock()
+_first_run = threading.Event()
 THEME_MODULE = "streamlit.elements.lib.streamlit_plotly_theme"
 
 
@@ -60,10 +67,31 @@ def _wait_until_listening(host: str, port: int, timeout_s: float) -> None:
 
 
 def run_deferred(host: str, port: int) -> None:
-    """Once the server listens and the browser has loaded the page's files: the work put off until then."""
+    """Once the server listens and the browser has loaded the page's files: the work put off until then;
+    then, once the first script run has ended, the work put off until that."""
     _wait_until_listening(host, port, WAIT_FOR_SERVER_S)
-    preload.wait_until_loaded(QUIET_S, WAIT_FOR_PAGE_S)
+    preload.wait_until_loaded(WAIT_FOR_PAGE_S)
     run_pending()
+    ahead_of_first_run()
+    _first_run.wait(WAIT_FOR_FIRST_RUN_S)
+    while _after_first_run:
+        _after_first_run.pop(0)()
+
+
+def first_run_done() -> None:
+    """Called by app.py at the end of every script run: the work put off until the first has ended may run."""
+    _first_run.set()
+
+
+def ahead_of_first_run() -> None:
+    """Streamlit's emoji catalog loaded and its check for an interactive prompt made (it finds none here, as
+    it would in the script's thread), so that the first script run does neither."""
+    import streamlit.emojis  # noqa: F401  (set_page_config checks the page icon against it)
+    from streamlit import delta_generator
+
+    check = getattr(delta_generator, "_maybe_print_use_warning", None)
+    if check is not None:  # once per process: inspect.stack(), cheap from this thread's short stack
+        check()
 
 
 def run_pending() -> None:
@@ -95,8 +123,8 @@ def no_delay() -> bool:
 
 
 def defer_component_scan() -> bool:
-    """Streamlit's scan of installed packages for components, run by run_deferred() instead of before the
-    server listens; False where Streamlit has no such scan."""
+    """Streamlit's scan of installed packages for components, run by run_deferred() after the first script
+    run instead of before the server listens; False where Streamlit has no such scan."""
     try:
         from streamlit.components.v2.component_manager import BidiComponentManager
     except ImportError:
@@ -104,7 +132,7 @@ def defer_component_scan() -> bool:
 
     def make(scan):
         def later(self, **kwargs) -> None:
-            _deferred.append(lambda: scan(self, **kwargs))
+            _after_first_run.append(lambda: scan(self, **kwargs))
 
         return later
 

@@ -13,14 +13,15 @@ Streamlit build), the page is served unchanged and the code loads with the first
 Each of Streamlit's files (some 75 for the first view) is answered from one read on the server's event loop,
 not through the three or more worker-thread hops of a streamed file response (find it, open it, read each
 64-KiB chunk, close it), which wait on the busy server. The bytes and headers are the file's own; ranged
-requests and HEAD are left to Streamlit. The handler also notes when the browser last asked for a file
-(wait_until_loaded), so the server can leave work that can wait until the browser has what it asked for.
+requests and HEAD are left to Streamlit. The handler also notes which files the browser has asked for
+(wait_until_loaded): once it has every file the first page names, the server can do work that was put off
+without slowing those answers (the browser is then running their code).
 """
 
 from __future__ import annotations
 
+import re
 import threading
-import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -106,31 +107,28 @@ def with_preload(html: bytes, chart: str | None, chunks: tuple[str, ...] = ()) -
     return html.replace(_HEAD_END, head_tags(chart, chunks) + _HEAD_END, 1)
 
 
-# When the browser last asked for one of Streamlit's files (time.monotonic()), and whether it has asked for
-# the page itself.
-_last_file_s = 0.0
+# The browser has loaded the page's files once it has asked for every file of Streamlit's that the first page
+# served names (its code, style sheet and font): it then runs that code, and the server's hands are free.
+_NAMED = re.compile(rb'(?:href|src)="\./(static/[^"]+)"')
+_unasked: set[str] = set()
 page_asked = threading.Event()
+files_asked = threading.Event()
 
 
-def _asked(page: bool) -> None:
-    global _last_file_s
-    _last_file_s = time.monotonic()
-    if page:
+def _asked(path: str, page: bytes | None = None) -> None:
+    """Note that the browser asked for `path`; `page`: the page served, whose named files it asks for next."""
+    if page is not None and not page_asked.is_set():
+        _unasked.update(name.decode() for name in _NAMED.findall(page))
         page_asked.set()
+    _unasked.discard(path)
+    if page_asked.is_set() and not _unasked:
+        files_asked.set()
 
 
-def wait_until_loaded(quiet_s: float, timeout_s: float) -> bool:
-    """Block until the browser has asked for the page and then for no file during `quiet_s` (it is running
-    the code it loaded); False after `timeout_s` without that (no browser came, or it kept asking)."""
-    deadline = time.monotonic() + timeout_s
-    if not page_asked.wait(timeout_s):
-        return False
-    while (now := time.monotonic()) < deadline:
-        idle_s = now - _last_file_s
-        if idle_s >= quiet_s:
-            return True
-        time.sleep(quiet_s - idle_s)
-    return False
+def wait_until_loaded(timeout_s: float) -> bool:
+    """Block until the browser has asked for the first page served and every file it names; False after
+    `timeout_s` without that (no browser came, or it left a file unasked)."""
+    return files_asked.wait(timeout_s)
 
 
 def _whole_file(scope) -> bool:
@@ -175,18 +173,20 @@ def install() -> bool:
 
         async def get_response(path: str, scope) -> Response:
             response = await served(path, scope)
-            if not isinstance(response, FileResponse) or response.status_code != 200:
+            if not isinstance(response, FileResponse):
                 return response
             file = Path(response.path)
-            _asked(page=file == index)
-            if not _whole_file(scope):
+            if response.status_code != 200 or not _whole_file(scope):
+                _asked(path)
                 return response
             # the page's etag would name Streamlit's file, not the page served; the length is counted again
             dropped = ("content-length", "etag") if file == index else ("content-length",)
             headers = {k: v for k, v in response.headers.items() if k.lower() not in dropped}
             if file == index:
                 body = with_preload(index.read_bytes(), name, first_view_chunks())
+                _asked(path, page=body)
                 return Response(body, status_code=200, headers=headers, media_type="text/html")
+            _asked(path)
             return Response(
                 file.read_bytes(), status_code=200, headers=headers, media_type=response.media_type
             )

@@ -1,5 +1,6 @@
 """`peftplan dashboard` starts Streamlit set up for a fast first view (dashboards.launch, dashboards.preload):
-no Nagle delay on its connections, the component scan put off, Streamlit's files served in one step."""
+no Nagle delay on its connections, the plotly theme and the component scan put off, Streamlit's files served in
+one step."""
 
 from __future__ import annotations
 
@@ -33,41 +34,56 @@ def test_accepted_connections_send_without_nagles_delay(monkeypatch):
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
-def test_the_component_scan_waits_until_the_page_has_loaded(monkeypatch):
+def test_the_component_scan_waits_until_the_first_script_run_has_ended(monkeypatch):
     from streamlit.components.v2.component_manager import BidiComponentManager
 
     scans = []
     monkeypatch.setattr(
         BidiComponentManager, "discover_and_register_components", lambda self, **kw: scans.append(kw)
     )
-    monkeypatch.setattr(launch, "_deferred", [])
+    monkeypatch.setattr(launch, "_after_first_run", [])
+    monkeypatch.setattr(launch, "_first_run", threading.Event())
     assert launch.defer_component_scan() and launch.defer_component_scan()
     BidiComponentManager().discover_and_register_components(start_file_watching=False)
-    assert scans == [] and len(launch._deferred) == 1
-    monkeypatch.setattr(preload, "wait_until_loaded", lambda quiet_s, timeout_s: True)
+    assert scans == [] and len(launch._after_first_run) == 1
+    monkeypatch.setattr(preload, "wait_until_loaded", lambda timeout_s: True)
     monkeypatch.setattr(launch, "_wait_until_listening", lambda host, port, timeout_s: None)
-    launch.run_deferred("127.0.0.1", 1)
-    assert scans == [{"start_file_watching": False}] and launch._deferred == []
+    deferred = threading.Thread(target=launch.run_deferred, args=("127.0.0.1", 1))
+    deferred.start()
+    deferred.join(0.3)
+    assert deferred.is_alive() and scans == []  # the page has loaded; no script run has ended
+    launch.first_run_done()
+    deferred.join(10)
+    assert scans == [{"start_file_watching": False}] and launch._after_first_run == []
 
 
-def test_loaded_means_the_page_then_a_quiet_spell(monkeypatch):
-    monkeypatch.setattr(preload, "page_asked", threading.Event())
-    assert not preload.wait_until_loaded(0.01, 0.05)  # no browser came
-    preload._asked(page=True)
-    assert preload.wait_until_loaded(0.01, 1.0)
-    stop = threading.Event()
+def test_ahead_of_the_first_run_the_emoji_catalog_and_the_prompt_check():
+    """In a fresh interpreter: what set_page_config and the first element would do once, done already."""
+    code = """
+import sys
+from dashboards import launch
+from streamlit import delta_generator
+assert "streamlit.emojis" not in sys.modules and not delta_generator._use_warning_has_been_displayed
+launch.ahead_of_first_run()
+assert "streamlit.emojis" in sys.modules and delta_generator._use_warning_has_been_displayed
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
 
-    def ask() -> None:
-        while not stop.wait(0.002):
-            preload._asked(page=False)
 
-    keep_asking = threading.Thread(target=ask)
-    keep_asking.start()
-    try:
-        assert not preload.wait_until_loaded(0.05, 0.2)  # files asked for all along
-    finally:
-        stop.set()
-        keep_asking.join()
+def test_loaded_means_every_file_the_first_page_names_asked_for(monkeypatch):
+    for name, value in [("page_asked", threading.Event()), ("files_asked", threading.Event())]:
+        monkeypatch.setattr(preload, name, value)
+    monkeypatch.setattr(preload, "_unasked", set())
+    assert not preload.wait_until_loaded(0.05)  # no browser came
+    page = b'<head><script src="./static/js/a.js"></script><link href="./static/css/b.css"></head>'
+    preload._asked(".", page=page)
+    preload._asked("static/js/a.js")
+    preload._asked("favicon.png")  # not a file the page names
+    assert not preload.wait_until_loaded(0.05)  # b.css not asked for yet
+    preload._asked("cost", page=b'<script src="./static/js/c.js"></script>')  # only the first page counts
+    preload._asked("static/css/b.css")
+    assert preload.wait_until_loaded(0.05)
 
 
 @pytest.fixture(scope="module")
