@@ -33,6 +33,7 @@ from benchmarks.data import PatternBatches
 from benchmarks.lora_fused import FUSED_LORA, install_training
 from benchmarks.measure import (
     EnergyMeter,
+    launch_overhead_us,
     matmul_peak_tflops,
     peak_memory,
     quiet_gc,
@@ -201,6 +202,7 @@ def run_train(spec: TrainSpec) -> dict:
     built["first_step_s"] = warm[0][1] if warm else None  # with the tuned profile, compilation is in it
     if spec.profile == "tuned":
         built.update(compile_outcome(built))
+    launch_us = launch_overhead_us(device)  # how fast this host drives the device, just before the steps
     reset_peak_memory(device)
     meter = EnergyMeter(device)
     with meter.measure() as energy:
@@ -223,6 +225,8 @@ def run_train(spec: TrainSpec) -> dict:
         "samples_per_s": spec.micro_batch * spec.grad_accum * spec.num_gpus * spec.measure_steps / sum(times),
         **summarize_times(times),
         "host_issue_s_median": statistics.median(issue_s),
+        "kernel_launch_us": launch_us,
+        "kernel_launch_us_after": launch_overhead_us(device),
         **collections,
         **memory,
         **built,

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import combinations
 
@@ -333,14 +333,18 @@ class ReservedFit:
 DEFAULT_RESERVED = ReservedFit((0.0,) * len(RESERVED_TERMS), 0, "no rows report reserved memory")
 
 
-def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> ReservedFit:
+def fit_reserved(
+    records: Iterable[TrainRecord], profile: str | None = None, allocator: str = "caching"
+) -> ReservedFit:
     """Reserved − allocated = Σ coefficient × RESERVED_TERMS, least squared relative error of the reserved
-    peak, over the subsets of the terms whose coefficients are all non-negative (the best one kept)."""
+    peak, over the subsets of the terms whose coefficients are all non-negative (the best one kept). Only rows
+    of the allocator's mode: each mode keeps its own slack."""
     pts = [
         (reserved_features(rec.config), rec.peak_reserved_gib - rec.peak_allocated_gib, rec.peak_reserved_gib)
         for rec in records
         if _usable_for_fit(rec)
         and rec.peak_reserved_gib
+        and rec.config.allocator == allocator
         and (profile is None or rec.config.profile == profile)
     ]
     n_terms = len(RESERVED_TERMS)
@@ -355,6 +359,7 @@ def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> 
     for c, i in zip(coef, cols, strict=True):
         coefficients[i] = c
     scope = f"{profile} rows" if profile else "rows of every profile"
+    scope += "" if allocator == "caching" else f" ({allocator} allocator)"
     terms = " + ".join(
         f"{c:.3f} × {RESERVED_TERMS[i].removesuffix('_gib')}" for c, i in zip(coef, cols, strict=True)
     )
@@ -364,11 +369,18 @@ def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> 
 
 
 @lru_cache(maxsize=64)
-def reserved_fit(meas: Measurements, profile: str) -> ReservedFit:
-    """The reserved-memory fit for a profile: on that profile's rows, else on every row, else the default."""
+def reserved_fit(meas: Measurements, profile: str, allocator: str = "caching") -> ReservedFit:
+    """The reserved-memory fit for a profile and allocator mode: on that profile's rows of the mode, else on
+    the mode's rows of every profile; with no row of the mode, the caching allocator's (its slack is the
+    larger), else the default."""
     records = meas.gpu_train()
-    fit = fit_reserved(records, profile)
-    return fit if fit.n_rows else fit_reserved(records)
+    for prof, mode in ((profile, allocator), (None, allocator), (profile, "caching"), (None, "caching")):
+        fit = fit_reserved(records, prof, mode)
+        if fit.n_rows:
+            if mode != allocator:
+                fit = replace(fit, note=f"no {allocator}-allocator rows: the caching allocator's {fit.note}")
+            return fit
+    return fit
 
 
 @dataclass(frozen=True)
@@ -408,7 +420,7 @@ def predict_memory(
         gpu = resolve_gpu(gpu, (catalog or load_catalog()).gpus)
     terms, note = _predicted(config, meas)
     peak, basis = sum(terms.values()), "projected"
-    rfit = reserved_fit(meas, config.profile)
+    rfit = reserved_fit(meas, config.profile, config.allocator)
     reserved, r_basis, r_note = peak + rfit.gap_gib(config), "projected", rfit.note
     if not rfit.n_rows:  # no row reports reserved memory: the envelope of the shipped rows' gaps
         reserved = reserved_gib(peak, config.profile)
