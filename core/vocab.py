@@ -23,6 +23,11 @@ ALLOCATORS = ("caching", "expandable")
 # (benchmarks/lora_fused.py); a row's `tuned_applied` names it. A tuned LoRA or QLoRA row without it, and
 # without a `tuned_skipped` reason for it, ran an earlier tuned path: it measures code that no longer runs.
 TUNED_FUSED_LORA = "lora_fused_shared_input"
+# Where the base weights of a group are dense (bf16 LoRA) the tuned path concatenates them too and frees the
+# separate copies; it then hands the freed blocks back to the driver (torch.cuda.empty_cache), which a row's
+# `tuned_applied` names. Without that, the caching allocator kept them reserved for the whole run.
+TUNED_FUSED_BASE = "fused_base_projections"
+TUNED_BASE_RELEASED = "fused_base_released"
 SHARDINGS = (
     "full_shard",
     "shard_grad_op",
