@@ -60,7 +60,10 @@ class TrainRecord:
     timestamp: str
     spec_hash: str
     file: str
-    peak_reserved_gib: float | None = None
+    peak_reserved_gib: float | None = None  # None where the row's reserved peak is stale (stale_reserved)
+    reserved_as_measured_gib: float | None = (
+        None  # what the row says, stale or not: scores predictions made then
+    )
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ def _train_record(row: dict, gpus: dict[str, Gpu]) -> TrainRecord:
         spec_hash=row["spec_hash"],
         file=row.get("_file", ""),
         peak_reserved_gib=None if stale_reserved(row) else _number(m, "peak_reserved_gib"),
+        reserved_as_measured_gib=_number(m, "peak_reserved_gib"),
     )
 
 

@@ -82,10 +82,10 @@ DEFAULT_ACTIVATION_FACTOR = 1.0
 DEFAULT_OVERHEAD_GIB = 0.5
 # Keep 5% of the GPU free: the caching allocator reserves more than it allocates (fragmentation).
 DEFAULT_HEADROOM_FRAC = 0.05
-# Reserved minus allocated at the peak, as the upper envelope of the committed single-GPU rows
+# Reserved minus allocated at the peak, as the upper envelope of the first committed single-GPU rows
 # (data/results/h200-standard-train.jsonl, h200-tuned-train.jsonl; 14 rows): at least a floor, else a share of
-# the allocated peak. plain: 1.4-7.0 GiB (3-23 %); tuned (expandable segments, fewer, larger blocks): 0.8-2.0 GiB
-# (2-3.4 %). A stop-gap until the memory model fits the reserved peak itself.
+# the allocated peak. plain: 1.4-7.0 GiB (3-23 %); tuned: 0.8-2.0 GiB (2-3.4 %). Used only where no row
+# reports reserved memory (a results folder without them); otherwise fit_reserved below decides.
 RESERVED_MARGIN = {"plain": (4.5, 0.076), "tuned": (0.9, 0.034)}  # profile: (floor GiB, share of allocated)
 
 
@@ -280,9 +280,14 @@ def overhead_fit(meas: Measurements, profile: str) -> OverheadFit:
 # recomputes layers in the backward (the loss's freed blocks then meet the recomputed layers' smaller ones; on
 # the 53 plain H200 rows this term takes the leave-one-out median from 1.4% to 0.9%). No constant: on the H200
 # rows one made the worst leave-one-out error worse (10.6% against 8.6% without). Which terms a profile uses is
-# chosen by the error on rows left out of the fit, so that a profile with few rows does not fit noise. The tuned
-# path's fused base projections free the separate q, k, v (gate, up) weights once concatenated: the allocator
-# keeps those blocks (on the tuned H200 rows the gap is 0.25-0.66 of them, 0.3-1.9 GiB where nothing is fused).
+# chosen by the error on rows left out of the fit, so that a profile with few rows does not fit noise. Each mode
+# of the allocator (core.vocab.ALLOCATORS) has its own fit: expandable segments hand freed pages to requests of
+# any size, so their slack is smaller (tuned: 0.2-1.0 GiB; plain with checkpointing still 1.3-8 GiB). The
+# caching allocator's slack is deterministic (rows of one configuration from different calls reserve the same
+# to 0.01 GiB), so what the fit misses is the model's, not noise. The tuned path concatenates q, k, v (gate, up)
+# base weights and frees the separate copies; before it handed their blocks back to the driver the allocator
+# kept them (0.25-0.66 of them, up to 10.5 GiB): `fused_base` remains a term, and rows of the path that kept
+# them no longer report a reserved peak (planner/measured.py stale_reserved).
 RESERVED_TERMS = (
     "logits_gib",
     "activations_gib",

@@ -450,6 +450,9 @@ def test_the_allocator_flag_picks_that_modes_rows_and_reserved_fit(capsys, tmp_p
         obj = json.loads(out)
         assert code == 0 and obj["config"]["allocator"] == allocator and obj["memory_basis"] == "measured"
         reserved[allocator] = obj["reserved_gib"]
+        other = obj["other_allocator"]  # the same configuration under the allocator's other mode
+        assert other["allocator"] != allocator and other["basis"] == "measured"
+        assert other["reserved_gib"] == (43.0 if allocator == "caching" else 48.0)
     assert reserved == {"caching": 48.0, "expandable": 43.0}
     for command, argv in (("train", TRAIN), ("capacity", CAPACITY)):
         outs = [

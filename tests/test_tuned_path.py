@@ -59,6 +59,17 @@ def test_a_reserved_peak_measured_before_the_fused_base_blocks_were_released_is_
     records = {r.config.micro_batch: r for r in measurements(tmp_path, rows).gpu_train()}
     assert {b: r.peak_reserved_gib for b, r in records.items()} == {1: None, 2: 25.0, 4: 25.0, 8: 25.0}
     assert all(r.tokens_per_s and r.peak_allocated_gib == 20.0 for r in records.values())  # the rest stands
+    # a prediction made for the path that kept the blocks is scored against what that path reserved
+    prediction = {
+        "name": "kept",
+        "config": records[1].config.describe(),
+        "gpu": "H200",
+        "predicted": {"tokens_per_s": 1000.0, "peak_reserved_gib": 20.0},
+        "derivation": {},
+        "made_by": {"commit": "x", "timestamp": "2025-12-01T00:00:00+00:00"},
+    }
+    frame, _ = out_of_sample([prediction], measurements(tmp_path / "scored", rows[:1]))
+    assert frame[frame["metric"] == "peak_reserved_gib"]["measured"].item() == 25.0
 
 
 def test_predictions_are_scored_against_the_first_row_measured_after_them(tmp_path):
