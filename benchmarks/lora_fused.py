@@ -36,10 +36,11 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.lora_serve import lora_linears
+from core.vocab import TUNED_FUSED_BASE
 from core.vocab import TUNED_FUSED_LORA as FUSED_LORA
 
 SHARED_INPUT_GROUPS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
-FUSED_BASE = "fused_base_projections"  # names recorded in a row's tuned_applied
+FUSED_BASE = TUNED_FUSED_BASE  # names recorded in a row's tuned_applied
 BF16_COMPUTE = "lora_bf16_compute"
 FOLDED_A = "lora_a_folded_into_base_matmul"
 MODES = ("base", "lean", "batched", "train")

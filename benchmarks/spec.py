@@ -55,6 +55,13 @@ def check_run(spec: TrainSpec) -> None:
             value=0,
             accepted="1 or more with profile tuned",
         )
+    if spec.allocator != "caching" and spec.device != "cuda":
+        raise InputError(
+            "the allocator's mode is CUDA's",
+            field="allocator",
+            value=spec.allocator,
+            accepted="caching with device cpu",
+        )
     if spec.method == "qlora" and spec.device == "cpu" and spec.optimizer == "paged_adamw_8bit":
         raise InputError(
             "paged 8-bit AdamW needs CUDA",
@@ -149,8 +156,11 @@ class TrainSpec:
         """The flat fields, JSON-ready (what rows store and the hash covers)."""
         d = {f: getattr(self.config, f) for f in CONFIG_FIELDS} | {f: getattr(self, f) for f in RUN_DEFAULTS}
         d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
-        if d["memory_cap_gib"] is None:  # uncapped: left out, so specs from before the field hash as they did
+        # at their defaults, fields added later are left out, so specs from before them hash as they did
+        if d["memory_cap_gib"] is None:
             del d["memory_cap_gib"]
+        if d["allocator"] == "caching":
+            del d["allocator"]
         return d
 
     def with_(self, **changes) -> TrainSpec:

@@ -66,17 +66,19 @@ def _inject_fault(name: str) -> None:
 
 def run_request(request: dict) -> dict:
     from benchmarks.measure import device_provenance, is_oom
-    from benchmarks.memory_cap import apply_memory_cap
+    from benchmarks.memory_cap import allocator_figures, apply_allocator, apply_memory_cap
     from benchmarks.spec import build_spec
 
     spec = build_spec(
         resolve(SPEC_TYPES[request["kind"]]), request["spec"], where=request.get("name") or "request"
     )
-    capped = apply_memory_cap(spec)  # before anything is allocated
+    apply_allocator(spec)  # before anything is allocated
+    capped = apply_memory_cap(spec)
     device = device_provenance(spec.device)
     try:
         _inject_fault(request.get("name") or "")
         metrics = capped | resolve(RUNNERS[request["kind"]])(spec)
+        metrics |= allocator_figures(spec)
         return make_row(request, "ok", metrics, None, device)
     except Exception as exc:  # every failure becomes a row; the sweep goes on
         traceback.print_exc(file=sys.stderr)

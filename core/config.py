@@ -9,7 +9,7 @@ Public:
     TrainConfig(model, method="lora", rank=16, targets="all-linear", micro_batch=4, seq_len=2048,
                 grad_checkpointing=False, optimizer="adamw_fused", attn_impl="sdpa", profile="plain",
                 num_gpus=1, sharding=None, dropout=0.0, alpha=32, grad_accum=1, cpu_offload=False,
-                checkpoint=None)                       frozen, validated (InputError naming field and value)
+                checkpoint=None, allocator="caching") frozen, validated (InputError naming field and value)
     TrainConfig.key -> tuple                 every field that affects a figure: a measured row stands for
                                              this configuration only when its key is equal
     TrainConfig.target_modules               the adapted linears, in layer order (() for full fine-tuning)
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from core.errors import InputError
 from core.shapes import ALL_LINEAR, LINEAR_MODULES, ModelShape, get_shape, resolve_targets
-from core.vocab import ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES, SHARDINGS
+from core.vocab import ALLOCATORS, ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES, SHARDINGS
 
 
 def choice(field: str, value, choices) -> None:
@@ -117,12 +117,16 @@ class TrainConfig:
     grad_accum: int = 1
     cpu_offload: bool = False
     checkpoint: str | None = None  # a local folder with real weights instead of a random-init catalog shape
+    allocator: str = (
+        "caching"  # the CUDA caching allocator's mode (core.vocab.ALLOCATORS): moves reserved memory
+    )
 
     def __post_init__(self):
         choice("method", self.method, METHODS)
         choice("optimizer", self.optimizer, OPTIMIZERS)
         choice("attn_impl", self.attn_impl, ATTN_IMPLS)
         choice("profile", self.profile, PROFILES)
+        choice("allocator", self.allocator, ALLOCATORS)
         for field in ("rank", "alpha", "micro_batch", "seq_len", "grad_accum", "num_gpus"):
             positive(field, getattr(self, field), zero_ok=field == "rank" and self.method == "full")
         _check_flags(self)
@@ -184,6 +188,7 @@ class TrainConfig:
             self.sharding,
             self.cpu_offload,
             float(self.dropout),
+            self.allocator,
         )
 
     def with_(self, **changes) -> TrainConfig:
@@ -205,6 +210,7 @@ class TrainConfig:
             "num_gpus": self.num_gpus,
             "sharding": self.sharding,
             "cpu_offload": self.cpu_offload,
+            "allocator": self.allocator,
         }
 
 

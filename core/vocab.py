@@ -14,10 +14,20 @@ ATTN_IMPLS = ("sdpa", "eager")
 # compiled generate (decode) with lean or batched LoRA serving (benchmarks/lora_serve.py)
 PROFILES = ("plain", "tuned")
 DEVICES = ("cuda", "cpu")
+# How PyTorch's CUDA caching allocator holds memory: caching = its default (fixed-size segments, which a freed
+# block of one size cannot serve to a larger request: what it reserves runs GiBs above what it allocates);
+# expandable = PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (one segment per stream that grows by mapping
+# pages, so freed memory is reused by requests of any size). It moves reserved memory, what decides an OOM.
+ALLOCATORS = ("caching", "expandable")
 # The tuned training profile computes LoRA adapters that share an input together, in bf16
 # (benchmarks/lora_fused.py); a row's `tuned_applied` names it. A tuned LoRA or QLoRA row without it, and
 # without a `tuned_skipped` reason for it, ran an earlier tuned path: it measures code that no longer runs.
 TUNED_FUSED_LORA = "lora_fused_shared_input"
+# Where the base weights of a group are dense (bf16 LoRA) the tuned path concatenates them too and frees the
+# separate copies; it then hands the freed blocks back to the driver (torch.cuda.empty_cache), which a row's
+# `tuned_applied` names. Without that, the caching allocator kept them reserved for the whole run.
+TUNED_FUSED_BASE = "fused_base_projections"
+TUNED_BASE_RELEASED = "fused_base_released"
 SHARDINGS = (
     "full_shard",
     "shard_grad_op",

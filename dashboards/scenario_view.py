@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import InputError
-from core.vocab import METHODS, PROFILES
+from core.vocab import ALLOCATORS, METHODS, PROFILES
 from dashboards import state, ui
 from planner import scenario as scenario_mod
 from planner.config import parse_tokens
@@ -135,7 +135,7 @@ def _gpu_names() -> list[str]:
 
 
 def config_controls(scn: dict) -> None:
-    cfg = st.columns(5)
+    cfg = st.columns(6)
     scn["rank"] = cfg[0].selectbox("LoRA rank", _with(RANKS, scn["rank"]), key=state.bind("rank"))
     scn["seq_len"] = cfg[1].selectbox(
         "Sequence length", _with(SEQ_LENS, scn["seq_len"]), key=state.bind("seq_len")
@@ -144,7 +144,13 @@ def config_controls(scn: dict) -> None:
         "Micro-batch", _with(BATCHES, scn["micro_batch"]), key=state.bind("micro_batch")
     )
     scn["profile"] = cfg[3].selectbox("Profile", list(PROFILES), key=state.bind("profile"))
-    scn["managed_scope"] = cfg[4].selectbox(
+    scn["allocator"] = cfg[4].selectbox(
+        "CUDA allocator",
+        list(ALLOCATORS),
+        key=state.bind("allocator"),
+        help="expandable: PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (reserves less beyond what it uses)",
+    )
+    scn["managed_scope"] = cfg[5].selectbox(
         "Managed offers",
         ["all", "same-model"],
         key=state.bind("managed_scope"),

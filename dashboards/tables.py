@@ -23,6 +23,7 @@ TRAIN_SPEC = (
     "num_gpus",
     "sharding",
     "cpu_offload",
+    "allocator",
 )
 INFER_SPEC = (
     "model",
@@ -144,6 +145,8 @@ def view(frame: pd.DataFrame, spec: tuple[str, ...], metrics: tuple[str, ...]) -
         out[name] = (
             column(frame, f"spec.{name}").map(_short) if name == "targets" else column(frame, f"spec.{name}")
         )
+    if "allocator" in spec:  # rows from before the field ran PyTorch's default
+        out["allocator"] = out["allocator"].fillna("caching")
     for name in metrics:
         out[name] = pd.to_numeric(column(frame, f"metrics.{name}"), errors="coerce")
     for name in PROVENANCE:
@@ -169,6 +172,8 @@ def train_label(row: pd.Series) -> str:
         parts.append("ckpt")
     if row.get("profile") not in (None, "plain"):
         parts.append(str(row.get("profile")))
+    if row.get("allocator") == "expandable":
+        parts.append("expandable segments")
     if (row.get("num_gpus") or 1) > 1:
         parts.append(f"{row.get('num_gpus')} GPUs")
     return " ".join(parts)

@@ -8,8 +8,8 @@ went out of memory). So:
     need_gib     = reserved_gib + CUDA_CONTEXT_GIB
     headroom_gib = memory_gib - need_gib
     state        = "fits" when headroom >= TIGHT_FRAC × memory; "does not fit" when headroom < −TIGHT_FRAC ×
-                   memory; "tight" in between: within the spread of the allocator's margin between runs and
-                   the prediction's own error, it may go either way, so test it under a capped allocator first
+                   memory; "tight" in between: within the reserved prediction's own error it may go either
+                   way, so test it under a capped allocator first
 
 Both answers the capped tests gave land where they should: 8B LoRA b2×2048 with checkpointing needs about
 27.4 GiB on a 23.6 GiB card (does not fit; it ran out of memory), and 70B QLoRA tuned b1×2048 with
@@ -39,7 +39,8 @@ from planner.memory import MemoryPrediction
 # CUDA context with cuBLAS/cuDNN handles loaded: about 0.3-0.6 GiB on recent drivers and CUDA 12-13 (it is
 # outside PyTorch's allocator, so no result row records it). An assumption; the larger end.
 CUDA_CONTEXT_GIB = 0.5
-# Within 5 % of the card either way: the allocator's margin varies between runs by about that much.
+# Within 5 % of the card either way: about the reserved prediction's worst error on configurations it never saw
+# (h200-oos7: 5 %; a configuration run again reserves the same to 0.01 GiB, so the doubt is the model's).
 TIGHT_FRAC = 0.05
 FIT_STATES = ("fits", "tight", "does not fit")
 

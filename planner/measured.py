@@ -6,7 +6,9 @@ Rows whose model is not in the model catalog, or whose spec does not parse, are 
 Tuned rows measured with an earlier tuned training path (core.vocab.TUNED_FUSED_LORA), and Mistral rows of
 4,096 tokens and more measured with a sliding window the released model does not have, are set aside too:
 "measured" means this configuration run by this code. They stay in `.superseded`, where the scoring of
-predictions made before the path changed finds them (planner/preregister.py).
+predictions made before the path changed finds them (planner/preregister.py). Tuned rows that fused dense
+base weights before the path released the freed copies keep their speed and allocated figures but not their
+reserved peak (stale_reserved).
 
 Public:
     Measurements                         train / infer records, skipped rows, source, hint; .train_frame()
@@ -14,6 +16,7 @@ Public:
     superseded_tuned(row) -> str | None  why a tuned row measured code that no longer runs, else None
     superseded_mistral_window(row) -> str | None   why a Mistral row measured a windowed model, else None
     superseded_why(row) -> str | None    the first of SUPERSEDED_RULES that sets the row aside
+    stale_reserved(row) -> bool          whether a row's reserved peak measured a path that no longer runs
     TrainRecord, InferRecord             one measured row each
     load_measurements(path=RESULTS_DIR, catalog=None) -> Measurements      (cached on file stamps)
     empty_measurements() -> Measurements
@@ -32,7 +35,7 @@ from core.errors import InputError
 from core.infer_config import INFER_CONFIG_FIELDS, InferConfig, infer_config_from_spec
 from core.paths import CATALOG_DIR, RESULTS_DIR
 from core.rows import load_rows, result_files
-from core.vocab import TUNED_FUSED_LORA
+from core.vocab import TUNED_BASE_RELEASED, TUNED_FUSED_BASE, TUNED_FUSED_LORA
 from planner.catalog import Gpu, gpu_of_device, load_catalog
 from planner.config import TrainConfig, config_from_spec
 
@@ -57,7 +60,10 @@ class TrainRecord:
     timestamp: str
     spec_hash: str
     file: str
-    peak_reserved_gib: float | None = None
+    peak_reserved_gib: float | None = None  # None where the row's reserved peak is stale (stale_reserved)
+    reserved_as_measured_gib: float | None = (
+        None  # what the row says, stale or not: scores predictions made then
+    )
 
 
 @dataclass(frozen=True)
@@ -195,8 +201,19 @@ def _train_record(row: dict, gpus: dict[str, Gpu]) -> TrainRecord:
         timestamp=str(row["provenance"].get("timestamp") or ""),
         spec_hash=row["spec_hash"],
         file=row.get("_file", ""),
-        peak_reserved_gib=_number(m, "peak_reserved_gib"),
+        peak_reserved_gib=None if stale_reserved(row) else _number(m, "peak_reserved_gib"),
+        reserved_as_measured_gib=_number(m, "peak_reserved_gib"),
     )
+
+
+def stale_reserved(row: dict) -> bool:
+    """Whether a training row's reserved peak measured a path that no longer runs (its other figures stand):
+    a tuned run that fused dense base weights before the path gave the freed separate copies back
+    (core.vocab.TUNED_BASE_RELEASED), under the default caching allocator, which kept them reserved.
+    Expandable segments hand freed pages to requests of any size, so there the release changes nothing."""
+    applied = (row.get("metrics") or {}).get("tuned_applied") or ()
+    caching = row["spec"].get("allocator", "caching") == "caching"
+    return caching and TUNED_FUSED_BASE in applied and TUNED_BASE_RELEASED not in applied
 
 
 def _infer_record(row: dict, gpus: dict[str, Gpu]) -> InferRecord:

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import combinations
 
@@ -82,10 +82,10 @@ DEFAULT_ACTIVATION_FACTOR = 1.0
 DEFAULT_OVERHEAD_GIB = 0.5
 # Keep 5% of the GPU free: the caching allocator reserves more than it allocates (fragmentation).
 DEFAULT_HEADROOM_FRAC = 0.05
-# Reserved minus allocated at the peak, as the upper envelope of the committed single-GPU rows
+# Reserved minus allocated at the peak, as the upper envelope of the first committed single-GPU rows
 # (data/results/h200-standard-train.jsonl, h200-tuned-train.jsonl; 14 rows): at least a floor, else a share of
-# the allocated peak. plain: 1.4-7.0 GiB (3-23 %); tuned (expandable segments, fewer, larger blocks): 0.8-2.0 GiB
-# (2-3.4 %). A stop-gap until the memory model fits the reserved peak itself.
+# the allocated peak. plain: 1.4-7.0 GiB (3-23 %); tuned: 0.8-2.0 GiB (2-3.4 %). Used only where no row
+# reports reserved memory (a results folder without them); otherwise fit_reserved below decides.
 RESERVED_MARGIN = {"plain": (4.5, 0.076), "tuned": (0.9, 0.034)}  # profile: (floor GiB, share of allocated)
 
 
@@ -280,9 +280,14 @@ def overhead_fit(meas: Measurements, profile: str) -> OverheadFit:
 # recomputes layers in the backward (the loss's freed blocks then meet the recomputed layers' smaller ones; on
 # the 53 plain H200 rows this term takes the leave-one-out median from 1.4% to 0.9%). No constant: on the H200
 # rows one made the worst leave-one-out error worse (10.6% against 8.6% without). Which terms a profile uses is
-# chosen by the error on rows left out of the fit, so that a profile with few rows does not fit noise. The tuned
-# path's fused base projections free the separate q, k, v (gate, up) weights once concatenated: the allocator
-# keeps those blocks (on the tuned H200 rows the gap is 0.25-0.66 of them, 0.3-1.9 GiB where nothing is fused).
+# chosen by the error on rows left out of the fit, so that a profile with few rows does not fit noise. Each mode
+# of the allocator (core.vocab.ALLOCATORS) has its own fit: expandable segments hand freed pages to requests of
+# any size, so their slack is smaller (tuned: 0.2-1.0 GiB; plain with checkpointing still 1.3-8 GiB). The
+# caching allocator's slack is deterministic (rows of one configuration from different calls reserve the same
+# to 0.01 GiB), so what the fit misses is the model's, not noise. The tuned path concatenates q, k, v (gate, up)
+# base weights and frees the separate copies; before it handed their blocks back to the driver the allocator
+# kept them (0.25-0.66 of them, up to 10.5 GiB): `fused_base` remains a term, and rows of the path that kept
+# them no longer report a reserved peak (planner/measured.py stale_reserved).
 RESERVED_TERMS = (
     "logits_gib",
     "activations_gib",
@@ -333,14 +338,18 @@ class ReservedFit:
 DEFAULT_RESERVED = ReservedFit((0.0,) * len(RESERVED_TERMS), 0, "no rows report reserved memory")
 
 
-def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> ReservedFit:
+def fit_reserved(
+    records: Iterable[TrainRecord], profile: str | None = None, allocator: str = "caching"
+) -> ReservedFit:
     """Reserved − allocated = Σ coefficient × RESERVED_TERMS, least squared relative error of the reserved
-    peak, over the subsets of the terms whose coefficients are all non-negative (the best one kept)."""
+    peak, over the subsets of the terms whose coefficients are all non-negative (the best one kept). Only rows
+    of the allocator's mode: each mode keeps its own slack."""
     pts = [
         (reserved_features(rec.config), rec.peak_reserved_gib - rec.peak_allocated_gib, rec.peak_reserved_gib)
         for rec in records
         if _usable_for_fit(rec)
         and rec.peak_reserved_gib
+        and rec.config.allocator == allocator
         and (profile is None or rec.config.profile == profile)
     ]
     n_terms = len(RESERVED_TERMS)
@@ -355,6 +364,7 @@ def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> 
     for c, i in zip(coef, cols, strict=True):
         coefficients[i] = c
     scope = f"{profile} rows" if profile else "rows of every profile"
+    scope += "" if allocator == "caching" else f" ({allocator} allocator)"
     terms = " + ".join(
         f"{c:.3f} × {RESERVED_TERMS[i].removesuffix('_gib')}" for c, i in zip(coef, cols, strict=True)
     )
@@ -364,11 +374,18 @@ def fit_reserved(records: Iterable[TrainRecord], profile: str | None = None) -> 
 
 
 @lru_cache(maxsize=64)
-def reserved_fit(meas: Measurements, profile: str) -> ReservedFit:
-    """The reserved-memory fit for a profile: on that profile's rows, else on every row, else the default."""
+def reserved_fit(meas: Measurements, profile: str, allocator: str = "caching") -> ReservedFit:
+    """The reserved-memory fit for a profile and allocator mode: on that profile's rows of the mode, else on
+    the mode's rows of every profile; with no row of the mode, the caching allocator's (its slack is the
+    larger), else the default."""
     records = meas.gpu_train()
-    fit = fit_reserved(records, profile)
-    return fit if fit.n_rows else fit_reserved(records)
+    for prof, mode in ((profile, allocator), (None, allocator), (profile, "caching"), (None, "caching")):
+        fit = fit_reserved(records, prof, mode)
+        if fit.n_rows:
+            if mode != allocator:
+                fit = replace(fit, note=f"no {allocator}-allocator rows: the caching allocator's {fit.note}")
+            return fit
+    return fit
 
 
 @dataclass(frozen=True)
@@ -408,7 +425,7 @@ def predict_memory(
         gpu = resolve_gpu(gpu, (catalog or load_catalog()).gpus)
     terms, note = _predicted(config, meas)
     peak, basis = sum(terms.values()), "projected"
-    rfit = reserved_fit(meas, config.profile)
+    rfit = reserved_fit(meas, config.profile, config.allocator)
     reserved, r_basis, r_note = peak + rfit.gap_gib(config), "projected", rfit.note
     if not rfit.n_rows:  # no row reports reserved memory: the envelope of the shipped rows' gaps
         reserved = reserved_gib(peak, config.profile)

@@ -33,7 +33,7 @@ def positive(text, flag: str, hi: float) -> float:
 
 def job_config(args, **more) -> TrainConfig:
     """The training configuration of the job options (--model, --method, --rank, --targets, --batch, --seq,
-    --profile), with `more` fields (a command's own options)."""
+    --profile, --allocator), with `more` fields (a command's own options)."""
     return TrainConfig(
         model=args.model,
         method=args.method,
@@ -42,6 +42,7 @@ def job_config(args, **more) -> TrainConfig:
         micro_batch=count(args.batch, "--batch", 1024),
         seq_len=count(args.seq, "--seq", 10**7),
         profile=args.profile,
+        allocator=args.allocator,
         **more,
     )
 

@@ -1,7 +1,8 @@
 """`peftplan plan ...`: the planner from the command line (pure Python; reads data/results and data/catalog).
 
     peftplan plan memory    --model M --method lora|qlora|full --rank R --targets all-linear|q_proj,v_proj
-                            --batch B --seq S [--grad-checkpointing] [--gpu h200] [--profile plain|tuned] [--json]
+                            --batch B --seq S [--grad-checkpointing] [--gpu h200] [--profile plain|tuned]
+                            [--allocator caching|expandable] [--json]
     peftplan plan train     --model M --method lora --tokens 100M --epochs 3 [--runs-per-month N]
                             [--max-hours-per-run H] [--ops-usd-per-month U] [--all] [--json]
     peftplan plan serve     --model M --adapters A --requests-per-day R --prompt-tokens P --output-tokens O [--json]
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from core.paths import CATALOG_DIR, RESULTS_DIR
 from core.shapes import models_from
-from core.vocab import ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES
+from core.vocab import ALLOCATORS, ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES
 from planner import plan_commands as commands
 
 
@@ -49,6 +50,12 @@ def _train_args(p: argparse.ArgumentParser, model_required: bool = True) -> None
     p.add_argument("--batch", default="4", help="micro-batch")
     p.add_argument("--seq", default="2048", help="sequence length")
     p.add_argument("--profile", default="plain", choices=PROFILES)
+    p.add_argument(
+        "--allocator",
+        default="caching",
+        choices=ALLOCATORS,
+        help="CUDA allocator mode: expandable = PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True",
+    )
 
 
 def _job_args(p: argparse.ArgumentParser, tokens_required: bool = True) -> None:

@@ -13,7 +13,7 @@ import math
 import sys
 from dataclasses import asdict
 
-from core.vocab import METHODS
+from core.vocab import ALLOCATORS, METHODS
 from planner import plan_args
 from planner.breakeven import break_even_table, payback, sensitivity
 from planner.capacity import fits_matrix, gpus_needed
@@ -108,6 +108,7 @@ def cmd_memory(args) -> int:
         "breakdown": mem.breakdown,
         "notes": [] if meas.gpu_train() else [NO_ROWS_HINT],
     }
+    out["other_allocator"] = _other_allocator(cfg, gpu, meas, catalog, fit)
     if args.json:
         _print_json(out)
         return 0
@@ -121,9 +122,30 @@ def cmd_memory(args) -> int:
     for term, gib in mem.breakdown.items():
         print(f"  {term:<18} {gib:9.2f}")
     print(f"  memory: {mem.model}")
+    other = out["other_allocator"]
+    print(
+        f"  with allocator={other['allocator']}: {other['need_gib']:.2f} GiB ({other['need_gib'] - fit.need_gib:+.2f}),"
+        f" {other['state']} [{other['basis']}]"
+    )
     print(f"tokens/s {tput.tokens_per_s:,.0f} [{tput.basis}]: {tput.model}")
     _notes(out["notes"])
     return 0
+
+
+def _other_allocator(cfg: TrainConfig, gpu, meas, catalog, fit) -> dict:
+    """The same configuration under the CUDA allocator's other mode: what it would reserve and whether it
+    would fit (expandable segments cost no speed on the H200 rows and reserve less: a setting, not a purchase)."""
+    other = cfg.with_(allocator=next(a for a in ALLOCATORS if a != cfg.allocator))
+    mem = predict_memory(other, gpu, meas, catalog)
+    other_fit = gpu_fit(mem, gpu, meas, other)
+    return {
+        "allocator": other.allocator,
+        "reserved_gib": mem.reserved_gib,
+        "need_gib": other_fit.need_gib,
+        "state": other_fit.state,
+        "basis": mem.reserved_basis,
+        "derivation": mem.reserved_derivation,
+    }
 
 
 def cmd_train(args) -> int:

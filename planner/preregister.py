@@ -148,7 +148,9 @@ def out_of_sample(predictions: list[dict], meas: Measurements):
         rec = _first_after(by_key.get((pred["gpu"], config.key), []), pred["made_by"].get("timestamp", ""))
         for metric in METRICS:
             predicted = pred["predicted"].get(metric)
-            measured = getattr(rec, metric, None) if rec is not None else None
+            # a reserved peak of a path changed since still scores the prediction made for that path
+            field = "reserved_as_measured_gib" if metric == "peak_reserved_gib" else metric
+            measured = getattr(rec, field, None) if rec is not None else None
             rows.append(
                 {
                     "name": pred["name"],

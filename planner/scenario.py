@@ -4,7 +4,7 @@ starting point, validated from a URL's query parameters or a JSON file, and appl
 A scenario is a plain dict (JSON-ready):
 
     the job         model, method, tokens (per epoch), epochs, runs_per_month, rank, seq_len, micro_batch,
-                    profile, managed_scope
+                    profile, allocator, managed_scope
     assumptions     utilisation, ops_usd_per_month (operating and people costs of self-hosting), the scaling
                     factors of planner.cost.TrainScenario (gpu_price_factor, ...)
     selection       gpus, kinds (empty: all)
@@ -34,7 +34,7 @@ from dataclasses import replace
 
 from core.errors import InputError
 from core.numbers import accepted_range, check_number, parse_number
-from core.vocab import METHODS, PROFILES
+from core.vocab import ALLOCATORS, METHODS, PROFILES
 
 SCHEMA = "peftplan-scenario/1"
 KINDS = ("on-demand", "spot", "reserved", "on-prem")
@@ -88,6 +88,7 @@ FIELDS: dict[str, tuple] = {
     "seq_len": (*_num(16, 131_072, integer=True), 2048, "sequence length (tokens)"),
     "micro_batch": (*_num(1, 512, integer=True), 4, "micro-batch (sequences)"),
     "profile": (*_choice(*PROFILES), "plain", "profile"),
+    "allocator": (*_choice(*ALLOCATORS), "caching", "CUDA allocator"),
     "managed_scope": (*_choice("all", "same-model"), "all", "managed offers"),
     "utilisation": (*_num(0.05, 1), 0.9, "utilisation of billed GPU-hours"),
     # None: the catalog's engineering cost (defaults.csv cloud_ops_fte × usd_per_engineer_year)

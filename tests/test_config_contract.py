@@ -35,6 +35,7 @@ CHANGED = {
     "dropout": 0.1,
     "grad_accum": 8,
     "cpu_offload": True,
+    "allocator": "expandable",
 }
 
 
@@ -106,6 +107,7 @@ def test_cli_choices_are_the_vocabulary():
     assert tuple(_choices(["plan", "memory"], "profile")) == vocab.PROFILES
     assert tuple(_choices(["plan", "memory"], "optimizer")) == vocab.OPTIMIZERS
     assert tuple(_choices(["plan", "memory"], "attn_impl")) == vocab.ATTN_IMPLS
+    assert tuple(_choices(["plan", "memory"], "allocator")) == vocab.ALLOCATORS
     assert tuple(_choices(["bench", "train"], "device")) == vocab.DEVICES
 
 

@@ -40,3 +40,24 @@ def test_under_a_tiny_cap_a_run_is_an_oom_row_and_under_a_large_one_it_is_ok():
     assert large["status"] == "ok", large["error"]
     assert 0 < large["metrics"]["memory_cap_fraction"] < 1
     assert large["metrics"]["peak_reserved_gib"] <= 8.0
+
+
+def test_the_allocator_mode_is_cuda_only_and_left_out_of_the_hash_at_its_default():
+    assert "allocator" not in tiny_entry("default").spec.to_dict()
+    expandable = tiny_entry("expandable", device="cuda", allocator="expandable").spec
+    assert expandable.to_dict()["allocator"] == "expandable"
+    assert expandable.hash != tiny_entry("default", device="cuda").spec.hash
+    with pytest.raises(InputError, match="allocator") as info:
+        tiny_entry("bad", allocator="expandable")
+    assert "caching with device cpu" in str(info.value)
+    with pytest.raises(InputError, match="allocator"):
+        tiny_entry("bad", device="cuda", allocator="cudaMallocAsync")
+
+
+@pytest.mark.gpu
+def test_expandable_segments_run_as_asked_and_say_so():
+    for allocator, expandable in (("caching", False), ("expandable", True)):
+        row = validate_row(run_isolated(tiny_entry(allocator, device="cuda", allocator=allocator)))
+        assert row["status"] == "ok", row["error"]
+        assert row["metrics"]["expandable_segments"] is expandable
+        assert row["metrics"]["kernel_launch_us"] > 0

@@ -431,3 +431,32 @@ def test_argparse_choices_also_exit_2(capsys):
 def test_absurd_scales_warn(capsys, empty):
     code, out, err = run(capsys, "train", "--model", "llama-3.1-8b", "--tokens", "1e15", "--results", empty)
     assert code == 0 and "beyond any fine-tuning job" in err and "longer than a month" in out
+
+
+def test_the_allocator_flag_picks_that_modes_rows_and_reserved_fit(capsys, tmp_path):
+    from test_planner_fixtures import train_row
+
+    rows = []
+    for allocator, gap_gib in (("caching", 6.0), ("expandable", 1.0)):
+        row = train_row(tokens_per_s=1234.0, peak_allocated_gib=42.0)
+        row["spec"]["allocator"] = allocator
+        row["metrics"]["peak_reserved_gib"] = 42.0 + gap_gib
+        rows.append(row)
+    write_rows(tmp_path, rows)
+    reserved = {}
+    for allocator in ("caching", "expandable"):
+        argv = ["--model", "llama-3.1-8b", "--allocator", allocator, "--results", str(tmp_path), "--json"]
+        code, out, _ = run(capsys, "memory", *argv)
+        obj = json.loads(out)
+        assert code == 0 and obj["config"]["allocator"] == allocator and obj["memory_basis"] == "measured"
+        reserved[allocator] = obj["reserved_gib"]
+        other = obj["other_allocator"]  # the same configuration under the allocator's other mode
+        assert other["allocator"] != allocator and other["basis"] == "measured"
+        assert other["reserved_gib"] == (43.0 if allocator == "caching" else 48.0)
+    assert reserved == {"caching": 48.0, "expandable": 43.0}
+    for command, argv in (("train", TRAIN), ("capacity", CAPACITY)):
+        outs = [
+            json.loads(run(capsys, command, *argv, "--allocator", a, "--results", str(tmp_path), "--json")[1])
+            for a in ("caching", "expandable")
+        ]
+        assert outs[0] != outs[1]

@@ -235,3 +235,30 @@ def test_reserved_memory_fit_recovers_a_known_gap(tmp_path):
         row["metrics"]["peak_reserved_gib"] = 40.0 + 0.5 * reserved_features(config)[2]
     fit = fit_reserved(measurements(tmp_path / "neg", rows).gpu_train())
     assert min(fit.coefficients) >= 0 and fit.coefficients[2] == pytest.approx(0.5)
+
+
+def test_each_allocator_mode_keeps_its_own_reserved_fit(tmp_path):
+    # Test rows: the caching allocator reserves allocated + 0.5 × logits, expandable segments + 0.1 × logits.
+    shapes = [("llama-3.1-8b", 1, 512), ("llama-3.2-1b", 4, 1024), ("llama-3.2-3b", 2, 2048)]
+    rows = []
+    for allocator, share in (("caching", 0.5), ("expandable", 0.1)):
+        for model, batch, seq in shapes:
+            row = train_row(model, micro_batch=batch, seq_len=seq, peak_allocated_gib=40.0)
+            row["spec"]["allocator"] = allocator
+            config = TrainConfig(model, micro_batch=batch, seq_len=seq)
+            row["metrics"]["peak_reserved_gib"] = 40.0 + share * reserved_features(config)[0]
+            rows.append(row)
+    meas = measurements(tmp_path, rows)
+    other = TrainConfig("llama-3.1-8b", micro_batch=2, seq_len=1024)
+    logits = reserved_features(other)[0]
+    for allocator, share in (("caching", 0.5), ("expandable", 0.1)):
+        pred = predict_memory(other.with_(allocator=allocator), "h200", meas)
+        assert pred.reserved_gib == pytest.approx(pred.peak_allocated_gib + share * logits)
+    assert "expandable allocator" in predict_memory(
+        other.with_(allocator="expandable"), "h200", meas
+    ).model + (predict_memory(other.with_(allocator="expandable"), "h200", meas).reserved_derivation)
+    # with no row of a mode, the caching allocator's fit, said so
+    caching_only = measurements(tmp_path / "caching", rows[:3])
+    pred = predict_memory(other.with_(allocator="expandable"), "h200", caching_only)
+    assert pred.reserved_gib == pytest.approx(pred.peak_allocated_gib + 0.5 * logits)
+    assert "no expandable-allocator rows" in pred.reserved_derivation

@@ -12,6 +12,7 @@ from benchmarks.runner import run_isolated
 from benchmarks.suites import load_suite
 from core.errors import InputError
 from core.rows import validate_row
+from core.vocab import TUNED_BASE_RELEASED
 from tests.helpers import TINY, tiny_entry
 
 LIGER_ON_CPU = "liger: Triton GPU kernels, not used on the CPU"
@@ -200,6 +201,6 @@ def test_tuned_on_cuda_applies_liger_where_installed_and_keeps_the_loss():
     assert "compile_layers" in m["tuned_applied"] and m["compiled_graphs"] >= 1
     if importlib.util.find_spec("liger_kernel") is not None:
         liger = ["liger_rope", "liger_rms_norm", "liger_swiglu", "liger_fused_linear_cross_entropy"]
-        fused = [FUSED_LORA, FUSED_BASE, BF16_COMPUTE]
+        fused = [FUSED_LORA, FUSED_BASE, BF16_COMPUTE, TUNED_BASE_RELEASED]
         assert m["tuned_applied"] == [*liger, "compile_layers", *fused], m["tuned_skipped"]
     assert m["loss_first"] == pytest.approx(plain["metrics"]["loss_first"], rel=1e-2)

@@ -8,7 +8,7 @@ import pytest
 from test_planner_fixtures import measurements, row_of, train_row
 
 from core.config import TrainConfig
-from core.vocab import TUNED_FUSED_LORA
+from core.vocab import TUNED_BASE_RELEASED, TUNED_FUSED_BASE, TUNED_FUSED_LORA
 from planner.catalog import load_catalog
 from planner.memory import activation_bytes_per_token_layer, reserved_features
 from planner.preregister import out_of_sample
@@ -41,6 +41,35 @@ def test_a_tuned_row_of_an_earlier_path_is_set_aside_and_says_why(tmp_path):
     (why,) = [reason for _, reason in meas.skipped]
     assert TUNED_FUSED_LORA in why and "measure it again" in why
     assert meas.find_train(TUNED, "H200") is None  # not "measured" for the current code
+
+
+def test_a_reserved_peak_measured_before_the_fused_base_blocks_were_released_is_not_used(tmp_path):
+    fused = ["compile_layers", TUNED_FUSED_LORA, TUNED_FUSED_BASE]
+    rows = []
+    for batch, applied, allocator in (
+        (1, fused, "caching"),  # the freed copies stayed reserved: a path that no longer runs
+        (2, [*fused, TUNED_BASE_RELEASED], "caching"),
+        (4, ["compile_layers", TUNED_FUSED_LORA], "caching"),  # nothing dense was fused (QLoRA)
+        (8, fused, "expandable"),  # expandable segments reuse the freed pages: the release changes nothing
+    ):
+        row = train_row(profile="tuned", micro_batch=batch, tuned_applied=applied, peak_allocated_gib=20.0)
+        row["spec"]["allocator"] = allocator
+        row["metrics"]["peak_reserved_gib"] = 25.0
+        rows.append(row)
+    records = {r.config.micro_batch: r for r in measurements(tmp_path, rows).gpu_train()}
+    assert {b: r.peak_reserved_gib for b, r in records.items()} == {1: None, 2: 25.0, 4: 25.0, 8: 25.0}
+    assert all(r.tokens_per_s and r.peak_allocated_gib == 20.0 for r in records.values())  # the rest stands
+    # a prediction made for the path that kept the blocks is scored against what that path reserved
+    prediction = {
+        "name": "kept",
+        "config": records[1].config.describe(),
+        "gpu": "H200",
+        "predicted": {"tokens_per_s": 1000.0, "peak_reserved_gib": 20.0},
+        "derivation": {},
+        "made_by": {"commit": "x", "timestamp": "2025-12-01T00:00:00+00:00"},
+    }
+    frame, _ = out_of_sample([prediction], measurements(tmp_path / "scored", rows[:1]))
+    assert frame[frame["metric"] == "peak_reserved_gib"]["measured"].item() == 25.0
 
 
 def test_predictions_are_scored_against_the_first_row_measured_after_them(tmp_path):

@@ -9,7 +9,7 @@ so a call cut short keeps every finished row.
 
 PEFTPLAN_JOB_DEVICE=cpu runs the same job on the CPU, to try it end to end before a GPU call: each training
 entry keeps its method, targets, checkpointing and profile but takes the tiny test model of its family, at most
-2 × 64 tokens, rank at most 8, one warm-up and one measured step. Its rows are no measurement of the suite.
+2 × 64 tokens, rank at most 8, one warm-up and one measured step, and the CPU's allocator. Its rows are no measurement of the suite.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def on_cpu(entry):
         rank=min(spec.rank, 8),
         warmup_steps=1,
         measure_steps=1,
+        allocator="caching",  # the CUDA allocator's modes do not exist on the CPU
     )
     return dataclasses.replace(entry, spec=tiny)
 

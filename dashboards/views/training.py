@@ -16,7 +16,13 @@ X_CHOICES = {
     "micro-batch (sequences)": "micro_batch",
     "model": "model",
 }
-GROUP_CHOICES = {"method": "method", "hardware": "device_name", "model": "model", "profile": "profile"}
+GROUP_CHOICES = {
+    "method": "method",
+    "hardware": "device_name",
+    "model": "model",
+    "profile": "profile",
+    "CUDA allocator": "allocator",
+}
 
 st.title("Training")
 st.caption("Measured fine-tuning runs: one row per spec, each run in its own process on the hardware named.")
@@ -38,6 +44,7 @@ shown = ui.filters(
         "rank": "rank",
         "sequence length": "seq_len",
         "profile": "profile",
+        "CUDA allocator": "allocator",
     },
     key="train",
 )
