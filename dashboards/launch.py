@@ -20,7 +20,10 @@ are served in one step each (dashboards.preload).
 
 The first page's imports (pandas, plotly, the planner) are not warmed ahead: measured, importing them while
 the browser loads the page slows the server's answers (an import holds the interpreter's lock), and the
-script run imports them while the browser runs the chart code anyway. torch is never imported.
+script run imports them while the browser runs the chart code anyway. Warming them (and the default
+scenario's plan) once the page's files were answered did not help either: the script run now sends the first
+chart before the browser has run the chart code, so the browser's main thread is the first view's critical
+path. torch is never imported.
 """
 
 from __future__ import annotations

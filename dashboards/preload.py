@@ -7,7 +7,10 @@ element of that kind arrives. Here index.html, as Streamlit serves it, also carr
 the chunks the Overview's first run needs (fetched and compiled while the rest of the front end loads, not
 run) and a module script that runs the chart code as soon as the front end has asked for the script run, so
 that it runs while the server runs the page's script. Streamlit's own imports later find the code loaded.
-Nothing is drawn and no content changes. Where Streamlit's static files are laid out otherwise (another
+Nothing is drawn and no content changes. (V8's compile hint, a first line `//# allFunctionsCalledOnLoad`,
+was measured on the chart code and on Streamlit's entry chunk: running the chart code took 0.55 s instead
+of 0.82 s, but compiling all of it in the background ended later, and on two shared cores the first chart
+came no sooner; it is not used.) Where Streamlit's static files are laid out otherwise (another
 Streamlit build), the page is served unchanged and the code loads with the first elements as before.
 
 Each of Streamlit's files (some 75 for the first view) is answered from one read on the server's event loop,
