@@ -1,9 +1,9 @@
 """Does a training configuration fit a GPU? Against what the card must really hold, not the allocated peak.
 
-What hits the card's limit is the caching allocator's reserved memory (planner.memory's `reserved_gib`: the
-allocated peak plus what the allocator holds beyond it), and the CUDA context comes on top of that on a real
-card (on the H200, with the allocator capped, an 8B LoRA run that "fitted" a 24 GB card by its allocated peak
-went out of memory). So:
+What hits the card's limit is the caching allocator's reserved memory (the prediction's `reserved_gib`, see
+planner/reserved.py: the allocated peak plus what the allocator holds beyond it), and the CUDA context comes on
+top of that on a real card (on the H200, with the allocator capped, an 8B LoRA run that "fitted" a 24 GB card by
+its allocated peak went out of memory). So:
 
     need_gib     = reserved_gib + CUDA_CONTEXT_GIB
     headroom_gib = memory_gib - need_gib

@@ -1,4 +1,4 @@
-"""Least squares of a gap against chosen terms, by relative error, for the reserved-memory fit (planner/memory.py).
+"""Least squares of a gap against chosen terms, by relative error, for the reserved-memory fit (planner/reserved.py).
 
 Points are (features, gap, reference): the error of a point is (Σ coefficient × feature − gap) / reference.
 

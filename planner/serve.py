@@ -47,7 +47,8 @@ from planner.inference import (
     serving_weight_bytes,
 )
 from planner.measured import Measurements, empty_measurements
-from planner.memory import DEFAULT_HEADROOM_FRAC, GIB
+from planner.memory import DEFAULT_HEADROOM_FRAC
+from planner.memory_terms import GIB
 from planner.roofline import decode_roofline
 
 HOURS_PER_MONTH = 730.0

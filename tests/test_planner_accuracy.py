@@ -8,7 +8,7 @@ from test_planner_fixtures import measurements, train_row
 from planner.accuracy import GOALS, leave_one_out
 from planner.config import TrainConfig
 from planner.measured import empty_measurements
-from planner.memory import memory_terms
+from planner.memory_terms import memory_terms
 
 
 def test_no_rows_says_so():

@@ -11,18 +11,9 @@ from test_planner_fixtures import measurements, train_row
 from planner.catalog import load_catalog
 from planner.config import TrainConfig
 from planner.measured import empty_measurements
-from planner.memory import (
-    DEFAULT_OVERHEAD_GIB,
-    GIB,
-    fit_overhead,
-    fit_reserved,
-    memory_components,
-    memory_terms,
-    predict_memory,
-    reserved_features,
-    reserved_gib,
-    weight_bytes,
-)
+from planner.memory import DEFAULT_OVERHEAD_GIB, fit_overhead, predict_memory
+from planner.memory_terms import GIB, memory_components, memory_terms, weight_bytes
+from planner.reserved import fit_reserved, reserved_features, reserved_gib
 
 
 def test_tiny_llama_lora_by_hand():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from core.config import TrainConfig
 from planner.measured import load_measurements
-from planner.memory import GIB, predict_memory, weight_bytes
+from planner.memory import predict_memory
+from planner.memory_terms import GIB, weight_bytes
 
 
 def test_qlora_paper_65b_fits_one_48gb_gpu():

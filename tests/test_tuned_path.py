@@ -10,8 +10,9 @@ from test_planner_fixtures import measurements, row_of, train_row
 from core.config import TrainConfig
 from core.vocab import TUNED_BASE_RELEASED, TUNED_FUSED_BASE, TUNED_FUSED_LORA
 from planner.catalog import load_catalog
-from planner.memory import activation_bytes_per_token_layer, reserved_features
+from planner.memory_terms import activation_bytes_per_token_layer
 from planner.preregister import out_of_sample
+from planner.reserved import reserved_features
 from planner.step_cost import step_terms
 from planner.throughput import Calibration, calibration, predict_tokens_per_s
 
