@@ -135,7 +135,7 @@ def _gpu_names() -> list[str]:
 
 
 def config_controls(scn: dict) -> None:
-    cfg = st.columns(6)
+    cfg = [*st.columns(4), *st.columns(4)[:2]]  # two rows: at 800 px six pickers in one would break labels
     scn["rank"] = cfg[0].selectbox("LoRA rank", _with(RANKS, scn["rank"]), key=state.bind("rank"))
     scn["seq_len"] = cfg[1].selectbox(
         "Sequence length", _with(SEQ_LENS, scn["seq_len"]), key=state.bind("seq_len")
