@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from core.vocab import DEFAULT_ALLOCATOR
+
 GIB = 1024**3
 
 
@@ -38,7 +40,7 @@ ALLOC_CONF = {"expandable": "expandable_segments:True"}  # core.vocab.ALLOCATORS
 def apply_allocator(spec) -> None:
     """Put the CUDA caching allocator in the spec's mode (core.vocab.ALLOCATORS) before anything is allocated:
     in this process (torch read PYTORCH_CUDA_ALLOC_CONF when it loaded) and in the processes it starts."""
-    conf = ALLOC_CONF.get(getattr(spec, "allocator", "caching"))
+    conf = ALLOC_CONF.get(getattr(spec, "allocator", DEFAULT_ALLOCATOR))
     if conf is None:
         return
     import torch

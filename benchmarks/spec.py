@@ -15,7 +15,7 @@ from core.config import CONFIG_FIELDS, TrainConfig
 from core.config import choice as _choice
 from core.config import positive as _positive
 from core.errors import InputError
-from core.vocab import DEVICES, METHODS
+from core.vocab import DEFAULT_ALLOCATOR, DEVICES, METHODS
 
 
 def spec_hash(spec_dict: dict) -> str:
@@ -55,12 +55,12 @@ def check_run(spec: TrainSpec) -> None:
             value=0,
             accepted="1 or more with profile tuned",
         )
-    if spec.allocator != "caching" and spec.device != "cuda":
+    if spec.allocator != DEFAULT_ALLOCATOR and spec.device != "cuda":
         raise InputError(
             "the allocator's mode is CUDA's",
             field="allocator",
             value=spec.allocator,
-            accepted="caching with device cpu",
+            accepted=f"{DEFAULT_ALLOCATOR} with device cpu",
         )
     if spec.method == "qlora" and spec.device == "cpu" and spec.optimizer == "paged_adamw_8bit":
         raise InputError(
@@ -107,6 +107,9 @@ def compose(spec, config_cls, config, values: dict, run_defaults: dict, required
     for k, v in run.items():
         object.__setattr__(spec, k, v)
 
+
+# Fields added after rows were first written, with the value those rows ran with (left out of to_dict there).
+ADDED_LATER = {"memory_cap_gib": None, "allocator": DEFAULT_ALLOCATOR}
 
 RUN_DEFAULTS = {
     "warmup_steps": 2,
@@ -157,11 +160,7 @@ class TrainSpec:
         d = {f: getattr(self.config, f) for f in CONFIG_FIELDS} | {f: getattr(self, f) for f in RUN_DEFAULTS}
         d["targets"] = self.targets if isinstance(self.targets, str) else list(self.targets)
         # at their defaults, fields added later are left out, so specs from before them hash as they did
-        if d["memory_cap_gib"] is None:
-            del d["memory_cap_gib"]
-        if d["allocator"] == "caching":
-            del d["allocator"]
-        return d
+        return {k: v for k, v in d.items() if k not in ADDED_LATER or v != ADDED_LATER[k]}
 
     def with_(self, **changes) -> TrainSpec:
         return TrainSpec(**(self.to_dict() | changes))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from core.errors import InputError
 from core.shapes import ALL_LINEAR, LINEAR_MODULES, ModelShape, get_shape, resolve_targets
-from core.vocab import ALLOCATORS, ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES, SHARDINGS
+from core.vocab import ALLOCATORS, ATTN_IMPLS, DEFAULT_ALLOCATOR, METHODS, OPTIMIZERS, PROFILES, SHARDINGS
 
 
 def choice(field: str, value, choices) -> None:
@@ -117,9 +117,8 @@ class TrainConfig:
     grad_accum: int = 1
     cpu_offload: bool = False
     checkpoint: str | None = None  # a local folder with real weights instead of a random-init catalog shape
-    allocator: str = (
-        "caching"  # the CUDA caching allocator's mode (core.vocab.ALLOCATORS): moves reserved memory
-    )
+    # the CUDA caching allocator's mode (core.vocab.ALLOCATORS): moves reserved memory
+    allocator: str = DEFAULT_ALLOCATOR
 
     def __post_init__(self):
         choice("method", self.method, METHODS)

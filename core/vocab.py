@@ -18,7 +18,8 @@ DEVICES = ("cuda", "cpu")
 # block of one size cannot serve to a larger request: what it reserves runs GiBs above what it allocates);
 # expandable = PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (one segment per stream that grows by mapping
 # pages, so freed memory is reused by requests of any size). It moves reserved memory, what decides an OOM.
-ALLOCATORS = ("caching", "expandable")
+DEFAULT_ALLOCATOR = "caching"  # PyTorch's own default: rows from before the field ran it
+ALLOCATORS = (DEFAULT_ALLOCATOR, "expandable")
 # The tuned training profile computes LoRA adapters that share an input together, in bf16
 # (benchmarks/lora_fused.py); a row's `tuned_applied` names it. A tuned LoRA or QLoRA row without it, and
 # without a `tuned_skipped` reason for it, ran an earlier tuned path: it measures code that no longer runs.

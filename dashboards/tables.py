@@ -8,6 +8,8 @@ import os
 
 import pandas as pd
 
+from core.vocab import DEFAULT_ALLOCATOR
+
 TRAIN_SPEC = (
     "model",
     "method",
@@ -146,7 +148,7 @@ def view(frame: pd.DataFrame, spec: tuple[str, ...], metrics: tuple[str, ...]) -
             column(frame, f"spec.{name}").map(_short) if name == "targets" else column(frame, f"spec.{name}")
         )
     if "allocator" in spec:  # rows from before the field ran PyTorch's default
-        out["allocator"] = out["allocator"].fillna("caching")
+        out["allocator"] = out["allocator"].fillna(DEFAULT_ALLOCATOR)
     for name in metrics:
         out[name] = pd.to_numeric(column(frame, f"metrics.{name}"), errors="coerce")
     for name in PROVENANCE:

@@ -35,7 +35,7 @@ from core.errors import InputError
 from core.infer_config import INFER_CONFIG_FIELDS, InferConfig, infer_config_from_spec
 from core.paths import CATALOG_DIR, RESULTS_DIR
 from core.rows import load_rows, result_files
-from core.vocab import TUNED_BASE_RELEASED, TUNED_FUSED_BASE, TUNED_FUSED_LORA
+from core.vocab import DEFAULT_ALLOCATOR, TUNED_BASE_RELEASED, TUNED_FUSED_BASE, TUNED_FUSED_LORA
 from planner.catalog import Gpu, gpu_of_device, load_catalog
 from planner.config import TrainConfig, config_from_spec
 
@@ -61,9 +61,8 @@ class TrainRecord:
     spec_hash: str
     file: str
     peak_reserved_gib: float | None = None  # None where the row's reserved peak is stale (stale_reserved)
-    reserved_as_measured_gib: float | None = (
-        None  # what the row says, stale or not: scores predictions made then
-    )
+    # what the row says, stale or not: it scores the predictions made for the path it ran
+    reserved_as_measured_gib: float | None = None
 
 
 @dataclass(frozen=True)
@@ -212,7 +211,7 @@ def stale_reserved(row: dict) -> bool:
     (core.vocab.TUNED_BASE_RELEASED), under the default caching allocator, which kept them reserved.
     Expandable segments hand freed pages to requests of any size, so there the release changes nothing."""
     applied = (row.get("metrics") or {}).get("tuned_applied") or ()
-    caching = row["spec"].get("allocator", "caching") == "caching"
+    caching = row["spec"].get("allocator", DEFAULT_ALLOCATOR) == "caching"
     return caching and TUNED_FUSED_BASE in applied and TUNED_BASE_RELEASED not in applied
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core.paths import CATALOG_DIR, RESULTS_DIR
 from core.shapes import models_from
-from core.vocab import ALLOCATORS, ATTN_IMPLS, METHODS, OPTIMIZERS, PROFILES
+from core.vocab import ALLOCATORS, ATTN_IMPLS, DEFAULT_ALLOCATOR, METHODS, OPTIMIZERS, PROFILES
 from planner import plan_commands as commands
 
 
@@ -52,7 +52,7 @@ def _train_args(p: argparse.ArgumentParser, model_required: bool = True) -> None
     p.add_argument("--profile", default="plain", choices=PROFILES)
     p.add_argument(
         "--allocator",
-        default="caching",
+        default=DEFAULT_ALLOCATOR,
         choices=ALLOCATORS,
         help="CUDA allocator mode: expandable = PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True",
     )

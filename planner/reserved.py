@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import combinations
 
+from core.vocab import DEFAULT_ALLOCATOR
 from planner.config import TrainConfig
 from planner.lsq import held_out_error, least_squares
 from planner.measured import Measurements, TrainRecord
@@ -114,7 +115,7 @@ DEFAULT_RESERVED = ReservedFit((0.0,) * len(RESERVED_TERMS), 0, "no rows report 
 
 
 def fit_reserved(
-    records: Iterable[TrainRecord], profile: str | None = None, allocator: str = "caching"
+    records: Iterable[TrainRecord], profile: str | None = None, allocator: str = DEFAULT_ALLOCATOR
 ) -> ReservedFit:
     """Reserved − allocated = Σ coefficient × RESERVED_TERMS, least squared relative error of the reserved
     peak, over the subsets of the terms whose coefficients are all non-negative (the best one kept). Only rows
@@ -139,7 +140,7 @@ def fit_reserved(
     for c, i in zip(coef, cols, strict=True):
         coefficients[i] = c
     scope = f"{profile} rows" if profile else "rows of every profile"
-    scope += "" if allocator == "caching" else f" ({allocator} allocator)"
+    scope += "" if allocator == DEFAULT_ALLOCATOR else f" ({allocator} allocator)"
     terms = " + ".join(
         f"{c:.3f} × {RESERVED_TERMS[i].removesuffix('_gib')}" for c, i in zip(coef, cols, strict=True)
     )
@@ -149,12 +150,17 @@ def fit_reserved(
 
 
 @lru_cache(maxsize=64)
-def reserved_fit(meas: Measurements, profile: str, allocator: str = "caching") -> ReservedFit:
+def reserved_fit(meas: Measurements, profile: str, allocator: str = DEFAULT_ALLOCATOR) -> ReservedFit:
     """The reserved-memory fit for a profile and allocator mode: on that profile's rows of the mode, else on
     the mode's rows of every profile; with no row of the mode, the caching allocator's (its slack is the
     larger), else the default."""
     records = meas.gpu_train()
-    for prof, mode in ((profile, allocator), (None, allocator), (profile, "caching"), (None, "caching")):
+    for prof, mode in (
+        (profile, allocator),
+        (None, allocator),
+        (profile, DEFAULT_ALLOCATOR),
+        (None, DEFAULT_ALLOCATOR),
+    ):
         fit = fit_reserved(records, prof, mode)
         if fit.n_rows:
             if mode != allocator:

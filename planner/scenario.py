@@ -34,7 +34,7 @@ from dataclasses import replace
 
 from core.errors import InputError
 from core.numbers import accepted_range, check_number, parse_number
-from core.vocab import ALLOCATORS, METHODS, PROFILES
+from core.vocab import ALLOCATORS, DEFAULT_ALLOCATOR, METHODS, PROFILES
 
 SCHEMA = "peftplan-scenario/1"
 KINDS = ("on-demand", "spot", "reserved", "on-prem")
@@ -88,7 +88,7 @@ FIELDS: dict[str, tuple] = {
     "seq_len": (*_num(16, 131_072, integer=True), 2048, "sequence length (tokens)"),
     "micro_batch": (*_num(1, 512, integer=True), 4, "micro-batch (sequences)"),
     "profile": (*_choice(*PROFILES), "plain", "profile"),
-    "allocator": (*_choice(*ALLOCATORS), "caching", "CUDA allocator"),
+    "allocator": (*_choice(*ALLOCATORS), DEFAULT_ALLOCATOR, "CUDA allocator"),
     "managed_scope": (*_choice("all", "same-model"), "all", "managed offers"),
     "utilisation": (*_num(0.05, 1), 0.9, "utilisation of billed GPU-hours"),
     # None: the catalog's engineering cost (defaults.csv cloud_ops_fte × usd_per_engineer_year)

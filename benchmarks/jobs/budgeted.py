@@ -24,6 +24,7 @@ from benchmarks.launch import Launcher
 from benchmarks.runner import run_isolated
 from benchmarks.store import append_row
 from benchmarks.suites import SPEC_TYPES, load_suite
+from core.vocab import DEFAULT_ALLOCATOR
 
 DEVICE_SWITCH = "PEFTPLAN_JOB_DEVICE"  # "cpu": tiny shapes on the CPU (module docstring)
 TINY = {"llama": "tiny-llama", "qwen2": "tiny-qwen2", "mistral": "tiny-mistral"}
@@ -44,7 +45,7 @@ def on_cpu(entry):
         rank=min(spec.rank, 8),
         warmup_steps=1,
         measure_steps=1,
-        allocator="caching",  # the CUDA allocator's modes do not exist on the CPU
+        allocator=DEFAULT_ALLOCATOR,  # the CUDA allocator's modes do not exist on the CPU
     )
     return dataclasses.replace(entry, spec=tiny)
 
