@@ -24,6 +24,15 @@ script run imports them while the browser runs the chart code anyway. Warming th
 scenario's plan) once the page's files were answered did not help either: the script run now sends the first
 chart before the browser has run the chart code, so the browser's main thread is the first view's critical
 path. torch is never imported.
+
+The first view is bound by the machine's work, not by waiting: on two cores, from starting the server to the
+first chart, the machine is 94-96 % busy (dashboards.speed counts it: the server's processes 1.55-1.8
+CPU-seconds, the browser's 3.2-3.5), so work moved earlier only takes a core from other work. Measured and
+not kept: answering the page and Streamlit's files from a process forked before Streamlit is imported (the
+page's first byte at 0.1 s instead of 0.5 s; but the import then shared the cores with the browser's
+loading, ended at 0.5-1.3 s instead of 0.45, and the first chart came no sooner: median 2.90 s against 2.71
+without it, interleaved over four rounds; with the Overview's modules also imported as soon as Streamlit had
+the socket, 2.64 s: within the rounds' spread, which ran from 2.5 to 3.8 s as the machine's speed drifted).
 """
 
 from __future__ import annotations

@@ -153,8 +153,12 @@ _LEVELS = (
 )
 
 
-def _single_gpu_rows(meas: Measurements, gpu_name: str) -> list[TrainRecord]:
-    return [r for r in meas.gpu_train() if r.gpu == gpu_name and r.config.num_gpus == 1 and r.tokens_per_s]
+@lru_cache(maxsize=256)
+def _single_gpu_rows(meas: Measurements, gpu_name: str) -> tuple[TrainRecord, ...]:
+    """The one-GPU rows with a speed measured on this GPU (Measurements is immutable: found once per set)."""
+    return tuple(
+        r for r in meas.gpu_train() if r.gpu == gpu_name and r.config.num_gpus == 1 and r.tokens_per_s
+    )
 
 
 def _power(records: list[TrainRecord]) -> float | None:
@@ -225,6 +229,7 @@ def _own(config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog) ->
     return None
 
 
+@lru_cache(maxsize=64)
 def _source_gpu(meas: Measurements, catalog: Catalog) -> str | None:
     """The GPU with the most single-GPU rows (ties: name order), used to project to other GPUs."""
     counts = {name: len(_single_gpu_rows(meas, name)) for name in catalog.gpus}
