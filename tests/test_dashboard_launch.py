@@ -48,11 +48,14 @@ def test_the_component_scan_waits_until_the_first_script_run_has_ended(monkeypat
     assert scans == [] and len(launch._after_first_run) == 1
     monkeypatch.setattr(preload, "wait_until_loaded", lambda timeout_s: True)
     monkeypatch.setattr(launch, "_wait_until_listening", lambda host, port, timeout_s: None)
+    monkeypatch.setattr(launch, "AFTER_FIRST_RUN_S", 0.5)
     deferred = threading.Thread(target=launch.run_deferred, args=("127.0.0.1", 1))
     deferred.start()
     deferred.join(0.3)
     assert deferred.is_alive() and scans == []  # the page has loaded; no script run has ended
     launch.first_run_done()
+    deferred.join(0.2)
+    assert deferred.is_alive() and scans == []  # the run has ended; the browser is drawing what it sent
     deferred.join(10)
     assert scans == [{"start_file_watching": False}] and launch._after_first_run == []
 
