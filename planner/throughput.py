@@ -204,10 +204,11 @@ SHARES_PLAIN_FIT = ("tuned",)
 
 
 @lru_cache(maxsize=256)
-def _profile_fit(meas: Measurements, gpu_name: str, profile: str, catalog: Catalog) -> Calibration | None:
-    rows = [r for r in _single_gpu_rows(meas, gpu_name) if r.config.profile == profile]
-    gpu = catalog.gpus[gpu_name]
-    if profile in SHARES_PLAIN_FIT and (base := _profile_fit(meas, gpu_name, "plain", catalog)) is not None:
+def _profile_fit(meas: Measurements, gpu: Gpu, profile: str) -> Calibration | None:
+    """The step-model fit of a profile's one-GPU rows on this GPU, once per measurement set and GPU spec (a
+    scenario's narrowed catalog keeps the same specs, so its options reuse the fits)."""
+    rows = [r for r in _single_gpu_rows(meas, gpu.name) if r.config.profile == profile]
+    if profile in SHARES_PLAIN_FIT and (base := _profile_fit(meas, gpu, "plain")) is not None:
         scope = f"{profile} profile: its traffic factor, the plain fit's matmul efficiency and host time"
         fit = fit_step_model(rows, gpu, scope, base)
         if fit is not None:
@@ -215,9 +216,9 @@ def _profile_fit(meas: Measurements, gpu_name: str, profile: str, catalog: Catal
     return fit_step_model(rows, gpu, f"{profile} profile, step-model fit")
 
 
-def _own(config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog) -> Calibration | None:
+def _own(config: TrainConfig, gpu: Gpu, meas: Measurements) -> Calibration | None:
     """This GPU's calibration for the config: the step-model fit of its profile, else one-term medians."""
-    fit = _profile_fit(meas, gpu.name, config.profile, catalog)
+    fit = _profile_fit(meas, gpu, config.profile)
     if fit is not None:
         return fit
     rows = _single_gpu_rows(meas, gpu.name)
@@ -230,9 +231,9 @@ def _own(config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog) ->
 
 
 @lru_cache(maxsize=64)
-def _source_gpu(meas: Measurements, catalog: Catalog) -> str | None:
+def _source_gpu(meas: Measurements, gpu_names: tuple[str, ...]) -> str | None:
     """The GPU with the most single-GPU rows (ties: name order), used to project to other GPUs."""
-    counts = {name: len(_single_gpu_rows(meas, name)) for name in catalog.gpus}
+    counts = {name: len(_single_gpu_rows(meas, name)) for name in gpu_names}
     best = max(sorted(counts), key=lambda n: counts[n], default=None)
     return best if best is not None and counts[best] else None
 
@@ -241,12 +242,12 @@ def calibration(
     config: TrainConfig, gpu: Gpu, meas: Measurements, catalog: Catalog
 ) -> tuple[Calibration, str]:
     """The calibration a prediction for this config on this GPU uses, and a note saying where it came from."""
-    own = _own(config, gpu, meas, catalog)
+    own = _own(config, gpu, meas)
     if own is not None:
         return own, own.describe()
-    source = _source_gpu(meas, catalog)
+    source = _source_gpu(meas, tuple(catalog.gpus))
     if source is not None:
-        cal, src = _own(config, catalog.gpus[source], meas, catalog), catalog.gpus[source]
+        cal, src = _own(config, catalog.gpus[source], meas), catalog.gpus[source]
         note = (
             f"projected from {source} through the bf16 TFLOP/s ({src.bf16_tflops:g} -> {gpu.bf16_tflops:g}) "
             f"and bandwidth ({src.bandwidth_tb_s:g} -> {gpu.bandwidth_tb_s:g} TB/s) ratios: {cal.describe()}"
