@@ -28,4 +28,3 @@ part h200-alloc "${BUDGET_S:-540}" \
   alloc-qwen7b-qlora-r16-b8x1024-tuned-exp=40 \
   alloc-mistral7b-lora-r16-b8x1024-tuned-exp=45 \
   alloc-llama1b-lora-r32-b4x1024-tuned-exp=35
-echo "exit after $SECONDS s" >>"$OUT/job.log"

@@ -41,4 +41,3 @@ if [ "$left" -gt 20 ]; then
     oos2-qwen7b-qlora-r16-b1x1024=10 \
     oos2-llama70b-qlora-r16-attn-b1x1024-ckpt=16
 fi
-echo "exit after $SECONDS s" >>"$OUT/job.log"

@@ -25,4 +25,3 @@ part h200-oos4 "${BUDGET_S:-540}" \
   oos4-mistral7b-lora-r32-b2x4096-ckpt-tuned=45 \
   oos4-llama8b-qlora-r16-attn-b8x1024-tuned=45 \
   oos4-qwen14b-lora-r8-b2x2048-ckpt-tuned=50
-echo "exit after $SECONDS s" >>"$OUT/job.log"

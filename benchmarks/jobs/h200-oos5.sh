@@ -24,4 +24,3 @@ part h200-oos5 "${BUDGET_S:-540}" \
   oos5-qwen7b-qlora-r16-b8x1024-tuned=40 \
   oos5-llama8b-lora-r16-mlp-b4x2048-ckpt-tuned=45 \
   oos5-mistral7b-lora-r16-b8x1024-tuned=45
-echo "exit after $SECONDS s" >>"$OUT/job.log"

@@ -26,4 +26,3 @@ part h200-oos6 "${BUDGET_S:-480}" \
   oos6-qwen7b-qlora-r64-qv-b1x16384-ckpt=25 \
   oos6-qwen72b-qlora-r8-mlp-b1x4096-ckpt=35 \
   oos6-llama3b-lora-r8-mlp-b16x1024-ckpt=16
-echo "exit after $SECONDS s" >>"$OUT/job.log"

@@ -23,4 +23,3 @@ part h200-oos7 "${BUDGET_S:-420}" \
   oos7-llama8b-lora-r8-mlp-b4x4096-ckpt-exp=15 \
   oos7-llama3b-qlora-r128-b8x2048-ckpt-exp=15 \
   oos7-mistral7b-full-b1x2048-ckpt-exp=15
-echo "exit after $SECONDS s" >>"$OUT/job.log"

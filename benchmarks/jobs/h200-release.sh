@@ -17,4 +17,3 @@ part h200-release "${BUDGET_S:-300}" \
   release-llama3b-lora-r16-b2x4096-ckpt-tuned=25 \
   release-llama1b-lora-r32-b4x1024-tuned=20 \
   release-mistral7b-lora-r16-b8x1024-tuned-exp=25
-echo "exit after $SECONDS s" >>"$OUT/job.log"

@@ -16,4 +16,3 @@ part h200-oos4 $((budget - SECONDS - 45)) \
   oos4-llama1b-lora-r32-qv-b2x2048=12 \
   oos4-llama3b-qlora-r16-attn-b1x4096=14
 part h200-oos3 $((budget - SECONDS)) oos3-llama1b-qlora-r64-b8x512=12
-echo "exit after $SECONDS s" >>"$OUT/job.log"

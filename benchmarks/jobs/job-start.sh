@@ -2,7 +2,7 @@
 # from one server that did the imports once, benchmarks/launch.py), and starts $OUT/job.log with the GPU's name,
 # memory, driver and power limit, or with the device a CPU rehearsal (PEFTPLAN_JOB_DEVICE=cpu) uses.
 # `part SUITE SECONDS NAME=EST_S ...` runs those entries of a suite within SECONDS (benchmarks/jobs/budgeted.py),
-# its rows in $OUT/SUITE-KIND.jsonl, its lines in the log.
+# its rows in $OUT/SUITE-KIND.jsonl, its lines in the log. The log ends with the job's time, however it ends.
 : "${OUT:?set OUT to the folder for rows and logs}"
 export PYTORCH_NVML_BASED_CUDA_CHECK=${PYTORCH_NVML_BASED_CUDA_CHECK:-1}
 if [ "${PEFTPLAN_JOB_DEVICE:-cuda}" = "cuda" ]; then
@@ -10,6 +10,7 @@ if [ "${PEFTPLAN_JOB_DEVICE:-cuda}" = "cuda" ]; then
 else
   echo "device: ${PEFTPLAN_JOB_DEVICE} (tiny shapes, no measurement of the suite)" >"$OUT/job.log"
 fi
+trap 'echo "exit after $SECONDS s" >>"$OUT/job.log"' EXIT
 part() {  # suite, seconds of the budget, NAME=EST_S ...
   local suite=$1 seconds=$2
   shift 2
